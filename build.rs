@@ -1,0 +1,90 @@
+//! Binds DPDK (>= 22.11, found with pkg-config) with bindgen, compiles the
+//! wrappers bindgen generates for DPDK's static inline functions and the
+//! macro shim with DPDK's own cflags, and links DPDK shared.
+
+use std::env;
+use std::path::PathBuf;
+
+const SHIM_DIR: &str = "src/dpdk/shim";
+
+fn main() {
+    println!("cargo:rerun-if-changed={SHIM_DIR}");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let dpdk = match pkg_config::Config::new()
+        .atleast_version("22.11")
+        .cargo_metadata(true)
+        .probe("libdpdk")
+    {
+        Ok(lib) => lib,
+        Err(e) => panic!(
+            "\n\nDPDK >= 22.11 was not found through pkg-config ({e}).\n\
+             Install the build dependencies with: sudo scripts/install-deps.sh\n\n"
+        ),
+    };
+    // pkg-config's cflags carry `-include rte_config.h` and `-march=...`, which
+    // both clang (bindgen) and cc need to see DPDK's headers as DPDK does.
+    let cflags = pkg_config::get_variable("libdpdk", "cflags")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            let out = std::process::Command::new("pkg-config")
+                .args(["--cflags", "libdpdk"])
+                .output()
+                .expect("pkg-config --cflags libdpdk");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        });
+    let cflags: Vec<String> = cflags.split_whitespace().map(String::from).collect();
+
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let static_fns = out.join("static_fns");
+
+    let bindings = bindgen::Builder::default()
+        .header(format!("{SHIM_DIR}/wrapper.h"))
+        .clang_args(&cflags)
+        .clang_arg(format!("-I{SHIM_DIR}"))
+        .wrap_static_fns(true)
+        .wrap_static_fns_path(&static_fns)
+        .allowlist_function(
+            "rte_eal_(init|cleanup|remote_launch|wait_lcore|process_type|get_configuration)",
+            )
+        .allowlist_function("rte_(lcore_id|get_main_lcore|lcore_is_enabled|lcore_count|lcore_to_socket_id|lcore_to_cpu_id|socket_id|get_next_lcore|lcore_index)")
+        .allowlist_function("rte_(get_tsc_hz|rdtsc|rdtsc_precise|get_tsc_cycles|pause|strerror)")
+        .allowlist_function("rte_pktmbuf_(pool_create|free|free_bulk|alloc|alloc_bulk|pkt_len|data_len)")
+        .allowlist_function("rte_mempool_(obj_iter|avail_count|in_use_count|free|lookup)")
+        .allowlist_function("rte_mbuf_(dynfield_register|dynflag_register|raw_free)")
+        .allowlist_function("rte_eth_(dev_count_avail|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|stats_reset|rx_burst|tx_burst|dev_get_name_by_port|dev_socket_id|promiscuous_enable|find_next|dev_is_valid_port|dev_get_port_by_name|link_get_nowait|macaddr_get|dev_adjust_nb_rx_tx_desc)")
+        .allowlist_function("rte_ring_(create_elem|free|enqueue_burst_elem|dequeue_burst_elem|count|free_count|get_capacity)")
+        .allowlist_function("rte_pdump_(init|uninit)")
+        .allowlist_function("rte_tel_data_.*|rte_telemetry_register_cmd")
+        .allowlist_function("handoff_.*")
+        .allowlist_var("RTE_(MBUF_F_.*|PTYPE_.*|RING_F_.*|MAX_ETHPORTS|MAX_LCORE|ETH_.*|MEMPOOL_.*|PKTMBUF_HEADROOM|PDUMP_.*)")
+        .allowlist_var("SOCKET_ID_ANY|RING_F_.*")
+        .allowlist_type("rte_(mbuf|eth_stats|eth_dev_info|eth_conf|eth_rxconf|eth_txconf|ring|mempool|mbuf_dynfield|mbuf_dynflag|tel_data)")
+        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate()
+        .expect("bindgen could not bind DPDK's headers");
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .expect("write bindings.rs");
+
+    // The generated C file #includes wrapper.h; compile it and the shim with
+    // DPDK's cflags so inline functions see the same configuration.
+    let mut build = cc::Build::new();
+    build
+        .file(static_fns.with_extension("c"))
+        .file(format!("{SHIM_DIR}/shim.c"))
+        .include(SHIM_DIR)
+        .include(env::current_dir().unwrap())
+        .warnings(false)
+        .opt_level(3);
+    for flag in &cflags {
+        build.flag(flag);
+    }
+    build.compile("handoff_dpdk_shim");
+    let _ = dpdk;
+}

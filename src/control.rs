@@ -1,0 +1,155 @@
+//! Thread 0: waits for signals, limits and lcores without busy-polling,
+//! and tells the data path when to stop.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{after, never, select, tick, Receiver};
+
+use crate::pipeline::counters::LcoreCounters;
+
+pub struct Limits {
+    pub duration: Option<f64>,
+    pub stats_interval: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopReason {
+    /// Every finite input was read and every packet left the pipeline.
+    InputDone,
+    /// `--count` packets were received and left the pipeline.
+    CountReached,
+    Duration,
+    Signal(&'static str),
+    /// An lcore panicked or could not start.
+    Failed(String),
+}
+
+/// Signals, forwarded to a channel by signal-hook's thread. The first
+/// SIGINT/SIGTERM asks for a graceful stop; a second SIGINT exits at once.
+pub fn signals() -> std::io::Result<Receiver<&'static str>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    std::thread::Builder::new().name("handoff-signals".into()).spawn(move || {
+        let mut interrupts = 0;
+        for sig in signals.forever() {
+            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+            if sig == SIGINT {
+                interrupts += 1;
+                if interrupts >= 2 {
+                    eprintln!("handoff: second SIGINT, aborting");
+                    std::process::exit(130);
+                }
+            }
+            let _ = tx.try_send(name);
+        }
+    })?;
+    Ok(rx)
+}
+
+static SIGNALS: std::sync::OnceLock<Option<Receiver<&'static str>>> = std::sync::OnceLock::new();
+
+fn signal_channel() -> Receiver<&'static str> {
+    SIGNALS
+        .get_or_init(|| signals().ok())
+        .clone()
+        .unwrap_or_else(never)
+}
+
+/// Installs the signal handlers early (before EAL starts lcores).
+pub fn install_signals() {
+    let _ = signal_channel();
+}
+
+/// Blocks until `expected` lcores have reported they ended.
+pub fn wait_all(done: &Receiver<u32>, expected: usize) {
+    for _ in 0..expected {
+        if done.recv().is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs thread 0's loop until every lcore has ended; returns why the run stopped.
+#[allow(clippy::too_many_arguments)]
+pub fn supervise(
+    done: &Receiver<u32>,
+    expected: usize,
+    limits: &Limits,
+    stop: &Arc<AtomicBool>,
+    abort: &Arc<AtomicBool>,
+    rx_counters: &[Arc<LcoreCounters>],
+    all_counters: &[Arc<LcoreCounters>],
+    worker_lcores: &[u32],
+) -> StopReason {
+    let sigs = signal_channel();
+    let deadline = limits
+        .duration
+        .map(|d| after(Duration::from_secs_f64(d.max(0.0))))
+        .unwrap_or_else(never);
+    let stats = limits
+        .stats_interval
+        .map(|s| tick(Duration::from_secs_f64(s.max(0.01))))
+        .unwrap_or_else(never);
+    let mut reason: Option<StopReason> = None;
+    let mut ended = 0;
+    let mut last = (Instant::now(), totals(all_counters));
+    let request_stop = |reason: &mut Option<StopReason>, r: StopReason| {
+        if reason.is_none() {
+            *reason = Some(r);
+        }
+        stop.store(true, Ordering::Release);
+    };
+    while ended < expected {
+        select! {
+            recv(done) -> lcore => {
+                ended += 1;
+                let rx_all_done = rx_counters.iter().all(|c| c.done.load(Ordering::Acquire));
+                // A worker never ends before its producers unless it failed.
+                if lcore.is_ok_and(|l| worker_lcores.contains(&l)) && !rx_all_done {
+                    abort.store(true, Ordering::Release);
+                    request_stop(&mut reason, StopReason::Failed("a worker lcore ended early".into()));
+                }
+                // An rx lcore that ends by itself ran its finite input or
+                // budget dry; the others follow once they drain.
+                if reason.is_none() && rx_counters.iter().all(|c| c.done.load(Ordering::Acquire)) {
+                    let exhausted = rx_counters.iter().all(|c| c.input_exhausted.load(Ordering::Acquire));
+                    reason = Some(if exhausted { StopReason::InputDone } else { StopReason::CountReached });
+                }
+            },
+            recv(sigs) -> sig => {
+                if let Ok(name) = sig {
+                    request_stop(&mut reason, StopReason::Signal(name));
+                }
+            },
+            recv(deadline) -> _ => request_stop(&mut reason, StopReason::Duration),
+            recv(stats) -> _ => {
+                let now = (Instant::now(), totals(all_counters));
+                print_rates(&last, &now);
+                last = now;
+            },
+        }
+    }
+    reason.unwrap_or(StopReason::InputDone)
+}
+
+/// (received, left) over all lcores.
+fn totals(counters: &[Arc<LcoreCounters>]) -> (u64, u64) {
+    counters.iter().fold((0, 0), |(r, l), c| (r + c.received(), l + c.left()))
+}
+
+fn print_rates(then: &(Instant, (u64, u64)), now: &(Instant, (u64, u64))) {
+    let dt = now.0.duration_since(then.0).as_secs_f64().max(1e-9);
+    let rx = (now.1 .0 - then.1 .0) as f64 / dt;
+    let out = (now.1 .1 - then.1 .1) as f64 / dt;
+    eprintln!(
+        "handoff: rx {:.0} pps, out+drop {:.0} pps, total rx {} left {} in flight {}",
+        rx,
+        out,
+        now.1 .0,
+        now.1 .1,
+        now.1 .0.saturating_sub(now.1 .1)
+    );
+}

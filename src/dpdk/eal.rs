@@ -1,0 +1,130 @@
+//! EAL start-up (once per process), lcore facts and the TSC.
+
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::error::{rte_errno, strerror, DpdkError};
+use super::sys;
+
+static EAL_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Proof that the EAL is initialised. Invariant: at most one exists per
+/// process, and `rte_eal_init` succeeded before it was made. Everything that
+/// needs the EAL (mempools, ports, rings, lcore launch) borrows it.
+pub struct Eal {
+    main_lcore: u32,
+}
+
+impl Eal {
+    /// Starts the EAL with `args` (argv[0] excluded). Refuses a second start.
+    pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
+        if EAL_STARTED.swap(true, Ordering::SeqCst) {
+            return Err(DpdkError::EalAlreadyStarted);
+        }
+        let mut owned: Vec<CString> = Vec::with_capacity(args.len() + 1);
+        owned.push(CString::new("handoff").expect("static name"));
+        for a in args {
+            owned.push(CString::new(a.as_str()).map_err(|_| {
+                DpdkError::Invalid(format!("EAL argument {a:?} contains a NUL byte"))
+            })?);
+        }
+        // rte_eal_init may permute argv, so it gets its own array of pointers
+        // into `owned`, which outlives the call.
+        let mut argv: Vec<*mut c_char> = owned.iter().map(|s| s.as_ptr() as *mut c_char).collect();
+        // SAFETY: argv holds argc valid NUL-terminated strings that live until
+        // after the call; EAL_STARTED guarantees this runs once per process.
+        let ret = unsafe { sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
+        if ret < 0 {
+            let errno = rte_errno();
+            return Err(DpdkError::EalInit {
+                message: format!("{} (rte_errno {errno})", strerror(errno)),
+                hint: eal_hint(errno, args),
+            });
+        }
+        // SAFETY: the EAL is initialised.
+        let main_lcore = unsafe { sys::rte_get_main_lcore() };
+        Ok(Eal { main_lcore })
+    }
+
+    pub fn main_lcore(&self) -> u32 {
+        self.main_lcore
+    }
+
+    /// Whether `lcore` is in the EAL's lcore map.
+    pub fn lcore_enabled(&self, lcore: u32) -> bool {
+        // SAFETY: the EAL is initialised; out-of-range ids return 0.
+        lcore < sys::RTE_MAX_LCORE && unsafe { sys::rte_lcore_is_enabled(lcore) } != 0
+    }
+
+    /// Enabled lcores in ascending order, the main lcore included.
+    pub fn lcores(&self) -> Vec<u32> {
+        (0..sys::RTE_MAX_LCORE)
+            .filter(|&l| self.lcore_enabled(l))
+            .collect()
+    }
+
+    /// NUMA socket of an enabled lcore.
+    pub fn lcore_socket(&self, lcore: u32) -> u32 {
+        // SAFETY: the EAL is initialised; unknown lcores give socket 0.
+        unsafe { sys::rte_lcore_to_socket_id(lcore) }
+    }
+
+    /// First CPU of an lcore's cpuset.
+    pub fn lcore_cpu(&self, lcore: u32) -> i32 {
+        // SAFETY: the EAL is initialised; unknown lcores give -1.
+        unsafe { sys::rte_lcore_to_cpu_id(lcore as c_int) }
+    }
+
+    /// TSC ticks per second, as calibrated by the EAL.
+    pub fn tsc_hz(&self) -> u64 {
+        // SAFETY: the EAL is initialised.
+        unsafe { sys::rte_get_tsc_hz() }
+    }
+
+    /// Makes rte_pdump able to capture from this process's ports
+    /// (`dpdk-dumpcap`). Fails without multi-process support (--no-shconf).
+    pub fn enable_pdump(&self) -> Result<(), DpdkError> {
+        // SAFETY: the EAL is initialised.
+        let ret = unsafe { sys::rte_pdump_init() };
+        super::error::check("rte_pdump_init", ret).map(|_| ())
+    }
+
+    /// Releases the EAL's resources. Everything made with it must be gone.
+    pub fn cleanup(self) {
+        // SAFETY: called once, at the end, after ports, rings and pools were
+        // released (they borrow `self`, so they cannot outlive this call).
+        unsafe { sys::rte_eal_cleanup() };
+    }
+}
+
+/// The current TSC value.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: reads the time-stamp counter; no memory is touched.
+    unsafe { sys::rte_rdtsc() }
+}
+
+/// What to try when rte_eal_init fails, by cause.
+fn eal_hint(errno: i32, args: &[String]) -> String {
+    let no_huge = args.iter().any(|a| a == "--no-huge");
+    match errno {
+        libc::EACCES | libc::EPERM => {
+            "\n  hint: EAL needs root (or CAP_SYS_ADMIN / CAP_IPC_LOCK) for hugepages and devices; \
+             run as root, set up hugepages with scripts/setup-hugepages.sh, or use --no-huge"
+                .into()
+        }
+        libc::ENOMEM | libc::ENOSPC | libc::EFAULT if !no_huge => {
+            "\n  hint: no usable hugepages; reserve some with scripts/setup-hugepages.sh, or run with --no-huge"
+                .into()
+        }
+        libc::ENOMEM => "\n  hint: not enough memory for EAL; raise -m (megabytes)".into(),
+        libc::EALREADY => "\n  hint: EAL was already initialised in this process".into(),
+        libc::EINVAL => "\n  hint: an EAL argument is invalid; see the EAL lines above".into(),
+        libc::ENOTSUP => "\n  hint: the lcore or device set-up is not supported here; see the EAL lines above".into(),
+        _ if !no_huge => {
+            "\n  hint: if hugepages are the cause, run scripts/setup-hugepages.sh or use --no-huge".into()
+        }
+        _ => String::new(),
+    }
+}

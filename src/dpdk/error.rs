@@ -1,0 +1,78 @@
+//! Typed errors for DPDK calls, carrying `rte_strerror(rte_errno)`.
+
+use std::ffi::CStr;
+
+use super::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DpdkError {
+    /// A DPDK call failed; `errno` is rte_errno or the negative return value.
+    #[error("{call} failed: {message}")]
+    Call {
+        call: &'static str,
+        errno: i32,
+        message: String,
+    },
+    /// `rte_eal_init` failed: the message says why, the hint what to do.
+    #[error("EAL cannot start: {message}{hint}")]
+    EalInit { message: String, hint: String },
+    #[error("EAL was already started in this process; it cannot be restarted")]
+    EalAlreadyStarted,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("lcore {lcore}: {message}")]
+    Lcore { lcore: u32, message: String },
+}
+
+impl DpdkError {
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            DpdkError::Call { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// Text of a DPDK or libc error number.
+pub(crate) fn strerror(errno: i32) -> String {
+    // SAFETY: rte_strerror returns a pointer to a static or thread-local,
+    // NUL-terminated string for any errno value.
+    unsafe { CStr::from_ptr(sys::rte_strerror(errno)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The calling thread's rte_errno.
+pub(crate) fn rte_errno() -> i32 {
+    // SAFETY: reads a per-lcore (thread-local) int through the C shim.
+    unsafe { sys::handoff_rte_errno() }
+}
+
+/// An error for a call that reported failure through rte_errno.
+pub(crate) fn from_errno(call: &'static str) -> DpdkError {
+    let errno = rte_errno();
+    DpdkError::Call {
+        call,
+        errno,
+        message: strerror(errno),
+    }
+}
+
+/// An error for a call that returned a negative errno.
+pub(crate) fn from_ret(call: &'static str, ret: i32) -> DpdkError {
+    let errno = ret.abs();
+    DpdkError::Call {
+        call,
+        errno,
+        message: strerror(errno),
+    }
+}
+
+/// `Ok(ret)` for non-negative returns, the typed error otherwise.
+pub(crate) fn check(call: &'static str, ret: i32) -> Result<i32, DpdkError> {
+    if ret < 0 {
+        Err(from_ret(call, ret))
+    } else {
+        Ok(ret)
+    }
+}

@@ -1,0 +1,381 @@
+//! Owned mbuf handles, bursts of them, and the dynamic fields handoff adds
+//! to every mbuf (buffer index, trace handle, "traced" flag).
+
+use std::ffi::CString;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use super::error::{from_errno, DpdkError};
+use super::sys;
+
+/// Packets a burst holds at most (VPP's frame size).
+pub const MAX_BURST: usize = 256;
+/// Headroom DPDK reserves before packet data (RTE_PKTMBUF_HEADROOM).
+pub const HEADROOM: u16 = 128;
+
+static INDEX_OFFSET: AtomicUsize = AtomicUsize::new(0);
+static HANDLE_OFFSET: AtomicUsize = AtomicUsize::new(0);
+static TRACED_FLAG: AtomicU64 = AtomicU64::new(0);
+static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Registers the dynfields and the dynflag once per process. Must run before
+/// any mbuf is indexed or traced (mempool creation does it).
+pub(crate) fn register_dynfields() -> Result<(), DpdkError> {
+    REGISTERED
+        .get_or_init(|| {
+            let index = register_field("handoff_buffer_index").map_err(|e| e.to_string())?;
+            let handle = register_field("handoff_trace_handle").map_err(|e| e.to_string())?;
+            let mut flag = sys::rte_mbuf_dynflag::default();
+            copy_name(&mut flag.name, "handoff_traced");
+            // SAFETY: `flag` is a valid, NUL-terminated descriptor.
+            let bit = unsafe { sys::rte_mbuf_dynflag_register(&flag) };
+            if bit < 0 {
+                return Err(from_errno("rte_mbuf_dynflag_register").to_string());
+            }
+            INDEX_OFFSET.store(index, Ordering::Relaxed);
+            HANDLE_OFFSET.store(handle, Ordering::Relaxed);
+            TRACED_FLAG.store(1u64 << bit, Ordering::Relaxed);
+            Ok(())
+        })
+        .clone()
+        .map_err(DpdkError::Invalid)
+}
+
+fn register_field(name: &str) -> Result<usize, DpdkError> {
+    let mut field = sys::rte_mbuf_dynfield { size: 4, align: 4, ..Default::default() };
+    copy_name(&mut field.name, name);
+    // SAFETY: `field` is a valid, NUL-terminated descriptor.
+    let off = unsafe { sys::rte_mbuf_dynfield_register(&field) };
+    if off < 0 {
+        return Err(from_errno("rte_mbuf_dynfield_register"));
+    }
+    Ok(off as usize)
+}
+
+fn copy_name(dst: &mut [std::os::raw::c_char; 64], name: &str) {
+    let c = CString::new(name).expect("static name");
+    for (d, s) in dst.iter_mut().zip(c.as_bytes_with_nul()) {
+        *d = *s as std::os::raw::c_char;
+    }
+}
+
+/// An mbuf this code owns. Invariant: the pointer is a valid mbuf from one of
+/// our pools, owned by nobody else; dropping the handle frees it.
+#[repr(transparent)]
+pub struct Mbuf(NonNull<sys::rte_mbuf>);
+
+// SAFETY: an owned mbuf may move between lcores; DPDK mbufs are not tied to
+// the thread that allocated them.
+unsafe impl Send for Mbuf {}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf (type invariant); it is freed exactly once.
+        unsafe { sys::rte_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+impl Mbuf {
+    #[inline(always)]
+    fn raw(&self) -> &sys::rte_mbuf {
+        // SAFETY: the pointer is valid while we own it (type invariant).
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    fn dynfield_ptr(&self, offset: usize) -> *mut u32 {
+        // SAFETY: the offset came from rte_mbuf_dynfield_register for a 4-byte,
+        // 4-aligned field inside struct rte_mbuf.
+        unsafe { (self.0.as_ptr() as *mut u8).add(offset) as *mut u32 }
+    }
+
+    /// The mbuf's stable index (VPP's buffer index).
+    #[inline(always)]
+    pub fn buffer_index(&self) -> u32 {
+        // SAFETY: see dynfield_ptr; we own the mbuf, so nobody writes it now.
+        unsafe { self.dynfield_ptr(INDEX_OFFSET.load(Ordering::Relaxed)).read() }
+    }
+
+    /// Whether dpdk-input marked this packet as traced.
+    #[inline(always)]
+    pub fn is_traced(&self) -> bool {
+        self.raw().ol_flags & TRACED_FLAG.load(Ordering::Relaxed) != 0
+    }
+
+    /// The trace handle (thread << 24 | index); meaningful only when traced.
+    #[inline(always)]
+    pub fn trace_handle(&self) -> u32 {
+        // SAFETY: see dynfield_ptr.
+        unsafe { self.dynfield_ptr(HANDLE_OFFSET.load(Ordering::Relaxed)).read() }
+    }
+
+    /// Marks the packet traced with `handle`.
+    #[inline(always)]
+    pub fn set_trace(&mut self, handle: u32) {
+        // SAFETY: see dynfield_ptr; `&mut self` means exclusive access.
+        unsafe {
+            self.dynfield_ptr(HANDLE_OFFSET.load(Ordering::Relaxed)).write(handle);
+            (*self.0.as_ptr()).ol_flags |= TRACED_FLAG.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the traced mark, so a recycled mbuf is not taken for traced.
+    #[inline(always)]
+    pub fn clear_trace(&mut self) {
+        // SAFETY: exclusive access through `&mut self`.
+        unsafe { (*self.0.as_ptr()).ol_flags &= !TRACED_FLAG.load(Ordering::Relaxed) }
+    }
+
+    #[inline(always)]
+    pub fn port(&self) -> u16 {
+        self.raw().port
+    }
+    #[inline(always)]
+    pub fn pkt_len(&self) -> u32 {
+        self.raw().pkt_len
+    }
+    #[inline(always)]
+    pub fn data_len(&self) -> u16 {
+        self.raw().data_len
+    }
+    pub fn nb_segs(&self) -> u16 {
+        self.raw().nb_segs
+    }
+    pub fn data_off(&self) -> u16 {
+        self.raw().data_off
+    }
+    pub fn refcnt(&self) -> u16 {
+        self.raw().refcnt
+    }
+    pub fn buf_len(&self) -> u16 {
+        self.raw().buf_len
+    }
+    pub fn buf_iova(&self) -> u64 {
+        self.raw().buf_iova
+    }
+    #[inline(always)]
+    pub fn ol_flags(&self) -> u64 {
+        self.raw().ol_flags & !TRACED_FLAG.load(Ordering::Relaxed)
+    }
+    pub fn packet_type(&self) -> u32 {
+        // SAFETY: packet_type overlays bitfields of the same 32 bits; any value is valid.
+        unsafe { self.raw().__bindgen_anon_1.packet_type }
+    }
+    /// The NIC's RSS hash, when `has_rss_hash`.
+    #[inline(always)]
+    pub fn rss_hash(&self) -> u32 {
+        // SAFETY: a plain u32 view of the hash union.
+        unsafe { self.raw().__bindgen_anon_2.hash.rss }
+    }
+    #[inline(always)]
+    pub fn has_rss_hash(&self) -> bool {
+        self.raw().ol_flags & sys::RTE_MBUF_F_RX_RSS_HASH as u64 != 0
+    }
+    pub fn fdir_hi(&self) -> u32 {
+        // SAFETY: a plain u32 view of the hash union.
+        unsafe { self.raw().__bindgen_anon_2.hash.fdir.hi }
+    }
+    /// l2_len, l3_len, outer_l2_len, outer_l3_len of the tx offload fields.
+    pub fn header_lens(&self) -> (u16, u16, u16, u16) {
+        // SAFETY: the bitfield view of tx_offload; any bit pattern is valid.
+        let t = unsafe { self.raw().__bindgen_anon_3.__bindgen_anon_1 };
+        (
+            t.l2_len() as u16,
+            t.l3_len() as u16,
+            t.outer_l2_len() as u16,
+            t.outer_l3_len() as u16,
+        )
+    }
+
+    /// The first segment's packet bytes.
+    #[inline(always)]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: mtod points at data_len initialised bytes of the first
+        // segment, valid while we own the mbuf.
+        unsafe {
+            let p = sys::handoff_pktmbuf_mtod(self.0.as_ptr()) as *const u8;
+            std::slice::from_raw_parts(p, self.raw().data_len as usize)
+        }
+    }
+}
+
+/// Up to MAX_BURST owned mbufs, kept in arrival order. Invariant: the slots
+/// `head..tail` hold owned mbufs; the others hold nothing. Dropping the burst
+/// frees what is left in it, so a refused tail is never leaked.
+pub struct Burst {
+    slots: [*mut sys::rte_mbuf; MAX_BURST],
+    head: usize,
+    tail: usize,
+}
+
+// SAFETY: the burst owns its mbufs (see Mbuf's Send).
+unsafe impl Send for Burst {}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Burst {
+    pub fn new() -> Self {
+        Burst { slots: [std::ptr::null_mut(); MAX_BURST], head: 0, tail: 0 }
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.tail - self.head
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+
+    /// Room left for more mbufs.
+    #[inline(always)]
+    pub fn room(&self) -> usize {
+        MAX_BURST - self.len()
+    }
+
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: Mbuf is a transparent non-null pointer, and slots
+        // head..tail hold owned, non-null mbufs (type invariant).
+        unsafe {
+            std::slice::from_raw_parts(self.slots.as_ptr().add(self.head) as *const Mbuf, self.len())
+        }
+    }
+
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: as in as_slice, with exclusive access through &mut self.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().add(self.head) as *mut Mbuf, self.len())
+        }
+    }
+
+    /// Appends an mbuf; hands it back when the burst is full.
+    #[inline(always)]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.room() == 0 {
+            return Err(m);
+        }
+        self.compact_for(1);
+        self.slots[self.tail] = m.0.as_ptr();
+        self.tail += 1;
+        std::mem::forget(m); // ownership moved into the slot
+        Ok(())
+    }
+
+    /// Takes the first mbuf out.
+    #[inline(always)]
+    pub fn pop_front(&mut self) -> Option<Mbuf> {
+        if self.is_empty() {
+            return None;
+        }
+        let p = self.slots[self.head];
+        self.head += 1;
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+        }
+        // SAFETY: slot head held an owned, non-null mbuf, now moved out.
+        Some(Mbuf(unsafe { NonNull::new_unchecked(p) }))
+    }
+
+    /// Frees every mbuf in the burst; returns how many.
+    #[inline]
+    pub fn free_all(&mut self) -> usize {
+        let n = self.len();
+        if n > 0 {
+            // SAFETY: slots head..tail are owned mbufs, freed once, then forgotten.
+            unsafe { sys::rte_pktmbuf_free_bulk(self.slots.as_mut_ptr().add(self.head), n as u32) };
+        }
+        self.head = 0;
+        self.tail = 0;
+        n
+    }
+
+    /// Moves the live slots to the front when fewer than `want` free slots
+    /// are left at the end.
+    #[inline(always)]
+    fn compact_for(&mut self, want: usize) {
+        if MAX_BURST - self.tail < want && self.head > 0 {
+            self.slots.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Free slots at the end, for a C call to fill. The caller must then
+    /// call `filled` with how many it wrote.
+    #[inline(always)]
+    pub(crate) fn spare(&mut self, max: usize) -> (*mut *mut sys::rte_mbuf, usize) {
+        self.compact_for(max.min(self.room()));
+        let n = (MAX_BURST - self.tail).min(max);
+        // SAFETY: tail <= MAX_BURST, so the pointer is in (or one past) the array.
+        (unsafe { self.slots.as_mut_ptr().add(self.tail) }, n)
+    }
+
+    #[inline(always)]
+    pub(crate) fn filled(&mut self, n: usize) {
+        debug_assert!(self.tail + n <= MAX_BURST);
+        self.tail += n;
+    }
+
+    /// The first `n` mbufs left us (sent, enqueued): drop them from the burst
+    /// without freeing.
+    #[inline(always)]
+    pub(crate) fn consumed(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.head += n;
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+        }
+    }
+
+    /// Pointer to the live slots, for a C call that takes ownership of a prefix.
+    #[inline(always)]
+    pub(crate) fn live_ptr(&mut self) -> *mut *mut sys::rte_mbuf {
+        // SAFETY: head <= MAX_BURST.
+        unsafe { self.slots.as_mut_ptr().add(self.head) }
+    }
+
+    /// Wraps a raw mbuf pointer into the burst.
+    ///
+    /// # Safety
+    /// `p` must be a valid mbuf that the caller owns and hands over.
+    #[inline(always)]
+    pub(crate) unsafe fn push_raw(&mut self, p: *mut sys::rte_mbuf) {
+        self.compact_for(1);
+        self.slots[self.tail] = p;
+        self.tail += 1;
+    }
+}
+
+impl Drop for Burst {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
+
+impl Mbuf {
+    /// Wraps a raw pointer the caller owns.
+    ///
+    /// # Safety
+    /// `p` must be a valid mbuf owned by the caller, and nobody else may free it.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Mbuf {
+        // SAFETY: guaranteed non-null by the caller's contract.
+        Mbuf(unsafe { NonNull::new_unchecked(p) })
+    }
+}
+
+/// Writes an mbuf's index; only the pool's index walk does this.
+pub(crate) fn set_buffer_index(m: &mut Mbuf, index: u32) {
+    // SAFETY: see Mbuf::dynfield_ptr; exclusive access through &mut.
+    unsafe { m.dynfield_ptr(INDEX_OFFSET.load(Ordering::Relaxed)).write(index) }
+}

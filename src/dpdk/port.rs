@@ -1,0 +1,277 @@
+//! Ethernet ports: discovery, configuration, queues, start/stop/close, stats.
+
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+
+use super::eal::Eal;
+use super::error::{check, DpdkError};
+use super::mbuf::Burst;
+use super::mempool::Buffers;
+use super::sys;
+
+/// What a port is and can do, read before configuring it.
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    pub id: u16,
+    pub name: String,
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    /// NUMA socket, or -1 when unknown (virtual devices).
+    pub socket: i32,
+    pub rss_offloads: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PortConfig {
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+}
+
+/// RSS over IPv4/IPv6 and their TCP/UDP/SCTP/other flows (RTE_ETH_RSS_IP|TCP|UDP).
+const RSS_HF_IP_TCP_UDP: u64 = 0xfffc;
+const MAX_NAME: usize = 64;
+
+/// Every available port, in id order.
+pub fn ports(_eal: &Eal) -> Result<Vec<PortInfo>, DpdkError> {
+    let mut out = Vec::new();
+    // SAFETY: the EAL is initialised; rte_eth_find_next returns
+    // RTE_MAX_ETHPORTS past the last port.
+    let mut id = unsafe { sys::rte_eth_find_next(0) };
+    while (id as u32) < sys::RTE_MAX_ETHPORTS {
+        out.push(port_info(id)?);
+        // SAFETY: as above.
+        id = unsafe { sys::rte_eth_find_next(id + 1) };
+    }
+    Ok(out)
+}
+
+fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
+    let mut info = sys::rte_eth_dev_info::default();
+    // SAFETY: `id` is a valid port; `info` is a writable struct.
+    check("rte_eth_dev_info_get", unsafe { sys::rte_eth_dev_info_get(id, &mut info) })?;
+    let mut name = [0 as c_char; MAX_NAME];
+    // SAFETY: `name` has RTE_ETH_NAME_MAX_LEN (64) bytes.
+    check("rte_eth_dev_get_name_by_port", unsafe { sys::rte_eth_dev_get_name_by_port(id, name.as_mut_ptr()) })?;
+    // SAFETY: filled with a NUL-terminated name above.
+    let name = unsafe { CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned();
+    let driver = if info.driver_name.is_null() {
+        String::new()
+    } else {
+        // SAFETY: driver_name is a static NUL-terminated string of the PMD.
+        unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
+    };
+    Ok(PortInfo {
+        id,
+        name,
+        driver,
+        max_rx_queues: info.max_rx_queues,
+        max_tx_queues: info.max_tx_queues,
+        // SAFETY: `id` is a valid port.
+        socket: unsafe { sys::rte_eth_dev_socket_id(id) },
+        rss_offloads: info.flow_type_rss_offloads,
+    })
+}
+
+/// The port id of a device name (`net_pcap0`), if it exists.
+pub fn port_by_name(_eal: &Eal, name: &str) -> Option<u16> {
+    let c = CString::new(name).ok()?;
+    let mut id = 0u16;
+    // SAFETY: valid C string and out pointer.
+    (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0).then_some(id)
+}
+
+/// A configured port. Invariant: configured with `rx_queues`/`tx_queues`
+/// set up on our pools; stopped and closed exactly once (by `close` or Drop).
+pub struct Port {
+    info: PortInfo,
+    config: PortConfig,
+    started: bool,
+    closed: bool,
+}
+
+/// One rx queue of a started port. Not Clone: DPDK queues must be polled by
+/// one thread at a time, so the owner of this handle is that thread.
+pub struct RxQueue {
+    pub port: u16,
+    pub queue: u16,
+}
+
+/// One tx queue, with the same single-owner rule as RxQueue.
+pub struct TxQueue {
+    pub port: u16,
+    pub queue: u16,
+}
+
+impl Port {
+    /// Configures the port and sets up its queues; rx queues take mbufs
+    /// from the pool of the port's socket.
+    pub fn configure(eal: &Eal, info: PortInfo, config: PortConfig, buffers: &Buffers) -> Result<Port, DpdkError> {
+        let id = info.id;
+        if config.rx_queues > info.max_rx_queues || config.tx_queues > info.max_tx_queues {
+            return Err(DpdkError::Invalid(format!(
+                "port {id} ({}) has {} rx / {} tx queues, {} rx / {} tx are needed",
+                info.name, info.max_rx_queues, info.max_tx_queues, config.rx_queues, config.tx_queues
+            )));
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        let rss_hf = info.rss_offloads & RSS_HF_IP_TCP_UDP;
+        if config.rx_queues > 1 && rss_hf != 0 {
+            conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode::RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        }
+        // SAFETY: valid port id and a fully initialised conf.
+        check("rte_eth_dev_configure", unsafe {
+            sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
+        })?;
+        let port = Port { info, config, started: false, closed: false };
+        let (mut nb_rxd, mut nb_txd) = (config.rx_desc, config.tx_desc);
+        // SAFETY: valid port and out pointers.
+        check("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
+            sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rxd, &mut nb_txd)
+        })?;
+        let socket = if port.info.socket < 0 { 0 } else { port.info.socket as u32 };
+        let pool = buffers.pool_raw(buffers.pool_id_for_socket(socket));
+        let sock = port.info.socket.max(0) as u32;
+        for q in 0..config.rx_queues {
+            // SAFETY: configured port, queue in range, a live pktmbuf pool
+            // (Buffers outlives the port: it is dropped after ports close).
+            check("rte_eth_rx_queue_setup", unsafe {
+                sys::rte_eth_rx_queue_setup(id, q, nb_rxd, sock, std::ptr::null(), pool)
+            })?;
+        }
+        for q in 0..config.tx_queues {
+            // SAFETY: configured port, queue in range.
+            check("rte_eth_tx_queue_setup", unsafe {
+                sys::rte_eth_tx_queue_setup(id, q, nb_txd, sock, std::ptr::null())
+            })?;
+        }
+        let _ = eal;
+        Ok(port)
+    }
+
+    pub fn info(&self) -> &PortInfo {
+        &self.info
+    }
+
+    pub fn config(&self) -> PortConfig {
+        self.config
+    }
+
+    pub fn start(&mut self) -> Result<(), DpdkError> {
+        // SAFETY: configured port.
+        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(self.info.id) })?;
+        self.started = true;
+        // Virtual devices may not support it; receiving everything is only a wish.
+        // SAFETY: started port.
+        let _ = unsafe { sys::rte_eth_promiscuous_enable(self.info.id) };
+        Ok(())
+    }
+
+    pub fn rx_queue(&self, queue: u16) -> RxQueue {
+        RxQueue { port: self.info.id, queue }
+    }
+
+    pub fn tx_queue(&self, queue: u16) -> TxQueue {
+        TxQueue { port: self.info.id, queue }
+    }
+
+    pub fn stats(&self) -> PortStats {
+        stats(self.info.id)
+    }
+
+    /// Stops the port (its queues stop receiving and sending).
+    pub fn stop(&mut self) {
+        if self.started {
+            // SAFETY: started port; no lcore polls it any more (they were joined).
+            unsafe { sys::rte_eth_dev_stop(self.info.id) };
+            self.started = false;
+        }
+    }
+
+    /// Stops and closes the port, releasing the mbufs its queues hold.
+    pub fn close(mut self) {
+        self.close_inner();
+    }
+
+    fn close_inner(&mut self) {
+        self.stop();
+        if !self.closed {
+            // SAFETY: stopped port, closed once.
+            unsafe { sys::rte_eth_dev_close(self.info.id) };
+            self.closed = true;
+        }
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        self.close_inner();
+    }
+}
+
+/// Counters of port `id` (zeros if the port cannot report them).
+pub fn stats(id: u16) -> PortStats {
+    let mut s = sys::rte_eth_stats::default();
+    // SAFETY: `s` is writable; an invalid port returns an error, not UB.
+    if unsafe { sys::rte_eth_stats_get(id, &mut s) } != 0 {
+        return PortStats::default();
+    }
+    PortStats {
+        rx_packets: s.ipackets,
+        tx_packets: s.opackets,
+        rx_bytes: s.ibytes,
+        tx_bytes: s.obytes,
+        rx_missed: s.imissed,
+        rx_errors: s.ierrors,
+        tx_errors: s.oerrors,
+        rx_nombuf: s.rx_nombuf,
+    }
+}
+
+impl RxQueue {
+    /// Receives up to `max` packets onto the end of `burst`; they are ours.
+    #[inline(always)]
+    pub fn rx_burst(&mut self, burst: &mut Burst, max: usize) -> usize {
+        let (slots, room) = burst.spare(max);
+        if room == 0 {
+            return 0;
+        }
+        // SAFETY: `slots` has `room` writable entries; the queue is set up and
+        // polled only by this handle's owner.
+        let n = unsafe { sys::rte_eth_rx_burst(self.port, self.queue, slots, room as u16) } as usize;
+        burst.filled(n);
+        n
+    }
+}
+
+impl TxQueue {
+    /// Hands the front of `burst` to the NIC; returns how many it took. The
+    /// refused ones stay in `burst`, still ours, to retry or free.
+    #[inline(always)]
+    pub fn tx_burst(&mut self, burst: &mut Burst) -> usize {
+        let n = burst.len();
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: the live slots hold n owned mbufs; the PMD takes ownership
+        // of the first `sent` and leaves the rest to us.
+        let sent = unsafe { sys::rte_eth_tx_burst(self.port, self.queue, burst.live_ptr(), n as u16) } as usize;
+        burst.consumed(sent);
+        sent
+    }
+}

@@ -1,0 +1,153 @@
+//! The handoff ring: an rte_ring of 4-byte elements (mbuf indices), one
+//! producer lcore and one consumer lcore, burst enqueue and dequeue.
+
+use std::ffi::CString;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::eal::Eal;
+use super::error::{from_errno, DpdkError};
+use super::mbuf::{Burst, MAX_BURST};
+use super::mempool::Buffers;
+use super::sys;
+
+const RING_F_SP_ENQ: u32 = 0x1;
+const RING_F_SC_DEQ: u32 = 0x2;
+const RING_F_EXACT_SZ: u32 = 0x4;
+
+struct RingInner {
+    raw: NonNull<sys::rte_ring>,
+}
+
+// SAFETY: rte_ring is designed for use across lcores; single producer and
+// single consumer are enforced by the handle types below.
+unsafe impl Send for RingInner {}
+unsafe impl Sync for RingInner {}
+
+impl Drop for RingInner {
+    fn drop(&mut self) {
+        // SAFETY: both handles are gone (this is the last Arc), so nobody uses the ring.
+        unsafe { sys::rte_ring_free(self.raw.as_ptr()) }
+    }
+}
+
+/// The one enqueuing side. Invariant: the ring holds only indices of mbufs
+/// that were moved into it, so each index is owned by the ring.
+pub struct RingProducer {
+    inner: Arc<RingInner>,
+}
+
+/// The one dequeuing side; turns indices back into mbufs. Dropping it frees
+/// whatever the ring still holds, so nothing in a ring is ever leaked.
+pub struct RingConsumer {
+    inner: Arc<RingInner>,
+    buffers: Arc<Buffers>,
+}
+
+/// Makes a ring holding exactly `size` indices (a power of two).
+pub fn handoff_ring(
+    _eal: &Eal,
+    name: &str,
+    size: u32,
+    socket: i32,
+    buffers: Arc<Buffers>,
+) -> Result<(RingProducer, RingConsumer), DpdkError> {
+    if !size.is_power_of_two() {
+        return Err(DpdkError::Invalid(format!("ring size {size} is not a power of two")));
+    }
+    let cname = CString::new(name).map_err(|_| DpdkError::Invalid("ring name has a NUL".into()))?;
+    // SAFETY: the EAL is initialised; the name is a valid C string.
+    let raw = unsafe {
+        sys::rte_ring_create_elem(
+            cname.as_ptr(),
+            4,
+            size,
+            socket,
+            RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ,
+        )
+    };
+    let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_ring_create_elem"))?;
+    let inner = Arc::new(RingInner { raw });
+    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner, buffers }))
+}
+
+impl RingProducer {
+    /// Moves as many mbufs from the front of `burst` into the ring as fit;
+    /// returns how many. The refused ones stay in `burst`, still owned by the
+    /// caller, to free or retry.
+    #[inline]
+    pub fn enqueue(&mut self, burst: &mut Burst) -> usize {
+        let n = burst.len();
+        if n == 0 {
+            return 0;
+        }
+        let mut indices = [0u32; MAX_BURST];
+        for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
+            *slot = m.buffer_index();
+        }
+        // SAFETY: the ring is valid; `indices` holds n 4-byte elements; we
+        // are the only producer (this handle is unique and &mut).
+        let done = unsafe {
+            sys::rte_ring_enqueue_burst_elem(
+                self.inner.raw.as_ptr(),
+                indices.as_ptr() as *const _,
+                4,
+                n as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        // The accepted prefix now belongs to the ring.
+        burst.consumed(done);
+        done
+    }
+
+    /// Indices in the ring now.
+    pub fn count(&self) -> u32 {
+        // SAFETY: the ring is valid.
+        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
+    }
+}
+
+impl RingConsumer {
+    /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
+    #[inline]
+    pub fn dequeue(&mut self, burst: &mut Burst, max: usize) -> usize {
+        let want = max.min(burst.room()).min(MAX_BURST);
+        if want == 0 {
+            return 0;
+        }
+        let mut indices = [0u32; MAX_BURST];
+        // SAFETY: the ring is valid; `indices` has room for `want` elements;
+        // we are the only consumer (unique handle, &mut).
+        let got = unsafe {
+            sys::rte_ring_dequeue_burst_elem(
+                self.inner.raw.as_ptr(),
+                indices.as_mut_ptr() as *mut _,
+                4,
+                want as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        for &i in &indices[..got] {
+            // SAFETY: the ring carried only owned indices (producer invariant);
+            // dequeuing moved that ownership to us, and on into the burst.
+            unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
+        }
+        got
+    }
+
+    /// Indices in the ring now.
+    pub fn count(&self) -> u32 {
+        // SAFETY: the ring is valid.
+        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
+    }
+}
+
+impl Drop for RingConsumer {
+    fn drop(&mut self) {
+        let mut burst = Burst::new();
+        while self.dequeue(&mut burst, MAX_BURST) > 0 {
+            burst.free_all();
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! handoff: VPP's handoffdemo on DPDK lcores. See README.md and SPEC.md.
+
+mod cli;
+mod control;
+mod dpdk;
+mod eal_args;
+mod input;
+mod pg;
+mod pipeline;
+mod report;
+mod trace;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            eprintln!("handoff: {first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("handoff: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error chain as one line, outermost context first.
+fn one_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string().replace('\n', " ")).collect();
+    parts.join(": ")
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let prepared = cli::prepare(cli)?;
+    if let Some(n) = &prepared.notice {
+        eprintln!("{n}");
+    }
+    control::install_signals();
+    let outcome = pipeline::run(&prepared.plan)?;
+    let stopped_by = format!("{:?}", outcome.stop);
+    let report = report::build(&outcome.facts, &stopped_by);
+
+    let mut out = std::io::stdout().lock();
+    if prepared.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(report.text(&prepared.sections, prepared.trace_display).as_bytes())?;
+    }
+    out.flush()?;
+
+    let mut code = ExitCode::SUCCESS;
+    if let control::StopReason::Failed(why) = &outcome.stop {
+        eprintln!("handoff: the run failed: {why}");
+        code = ExitCode::FAILURE;
+    }
+    if let Some(problem) = report.conservation_problem() {
+        eprintln!("handoff: conservation check failed: {problem}");
+        code = ExitCode::FAILURE;
+    }
+    Ok(code)
+}

@@ -1,0 +1,338 @@
+//! The data path: sets up buffers, ports and rings from a validated `Plan`,
+//! launches rx and worker lcores, lets thread 0 supervise the run, then
+//! drains, closes and accounts for every packet and mbuf.
+
+pub mod counters;
+pub mod flow_hash;
+pub mod nodes;
+pub mod rx;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::control::{self, Limits, StopReason};
+use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, MAX_BURST};
+use crate::report::RunFacts;
+use crate::trace::record::RawPacketTrace;
+use counters::LcoreCounters;
+use rx::{InputQueue, RxLcore};
+use worker::{Output, WorkerLcore};
+
+/// Where handoffdemo-2's packets go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputChoice {
+    Drop,
+    /// A port, by name (`net_pcap1`) or id.
+    Port(String),
+}
+
+/// Everything a run needs, checked before EAL starts where it can be.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub eal_args: Vec<String>,
+    pub rx_lcores: Vec<u32>,
+    pub worker_lcores: Vec<u32>,
+    pub ring_size: u32,
+    pub burst: usize,
+    pub backpressure: bool,
+    pub symmetric: bool,
+    pub output: OutputChoice,
+    pub trace: u32,
+    pub count: Option<u64>,
+    pub duration: Option<f64>,
+    pub stats_interval: Option<f64>,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    /// Finite inputs by vdev name: packets in each rx queue's pcap file.
+    pub finite_inputs: BTreeMap<String, Vec<u64>>,
+}
+
+/// The outcome of a whole run.
+pub struct RunOutcome {
+    pub facts: RunFacts,
+    pub stop: StopReason,
+}
+
+pub fn run(plan: &Plan) -> Result<RunOutcome> {
+    let eal = Eal::init(&plan.eal_args)?;
+    let outcome = run_with_eal(&eal, plan);
+    // Everything that borrowed the EAL is gone by now.
+    eal.cleanup();
+    outcome
+}
+
+struct Launched {
+    rx: Vec<dpdk::LcoreJob<rx::RxResult>>,
+    workers: Vec<dpdk::LcoreJob<worker::WorkerResult>>,
+}
+
+fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
+    check_lcores(eal, plan)?;
+    let all_ports = dpdk::port::ports(eal)?;
+    if all_ports.is_empty() {
+        bail!("no ports: name an input with --vdev, -a/--allow or --pg");
+    }
+    let port_names: Vec<String> = all_ports.iter().map(|p| p.name.clone()).collect();
+    let output_port = match &plan.output {
+        OutputChoice::Drop => None,
+        OutputChoice::Port(name) => Some(find_port(&all_ports, name)?),
+    };
+    let n_rx = plan.rx_lcores.len();
+    let n_workers = plan.worker_lcores.len();
+
+    // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else one per rx lcore.
+    let mut port_rxqs = Vec::new();
+    for p in &all_ports {
+        let rxq = match plan.finite_inputs.get(&p.name) {
+            Some(files) => files.len() as u16,
+            None => n_rx as u16,
+        };
+        port_rxqs.push(rxq);
+    }
+    let total_rxq: usize = port_rxqs.iter().map(|&q| q as usize).sum();
+
+    // Buffers: rx descriptors, tx descriptors, every ring full, bursts in flight and caches.
+    let cache = 256u32;
+    let lcores = (n_rx + n_workers) as u64;
+    let rings = (n_rx * n_workers) as u64;
+    let need = plan.rx_desc as u64 * total_rxq as u64
+        + plan.tx_desc as u64 * (all_ports.len() * n_workers.max(1)) as u64
+        + plan.ring_size as u64 * rings
+        + (MAX_BURST as u64) * (2 + n_workers as u64) * lcores
+        + cache as u64 * (lcores + 1) * 2
+        + 1024;
+    let per_socket = need.min(u32::MAX as u64) as u32;
+    let mut sockets: Vec<u32> = plan.rx_lcores.iter().map(|&l| eal.lcore_socket(l)).collect();
+    sockets.sort_unstable();
+    sockets.dedup();
+    let buffers = Arc::new(
+        Buffers::create(eal, &sockets, per_socket, cache, 2048)
+            .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
+    );
+
+    // Ports, configured and started; dropped (stopped, closed) before `buffers`.
+    let mut ports = Vec::new();
+    for (i, info) in all_ports.iter().enumerate() {
+        let tx_queues = if Some(info.id) == output_port { n_workers as u16 } else { 1 };
+        let conf = PortConfig { rx_queues: port_rxqs[i], tx_queues, rx_desc: plan.rx_desc, tx_desc: plan.tx_desc };
+        let port = Port::configure(eal, info.clone(), conf, &buffers)
+            .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
+        ports.push(port);
+    }
+    for p in &mut ports {
+        let name = p.info().name.clone();
+        p.start().with_context(|| format!("cannot start port {name}"))?;
+    }
+
+    // (port, queue) pairs shared round-robin among rx lcores.
+    let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
+    let mut k = 0;
+    for (i, p) in ports.iter().enumerate() {
+        let expected = plan.finite_inputs.get(&p.info().name);
+        for q in 0..port_rxqs[i] {
+            queues_of[k % n_rx].push(InputQueue {
+                rxq: p.rx_queue(q),
+                expected: expected.map(|files| files[q as usize]),
+                received: 0,
+                exhausted: false,
+            });
+            k += 1;
+        }
+    }
+
+    // One SP/SC ring per (rx lcore, worker).
+    let mut producers: Vec<Vec<dpdk::RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
+    let mut consumers: Vec<Vec<dpdk::RingConsumer>> = (0..n_workers).map(|_| Vec::new()).collect();
+    for (r, &rl) in plan.rx_lcores.iter().enumerate() {
+        for (w, _) in plan.worker_lcores.iter().enumerate() {
+            let (p, c) = dpdk::handoff_ring(
+                eal,
+                &format!("handoff_{r}_{w}"),
+                plan.ring_size,
+                eal.lcore_socket(rl) as i32,
+                buffers.clone(),
+            )?;
+            producers[r].push(p);
+            consumers[w].push(c);
+        }
+    }
+
+    let rx_counters: Vec<Arc<LcoreCounters>> = (0..n_rx).map(|_| Arc::new(LcoreCounters::default())).collect();
+    let wk_counters: Vec<Arc<LcoreCounters>> = (0..n_workers).map(|_| Arc::new(LcoreCounters::default())).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
+    let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+
+    let tsc_hz = eal.tsc_hz();
+    let start_tsc = dpdk::rdtsc();
+    let started = std::time::Instant::now();
+    let mut launched = Launched { rx: Vec::new(), workers: Vec::new() };
+    // Workers first, so rings are drained from the first packet.
+    let mut launch_error = None;
+    for (w, (&lcore, rings)) in plan.worker_lcores.iter().zip(consumers).enumerate() {
+        let job = WorkerLcore {
+            thread: (n_rx + w + 1) as u32,
+            rings,
+            producers: rx_counters.clone(),
+            output: match output_port {
+                None => Output::Drop,
+                Some(id) => Output::Port(ports.iter().find(|p| p.info().id == id).expect("output port").tx_queue(w as u16)),
+            },
+            burst_size: plan.burst,
+            trace_capacity: plan.trace as usize * n_rx,
+            counters: wk_counters[w].clone(),
+            abort: abort.clone(),
+        };
+        match dpdk::launch(eal, lcore, done_tx.clone(), move || job.run()) {
+            Ok(j) => launched.workers.push(j),
+            Err(e) => {
+                launch_error = Some(e);
+                break;
+            }
+        }
+    }
+    if launch_error.is_none() {
+        for (r, ((&lcore, queues), rings)) in plan.rx_lcores.iter().zip(queues_of).zip(producers).enumerate() {
+            let job = RxLcore {
+                thread: (r + 1) as u32,
+                queues,
+                rings,
+                burst_size: plan.burst,
+                backpressure: plan.backpressure,
+                symmetric: plan.symmetric,
+                budget: budget.clone(),
+                trace_limit: plan.trace,
+                counters: rx_counters[r].clone(),
+                stop: stop.clone(),
+                buffers: buffers.clone(),
+            };
+            match dpdk::launch(eal, lcore, done_tx.clone(), move || job.run()) {
+                Ok(j) => launched.rx.push(j),
+                Err(e) => {
+                    launch_error = Some(e);
+                    break;
+                }
+            }
+        }
+    } else {
+        // Rx lcores never started: let workers see their producers as done.
+        rx_counters.iter().for_each(|c| c.done.store(true, Ordering::Release));
+    }
+    if launch_error.is_some() {
+        stop.store(true, Ordering::Release);
+        // Producers not launched will never say they are done.
+        for c in rx_counters.iter().skip(launched.rx.len()) {
+            c.done.store(true, Ordering::Release);
+        }
+    }
+
+    let all_counters: Vec<Arc<LcoreCounters>> = rx_counters.iter().chain(wk_counters.iter()).cloned().collect();
+    let expected_lcores = launched.rx.len() + launched.workers.len();
+    let stop_reason = if let Some(e) = &launch_error {
+        control::wait_all(&done_rx, expected_lcores);
+        StopReason::Failed(format!("cannot launch an lcore: {e}"))
+    } else {
+        control::supervise(
+            &done_rx,
+            expected_lcores,
+            &Limits { duration: plan.duration, stats_interval: plan.stats_interval },
+            &stop,
+            &abort,
+            &rx_counters,
+            &all_counters,
+            &plan.worker_lcores,
+        )
+    };
+    let seconds = started.elapsed().as_secs_f64();
+
+    // Join: every lcore has reported, so these do not spin.
+    let mut failures = Vec::new();
+    let mut rx_traces: Vec<Vec<RawPacketTrace>> = Vec::new();
+    let mut wk_traces: Vec<Vec<RawPacketTrace>> = Vec::new();
+    for j in launched.rx {
+        match j.join() {
+            Ok(r) => rx_traces.push(r.traces),
+            Err(e) => {
+                failures.push(e.to_string());
+                rx_traces.push(Vec::new());
+            }
+        }
+    }
+    for j in launched.workers {
+        match j.join() {
+            Ok(r) => wk_traces.push(r.traces),
+            Err(e) => {
+                failures.push(e.to_string());
+                wk_traces.push(Vec::new());
+            }
+        }
+    }
+
+    let interfaces: Vec<(dpdk::PortInfo, dpdk::PortStats)> =
+        ports.iter().map(|p| (p.info().clone(), p.stats())).collect();
+    // Close ports (their queues give back any mbufs they hold), then count
+    // what is back in the pools.
+    for p in ports {
+        p.close();
+    }
+    let mbufs_total = buffers.total();
+    let mbufs_free = buffers.available();
+
+    let stop_reason = match (stop_reason, failures.is_empty()) {
+        (r, true) => r,
+        (_, false) => StopReason::Failed(failures.join("; ")),
+    };
+
+    let facts = RunFacts {
+        rx_lcores: plan.rx_lcores.clone(),
+        worker_lcores: plan.worker_lcores.clone(),
+        rx_counters,
+        worker_counters: wk_counters,
+        rx_traces,
+        worker_traces: wk_traces,
+        interfaces,
+        port_names,
+        tsc_hz,
+        start_tsc,
+        seconds,
+        mbufs_total,
+        mbufs_free,
+    };
+    Ok(RunOutcome { facts, stop: stop_reason })
+}
+
+fn find_port(ports: &[dpdk::PortInfo], name: &str) -> Result<u16> {
+    if let Some(p) = ports.iter().find(|p| p.name == name) {
+        return Ok(p.id);
+    }
+    if let Ok(id) = name.parse::<u16>() {
+        if ports.iter().any(|p| p.id == id) {
+            return Ok(id);
+        }
+    }
+    let known: Vec<String> = ports.iter().map(|p| format!("{} ({})", p.id, p.name)).collect();
+    Err(anyhow!("unknown port '{name}' for --output; ports are: {}", known.join(", ")))
+}
+
+fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
+    let map = eal.lcores();
+    for (&l, role) in plan
+        .rx_lcores
+        .iter()
+        .map(|l| (l, "rx"))
+        .chain(plan.worker_lcores.iter().map(|l| (l, "worker")))
+    {
+        if !eal.lcore_enabled(l) {
+            bail!("{role} lcore {l} is not in the EAL lcore map {map:?} (set it with -l or --lcores)");
+        }
+        if l == eal.main_lcore() {
+            bail!("{role} lcore {l} is EAL's main lcore, which runs the control thread; pick another lcore or --main-lcore");
+        }
+    }
+    Ok(())
+}

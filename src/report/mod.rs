@@ -1,0 +1,236 @@
+//! Turns a finished run's raw facts into the report: VPP text sections or
+//! one JSON document, plus the conservation check.
+
+pub mod model;
+pub mod text;
+pub mod vpp_fmt;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::dpdk::{PortInfo, PortStats};
+use crate::pipeline::counters::LcoreCounters;
+use crate::pipeline::nodes::{Node, Reason};
+use crate::trace::format::{format_packet, FormatContext};
+use crate::trace::record::RawPacketTrace;
+use model::*;
+
+/// What the data path leaves behind for the report.
+pub struct RunFacts {
+    pub rx_lcores: Vec<u32>,
+    pub worker_lcores: Vec<u32>,
+    pub rx_counters: Vec<Arc<LcoreCounters>>,
+    pub worker_counters: Vec<Arc<LcoreCounters>>,
+    pub rx_traces: Vec<Vec<RawPacketTrace>>,
+    pub worker_traces: Vec<Vec<RawPacketTrace>>,
+    pub interfaces: Vec<(PortInfo, PortStats)>,
+    pub port_names: Vec<String>,
+    pub tsc_hz: u64,
+    pub start_tsc: u64,
+    /// Wall-clock seconds the data path ran.
+    pub seconds: f64,
+    pub mbufs_total: u64,
+    pub mbufs_free: u64,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub errors: Vec<ErrorRow>,
+    pub runtime: Vec<ThreadRuntime>,
+    pub interfaces: Vec<InterfaceRow>,
+    pub trace: Vec<ThreadTrace>,
+    pub conservation: Conservation,
+    pub seconds: f64,
+    /// Why the run ended.
+    pub stopped_by: String,
+}
+
+/// Text sections `--show` can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Errors,
+    Runtime,
+    Trace,
+    Interfaces,
+}
+
+/// One lcore's place in the report: VPP thread number, name, counters.
+struct ThreadRef<'a> {
+    thread: u32,
+    lcore: u32,
+    counters: &'a LcoreCounters,
+    nodes: &'static [Node],
+}
+
+const RX_NODES: &[Node] = &[Node::DpdkInput, Node::HandoffDemo1];
+const WORKER_NODES: &[Node] = &[Node::HandoffDemo2, Node::ErrorDrop, Node::Drop, Node::InterfaceOutput];
+
+fn thread_name(thread: u32) -> String {
+    if thread == 0 {
+        "main".into()
+    } else {
+        format!("handoff_wk_{}", thread - 1)
+    }
+}
+
+fn threads(f: &RunFacts) -> Vec<ThreadRef<'_>> {
+    let rx = f.rx_lcores.iter().zip(&f.rx_counters).map(|(&l, c)| (l, c.as_ref(), RX_NODES));
+    let wk = f.worker_lcores.iter().zip(&f.worker_counters).map(|(&l, c)| (l, c.as_ref(), WORKER_NODES));
+    rx.chain(wk)
+        .enumerate()
+        .map(|(i, (lcore, counters, nodes))| ThreadRef { thread: i as u32 + 1, lcore, counters, nodes })
+        .collect()
+}
+
+pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
+    let threads = threads(f);
+    let hz = f.tsc_hz.max(1) as f64;
+
+    let mut errors = Vec::new();
+    for t in &threads {
+        for r in Reason::ALL {
+            let count = t.counters.error_count(r);
+            if count > 0 {
+                errors.push(ErrorRow {
+                    thread: t.thread,
+                    node: r.node().name().into(),
+                    reason: r.text().into(),
+                    count,
+                });
+            }
+        }
+    }
+
+    let mut runtime = Vec::new();
+    for t in &threads {
+        let c = t.counters;
+        let start = c.start_tsc.load(Ordering::Acquire);
+        let end = c.end_tsc.load(Ordering::Acquire);
+        let time = if end > start { (end - start) as f64 / hz } else { 0.0 };
+        let exhausted = c.input_exhausted.load(Ordering::Acquire);
+        let mut nodes = Vec::new();
+        for &n in t.nodes {
+            let (calls, vectors, clocks) = c.node_snapshot(n);
+            if calls == 0 {
+                continue;
+            }
+            let state = match (n.is_input(), exhausted) {
+                (true, true) => "disabled",
+                (true, false) => "polling",
+                _ => "active",
+            };
+            nodes.push(NodeRuntime::new(n.name(), state, calls, vectors, clocks));
+        }
+        let rate = |n: Node| if time > 0.0 { c.node_snapshot(n).1 as f64 / time } else { 0.0 };
+        runtime.push(ThreadRuntime {
+            thread: t.thread,
+            name: thread_name(t.thread),
+            lcore: t.lcore,
+            time,
+            last_128_loops_vectors: c.last_128_vectors.load(Ordering::Relaxed) as f64,
+            rate_in: rate(Node::DpdkInput),
+            rate_out: rate(Node::InterfaceOutput),
+            rate_drop: rate(Node::Drop),
+            rate_punt: 0.0,
+            nodes,
+        });
+    }
+
+    let interfaces = f
+        .interfaces
+        .iter()
+        .map(|(info, s)| InterfaceRow {
+            port: info.id,
+            name: info.name.clone(),
+            rx_packets: s.rx_packets,
+            tx_packets: s.tx_packets,
+            rx_bytes: s.rx_bytes,
+            tx_bytes: s.tx_bytes,
+            rx_missed: s.rx_missed,
+            rx_nombuf: s.rx_nombuf,
+            rx_errors: s.rx_errors,
+            tx_errors: s.tx_errors,
+        })
+        .collect();
+
+    let ctx = FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names };
+    let mut trace = vec![ThreadTrace { thread: 0, name: thread_name(0), packets: Vec::new() }];
+    for (t, raw) in threads.iter().zip(f.rx_traces.iter().chain(&f.worker_traces)) {
+        trace.push(ThreadTrace {
+            thread: t.thread,
+            name: thread_name(t.thread),
+            packets: raw.iter().map(|p| format_packet(p, &ctx)).collect(),
+        });
+    }
+
+    let received: u64 = f.rx_counters.iter().map(|c| c.received()).sum();
+    let transmitted: u64 = threads.iter().map(|t| t.counters.transmitted.load(Ordering::Acquire)).sum();
+    let dropped: u64 = threads
+        .iter()
+        .flat_map(|t| Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| t.counters.error_count(r)))
+        .sum();
+    let in_flight = received as i128 - transmitted as i128 - dropped as i128;
+    let mbufs_leaked = f.mbufs_total.saturating_sub(f.mbufs_free);
+    let conservation = Conservation {
+        received,
+        transmitted,
+        dropped,
+        in_flight: in_flight.max(0) as u64,
+        mbufs_leaked,
+        ok: in_flight == 0 && mbufs_leaked == 0,
+    };
+
+    Report {
+        errors,
+        runtime,
+        interfaces,
+        trace,
+        conservation,
+        seconds: f.seconds,
+        stopped_by: stopped_by.to_string(),
+    }
+}
+
+impl Report {
+    /// The requested sections as VPP text.
+    pub fn text(&self, sections: &[Section], trace_max: usize) -> String {
+        let mut out = String::new();
+        for s in sections {
+            match s {
+                Section::Errors => out.push_str(&text::show_errors(&self.errors)),
+                Section::Runtime => out.push_str(&text::show_runtime(&self.runtime)),
+                Section::Trace => out.push_str(&text::show_trace(&self.trace, trace_max)),
+                Section::Interfaces => out.push_str(&text::show_interfaces(&self.interfaces)),
+            }
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// One line saying what is unaccounted for, when conservation fails.
+    pub fn conservation_problem(&self) -> Option<String> {
+        let c = &self.conservation;
+        if c.ok {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if c.received != c.transmitted + c.dropped {
+            parts.push(format!(
+                "received {} but transmitted {} + dropped {} = {} ({} unaccounted)",
+                c.received,
+                c.transmitted,
+                c.dropped,
+                c.transmitted + c.dropped,
+                c.received as i128 - (c.transmitted + c.dropped) as i128
+            ));
+        }
+        if c.mbufs_leaked > 0 {
+            parts.push(format!("{} mbufs not back in the pool", c.mbufs_leaked));
+        }
+        Some(parts.join("; "))
+    }
+}

@@ -1,0 +1,110 @@
+//! What a run reports, as plain data: filled by the control thread from the
+//! lcores' counters and trace buffers, printed as VPP text or as JSON.
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ErrorRow {
+    pub thread: u32,
+    pub node: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NodeRuntime {
+    pub name: String,
+    /// "polling", "disabled" (finite input exhausted) or "active".
+    pub state: String,
+    pub calls: u64,
+    pub vectors: u64,
+    pub suspends: u64,
+    /// Total TSC clocks spent in the node (not in JSON: clocks_per_vector is).
+    #[serde(skip)]
+    pub clocks: u64,
+    /// Clocks per vector, or per call when the node saw no vectors.
+    pub clocks_per_vector: f64,
+    pub vectors_per_call: f64,
+}
+
+impl NodeRuntime {
+    pub fn new(name: &str, state: &str, calls: u64, vectors: u64, clocks: u64) -> Self {
+        let per = if vectors > 0 { vectors } else { calls };
+        NodeRuntime {
+            name: name.to_string(),
+            state: state.to_string(),
+            calls,
+            vectors,
+            suspends: 0,
+            clocks,
+            clocks_per_vector: if per > 0 { clocks as f64 / per as f64 } else { 0.0 },
+            vectors_per_call: if calls > 0 { vectors as f64 / calls as f64 } else { 0.0 },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ThreadRuntime {
+    pub thread: u32,
+    /// "main", "handoff_wk_0", ...
+    pub name: String,
+    pub lcore: u32,
+    /// Seconds the thread's loop ran.
+    pub time: f64,
+    /// Vectors of internal nodes in the last 128 main loops.
+    pub last_128_loops_vectors: f64,
+    /// Packets per second into input nodes, out of output nodes, into drop.
+    pub rate_in: f64,
+    pub rate_out: f64,
+    pub rate_drop: f64,
+    pub rate_punt: f64,
+    /// Nodes that ran (calls > 0), any order; text output sorts by name.
+    pub nodes: Vec<NodeRuntime>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InterfaceRow {
+    pub port: u16,
+    pub name: String,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TraceRecordText {
+    /// Seconds since the data path started.
+    pub time: f64,
+    pub node: String,
+    /// The record's text; lines separated by '\n', without the record indent.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TracePacketText {
+    pub records: Vec<TraceRecordText>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ThreadTrace {
+    pub thread: u32,
+    /// Not in JSON: the text header uses it.
+    #[serde(skip)]
+    pub name: String,
+    pub packets: Vec<TracePacketText>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Conservation {
+    pub received: u64,
+    pub transmitted: u64,
+    pub dropped: u64,
+    pub in_flight: u64,
+    pub mbufs_leaked: u64,
+    pub ok: bool,
+}
