@@ -11,11 +11,7 @@ fn main() {
     println!("cargo:rerun-if-changed={SHIM_DIR}");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let dpdk = match pkg_config::Config::new()
-        .atleast_version("22.11")
-        .cargo_metadata(true)
-        .probe("libdpdk")
-    {
+    let dpdk = match pkg_config::Config::new().atleast_version("22.11").cargo_metadata(true).probe("libdpdk") {
         Ok(lib) => lib,
         Err(e) => panic!(
             "\n\nDPDK >= 22.11 was not found through pkg-config ({e}).\n\
@@ -24,16 +20,13 @@ fn main() {
     };
     // pkg-config's cflags carry `-include rte_config.h` and `-march=...`, which
     // both clang (bindgen) and cc need to see DPDK's headers as DPDK does.
-    let cflags = pkg_config::get_variable("libdpdk", "cflags")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            let out = std::process::Command::new("pkg-config")
-                .args(["--cflags", "libdpdk"])
-                .output()
-                .expect("pkg-config --cflags libdpdk");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        });
+    let cflags = pkg_config::get_variable("libdpdk", "cflags").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        let out = std::process::Command::new("pkg-config")
+            .args(["--cflags", "libdpdk"])
+            .output()
+            .expect("pkg-config --cflags libdpdk");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
     let cflags: Vec<String> = cflags.split_whitespace().map(String::from).collect();
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -68,9 +61,7 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
         .expect("bindgen could not bind DPDK's headers");
-    bindings
-        .write_to_file(out.join("bindings.rs"))
-        .expect("write bindings.rs");
+    bindings.write_to_file(out.join("bindings.rs")).expect("write bindings.rs");
 
     // The generated C file #includes wrapper.h; compile it and the shim with
     // DPDK's cflags so inline functions see the same configuration.

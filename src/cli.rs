@@ -213,7 +213,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         }
     }
     if cli.pg.is_some() || demo {
-        let dir = tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
+        let dir =
+            tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
         let streams = match &cli.pg {
             Some(path) => pg::parse_file(path)?,
             None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
@@ -288,7 +289,9 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         }
     }
     // A unique prefix lets several runs (and tests) share a machine.
-    if !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix=")) && !eal.iter().any(|a| a == "--in-memory") {
+    if !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix="))
+        && !eal.iter().any(|a| a == "--in-memory")
+    {
         eal.extend(["--file-prefix".into(), format!("handoff-{}", std::process::id())]);
     }
     if cli.log_level.is_empty() && !eal.iter().any(|a| a.starts_with("--log-level")) {
@@ -362,6 +365,12 @@ fn check_distinct(list: &[u32], flag: &str) -> Result<()> {
 fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<String>> {
     let mut interfaces: Vec<(String, Vec<Vec<u8>>, bool)> = Vec::new();
     for s in streams {
+        if s.rate.is_some() {
+            log::warn!("pg stream '{}': rate is not applied, net_pcap replays as fast as it can", s.name);
+        }
+        if s.worker.is_some() || s.maxframe.is_some() {
+            log::warn!("pg stream '{}': worker and maxframe are not applied (see --rx-lcores, --burst)", s.name);
+        }
         let packets = s.packets()?;
         match interfaces.iter_mut().find(|(name, _, _)| *name == s.interface) {
             Some((_, all, infinite)) => {

@@ -52,10 +52,7 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
 static SIGNALS: std::sync::OnceLock<Option<Receiver<&'static str>>> = std::sync::OnceLock::new();
 
 fn signal_channel() -> Receiver<&'static str> {
-    SIGNALS
-        .get_or_init(|| signals().ok())
-        .clone()
-        .unwrap_or_else(never)
+    SIGNALS.get_or_init(|| signals().ok()).clone().unwrap_or_else(never)
 }
 
 /// Installs the signal handlers early (before EAL starts lcores).
@@ -85,14 +82,8 @@ pub fn supervise(
     worker_lcores: &[u32],
 ) -> StopReason {
     let sigs = signal_channel();
-    let deadline = limits
-        .duration
-        .map(|d| after(Duration::from_secs_f64(d.max(0.0))))
-        .unwrap_or_else(never);
-    let stats = limits
-        .stats_interval
-        .map(|s| tick(Duration::from_secs_f64(s.max(0.01))))
-        .unwrap_or_else(never);
+    let deadline = limits.duration.map(|d| after(Duration::from_secs_f64(d.max(0.0)))).unwrap_or_else(never);
+    let stats = limits.stats_interval.map(|s| tick(Duration::from_secs_f64(s.max(0.01)))).unwrap_or_else(never);
     let mut reason: Option<StopReason> = None;
     let mut ended = 0;
     let mut last = (Instant::now(), totals(all_counters));

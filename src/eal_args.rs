@@ -120,7 +120,8 @@ pub fn lcore_set(args: &[String]) -> Result<Option<BTreeSet<u32>>> {
     }
     for v in values_of(args, "-c") {
         named = true;
-        let mask = u128::from_str_radix(v.trim_start_matches("0x"), 16).with_context(|| format!("bad -c mask '{v}'"))?;
+        let mask =
+            u128::from_str_radix(v.trim_start_matches("0x"), 16).with_context(|| format!("bad -c mask '{v}'"))?;
         set.extend((0..128).filter(|b| mask >> b & 1 == 1));
     }
     Ok(named.then_some(set))
@@ -131,9 +132,7 @@ pub fn allowed_cpus() -> Vec<u32> {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .and_then(|v| parse_list(v.trim()).ok())
+            s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).and_then(|v| parse_list(v.trim()).ok())
         })
         .unwrap_or_else(|| (0..std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)).collect())
 }
@@ -142,7 +141,8 @@ pub fn allowed_cpus() -> Vec<u32> {
 /// are enough, and the control lcore on all of them (it mostly sleeps).
 pub fn default_lcores_map(data: &[u32], control: u32, cpus: &[u32]) -> String {
     let cpus = if cpus.is_empty() { vec![0] } else { cpus.to_vec() };
-    let mut parts: Vec<String> = data.iter().enumerate().map(|(i, l)| format!("{l}@{}", cpus[i % cpus.len()])).collect();
+    let mut parts: Vec<String> =
+        data.iter().enumerate().map(|(i, l)| format!("{l}@{}", cpus[i % cpus.len()])).collect();
     let all: Vec<String> = cpus.iter().map(u32::to_string).collect();
     parts.push(format!("{control}@({})", all.join(",")));
     parts.join(",")

@@ -30,7 +30,8 @@ pub fn parse_vdev(text: &str) -> Vdev {
 }
 
 /// For each net_pcap vdev that reads only pcap files (no live interface, no
-/// infinite_rx), the packet count of each of its rx queues' files.
+/// infinite_rx), the packet count of each of its rx queues' files. A vdev
+/// with no rx source at all (only `tx_pcap`) maps to no queues: it is not polled.
 pub fn finite_inputs(vdevs: &[String]) -> Result<BTreeMap<String, Vec<u64>>> {
     let mut out = BTreeMap::new();
     for text in vdevs {
@@ -40,7 +41,8 @@ pub fn finite_inputs(vdevs: &[String]) -> Result<BTreeMap<String, Vec<u64>>> {
         }
         let get = |k: &'static str| v.args.iter().filter(move |(key, _)| key == k).map(|(_, val)| val.as_str());
         let files: Vec<&str> = get("rx_pcap").collect();
-        let live = get("rx_iface").next().is_some() || get("rx_iface_in").next().is_some() || get("iface").next().is_some();
+        let live =
+            get("rx_iface").next().is_some() || get("rx_iface_in").next().is_some() || get("iface").next().is_some();
         let infinite = get("infinite_rx").any(|x| x == "1");
         for f in &files {
             // Validate every file up front, finite or not: a bad file is a user error.
@@ -49,7 +51,7 @@ pub fn finite_inputs(vdevs: &[String]) -> Result<BTreeMap<String, Vec<u64>>> {
                 bail!("pcap file '{f}' (in --vdev {}) holds no packets to replay with infinite_rx", v.name);
             }
         }
-        if !files.is_empty() && !live && !infinite {
+        if !live && !infinite {
             let counts = files.iter().map(|f| count_packets(Path::new(f))).collect::<Result<Vec<_>>>()?;
             out.insert(v.name.clone(), counts);
         }

@@ -1,19 +1,10 @@
 //! handoff: VPP's handoffdemo on DPDK lcores. See README.md and SPEC.md.
 
-mod cli;
-mod control;
-mod dpdk;
-mod eal_args;
-mod input;
-mod pg;
-mod pipeline;
-mod report;
-mod trace;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use handoff::{cli, control, pipeline, report};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();

@@ -23,18 +23,25 @@ impl Eal {
             return Err(DpdkError::EalAlreadyStarted);
         }
         let mut owned: Vec<CString> = Vec::with_capacity(args.len() + 1);
-        owned.push(CString::new("handoff").expect("static name"));
+        owned.push(CString::new("handoff-eal").expect("static name"));
         for a in args {
-            owned.push(CString::new(a.as_str()).map_err(|_| {
-                DpdkError::Invalid(format!("EAL argument {a:?} contains a NUL byte"))
-            })?);
+            owned.push(
+                CString::new(a.as_str())
+                    .map_err(|_| DpdkError::Invalid(format!("EAL argument {a:?} contains a NUL byte")))?,
+            );
         }
         // rte_eal_init may permute argv, so it gets its own array of pointers
         // into `owned`, which outlives the call.
         let mut argv: Vec<*mut c_char> = owned.iter().map(|s| s.as_ptr() as *mut c_char).collect();
+        // EAL prints its usage text on stdout when an argument is wrong; keep
+        // stdout for our report (JSON) by sending EAL's output to stderr.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _stdout = StdoutToStderr::new();
         // SAFETY: argv holds argc valid NUL-terminated strings that live until
         // after the call; EAL_STARTED guarantees this runs once per process.
         let ret = unsafe { sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
+        drop(_stdout);
         if ret < 0 {
             let errno = rte_errno();
             return Err(DpdkError::EalInit {
@@ -59,9 +66,7 @@ impl Eal {
 
     /// Enabled lcores in ascending order, the main lcore included.
     pub fn lcores(&self) -> Vec<u32> {
-        (0..sys::RTE_MAX_LCORE)
-            .filter(|&l| self.lcore_enabled(l))
-            .collect()
+        (0..sys::RTE_MAX_LCORE).filter(|&l| self.lcore_enabled(l)).collect()
     }
 
     /// NUMA socket of an enabled lcore.
@@ -98,6 +103,41 @@ impl Eal {
     }
 }
 
+/// While alive, file descriptor 1 points at stderr; dropping it restores stdout.
+struct StdoutToStderr {
+    saved: c_int,
+}
+
+impl StdoutToStderr {
+    fn new() -> Option<StdoutToStderr> {
+        // SAFETY: dup/dup2 on the process's own standard descriptors; a
+        // failure leaves them as they were and we skip the redirect.
+        unsafe {
+            libc::fflush(std::ptr::null_mut());
+            let saved = libc::dup(1);
+            if saved < 0 {
+                return None;
+            }
+            if libc::dup2(2, 1) < 0 {
+                libc::close(saved);
+                return None;
+            }
+            Some(StdoutToStderr { saved })
+        }
+    }
+}
+
+impl Drop for StdoutToStderr {
+    fn drop(&mut self) {
+        // SAFETY: restores fd 1 from the copy made in `new`, then closes the copy.
+        unsafe {
+            libc::fflush(std::ptr::null_mut());
+            libc::dup2(self.saved, 1);
+            libc::close(self.saved);
+        }
+    }
+}
+
 /// The current TSC value.
 #[inline(always)]
 pub fn rdtsc() -> u64 {
@@ -109,22 +149,17 @@ pub fn rdtsc() -> u64 {
 fn eal_hint(errno: i32, args: &[String]) -> String {
     let no_huge = args.iter().any(|a| a == "--no-huge");
     match errno {
-        libc::EACCES | libc::EPERM => {
-            "\n  hint: EAL needs root (or CAP_SYS_ADMIN / CAP_IPC_LOCK) for hugepages and devices; \
+        libc::EACCES | libc::EPERM => "; EAL needs root (or CAP_SYS_ADMIN / CAP_IPC_LOCK) for hugepages and devices; \
              run as root, set up hugepages with scripts/setup-hugepages.sh, or use --no-huge"
-                .into()
-        }
+            .into(),
         libc::ENOMEM | libc::ENOSPC | libc::EFAULT if !no_huge => {
-            "\n  hint: no usable hugepages; reserve some with scripts/setup-hugepages.sh, or run with --no-huge"
-                .into()
+            "; no usable hugepages; reserve some with scripts/setup-hugepages.sh, or run with --no-huge".into()
         }
-        libc::ENOMEM => "\n  hint: not enough memory for EAL; raise -m (megabytes)".into(),
-        libc::EALREADY => "\n  hint: EAL was already initialised in this process".into(),
-        libc::EINVAL => "\n  hint: an EAL argument is invalid; see the EAL lines above".into(),
-        libc::ENOTSUP => "\n  hint: the lcore or device set-up is not supported here; see the EAL lines above".into(),
-        _ if !no_huge => {
-            "\n  hint: if hugepages are the cause, run scripts/setup-hugepages.sh or use --no-huge".into()
-        }
+        libc::ENOMEM => "; not enough memory for EAL; raise -m (megabytes)".into(),
+        libc::EALREADY => "; EAL was already initialised in this process".into(),
+        libc::EINVAL => "; an EAL argument is invalid; see the EAL lines above".into(),
+        libc::ENOTSUP => "; the lcore or device set-up is not supported here; see the EAL lines above".into(),
+        _ if !no_huge => "; if hugepages are the cause, run scripts/setup-hugepages.sh or use --no-huge".into(),
         _ => String::new(),
     }
 }

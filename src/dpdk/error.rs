@@ -8,11 +8,7 @@ use super::sys;
 pub enum DpdkError {
     /// A DPDK call failed; `errno` is rte_errno or the negative return value.
     #[error("{call} failed: {message}")]
-    Call {
-        call: &'static str,
-        errno: i32,
-        message: String,
-    },
+    Call { call: &'static str, errno: i32, message: String },
     /// `rte_eal_init` failed: the message says why, the hint what to do.
     #[error("EAL cannot start: {message}{hint}")]
     EalInit { message: String, hint: String },
@@ -37,9 +33,7 @@ impl DpdkError {
 pub(crate) fn strerror(errno: i32) -> String {
     // SAFETY: rte_strerror returns a pointer to a static or thread-local,
     // NUL-terminated string for any errno value.
-    unsafe { CStr::from_ptr(sys::rte_strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(sys::rte_strerror(errno)) }.to_string_lossy().into_owned()
 }
 
 /// The calling thread's rte_errno.
@@ -51,21 +45,13 @@ pub(crate) fn rte_errno() -> i32 {
 /// An error for a call that reported failure through rte_errno.
 pub(crate) fn from_errno(call: &'static str) -> DpdkError {
     let errno = rte_errno();
-    DpdkError::Call {
-        call,
-        errno,
-        message: strerror(errno),
-    }
+    DpdkError::Call { call, errno, message: strerror(errno) }
 }
 
 /// An error for a call that returned a negative errno.
 pub(crate) fn from_ret(call: &'static str, ret: i32) -> DpdkError {
     let errno = ret.abs();
-    DpdkError::Call {
-        call,
-        errno,
-        message: strerror(errno),
-    }
+    DpdkError::Call { call, errno, message: strerror(errno) }
 }
 
 /// `Ok(ret)` for non-negative returns, the typed error otherwise.

@@ -39,10 +39,7 @@ where
         return Err(DpdkError::Lcore { lcore, message: "not in the EAL lcore map".into() });
     }
     if lcore == eal.main_lcore() {
-        return Err(DpdkError::Lcore {
-            lcore,
-            message: "is the EAL main lcore, which runs the control thread".into(),
-        });
+        return Err(DpdkError::Lcore { lcore, message: "is the EAL main lcore, which runs the control thread".into() });
     }
     let slot = Arc::new(Mutex::new(None));
     let job: Box<Job<T>> = Box::new(Job { body: Box::new(body), slot: slot.clone(), lcore, done });

@@ -180,12 +180,7 @@ impl Mbuf {
     pub fn header_lens(&self) -> (u16, u16, u16, u16) {
         // SAFETY: the bitfield view of tx_offload; any bit pattern is valid.
         let t = unsafe { self.raw().__bindgen_anon_3.__bindgen_anon_1 };
-        (
-            t.l2_len() as u16,
-            t.l3_len() as u16,
-            t.outer_l2_len() as u16,
-            t.outer_l3_len() as u16,
-        )
+        (t.l2_len() as u16, t.l3_len() as u16, t.outer_l2_len() as u16, t.outer_l3_len() as u16)
     }
 
     /// The first segment's packet bytes.
@@ -243,17 +238,13 @@ impl Burst {
     pub fn as_slice(&self) -> &[Mbuf] {
         // SAFETY: Mbuf is a transparent non-null pointer, and slots
         // head..tail hold owned, non-null mbufs (type invariant).
-        unsafe {
-            std::slice::from_raw_parts(self.slots.as_ptr().add(self.head) as *const Mbuf, self.len())
-        }
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().add(self.head) as *const Mbuf, self.len()) }
     }
 
     #[inline(always)]
     pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
         // SAFETY: as in as_slice, with exclusive access through &mut self.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().add(self.head) as *mut Mbuf, self.len())
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().add(self.head) as *mut Mbuf, self.len()) }
     }
 
     /// Appends an mbuf; hands it back when the burst is full.

@@ -67,14 +67,7 @@ impl Buffers {
             let name = CString::new(format!("handoff_pool_{socket}")).expect("no NUL");
             // SAFETY: the EAL is initialised (`_eal`); the name is a valid C string.
             let raw = unsafe {
-                sys::rte_pktmbuf_pool_create(
-                    name.as_ptr(),
-                    per_socket,
-                    cache,
-                    0,
-                    data_room + HEADROOM,
-                    socket as i32,
-                )
+                sys::rte_pktmbuf_pool_create(name.as_ptr(), per_socket, cache, 0, data_room + HEADROOM, socket as i32)
             };
             let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_pktmbuf_pool_create"))?;
             let mut walk = IndexWalk { next: buffers.table.len() as u32, table: &mut buffers.table };

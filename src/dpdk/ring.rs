@@ -58,13 +58,7 @@ pub fn handoff_ring(
     let cname = CString::new(name).map_err(|_| DpdkError::Invalid("ring name has a NUL".into()))?;
     // SAFETY: the EAL is initialised; the name is a valid C string.
     let raw = unsafe {
-        sys::rte_ring_create_elem(
-            cname.as_ptr(),
-            4,
-            size,
-            socket,
-            RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ,
-        )
+        sys::rte_ring_create_elem(cname.as_ptr(), 4, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ)
     };
     let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_ring_create_elem"))?;
     let inner = Arc::new(RingInner { raw });

@@ -1,8 +1,8 @@
 //! Packet templates from `data { ... }` and their bytes at a given size.
 
 use etherparse::{
-    EtherType, Ethernet2Header, IpHeaders, Ipv4Dscp, Ipv4Ecn, Ipv4Header, Ipv6FlowLabel,
-    Ipv6Header, PacketBuilder, TcpHeader,
+    EtherType, Ethernet2Header, IpHeaders, Ipv4Dscp, Ipv4Ecn, Ipv4Header, Ipv6FlowLabel, Ipv6Header, PacketBuilder,
+    TcpHeader,
 };
 
 /// `IP4: SRC -> DST` (VPP names the line after the ethertype).
@@ -37,20 +37,9 @@ pub(super) struct Ip {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum L4 {
-    Udp {
-        src: u16,
-        dst: u16,
-    },
-    Tcp {
-        src: u16,
-        dst: u16,
-        flags: Vec<TcpFlag>,
-    },
-    IcmpEcho {
-        reply: bool,
-        id: u16,
-        seq: u16,
-    },
+    Udp { src: u16, dst: u16 },
+    Tcp { src: u16, dst: u16, flags: Vec<TcpFlag> },
+    IcmpEcho { reply: bool, id: u16, seq: u16 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,20 +87,10 @@ pub(super) struct Template {
 impl Template {
     /// Bytes of headers before the payload.
     pub fn header_len(&self) -> usize {
-        let eth = if self.eth.is_some() || self.ip.is_some() {
-            Ethernet2Header::LEN
-        } else {
-            0
-        };
+        let eth = if self.eth.is_some() || self.ip.is_some() { Ethernet2Header::LEN } else { 0 };
         let ip = match &self.ip {
-            Some(Ip {
-                addrs: IpAddrs::V4(..),
-                ..
-            }) => Ipv4Header::MIN_LEN,
-            Some(Ip {
-                addrs: IpAddrs::V6(..),
-                ..
-            }) => Ipv6Header::LEN,
+            Some(Ip { addrs: IpAddrs::V4(..), .. }) => Ipv4Header::MIN_LEN,
+            Some(Ip { addrs: IpAddrs::V6(..), .. }) => Ipv6Header::LEN,
             None => 0,
         };
         let l4 = match &self.l4 {
@@ -141,11 +120,8 @@ impl Template {
                 self.write_ip(&mut out, src, dst, ip, &payload)?;
             }
             (Some(eth), None) => {
-                let h = Ethernet2Header {
-                    source: eth.src,
-                    destination: eth.dst,
-                    ether_type: EtherType(eth.ether_type),
-                };
+                let h =
+                    Ethernet2Header { source: eth.src, destination: eth.dst, ether_type: EtherType(eth.ether_type) };
                 out.extend_from_slice(&h.to_bytes());
                 out.extend_from_slice(&payload);
             }
@@ -157,14 +133,7 @@ impl Template {
         Ok(out)
     }
 
-    fn write_ip(
-        &self,
-        out: &mut Vec<u8>,
-        src: [u8; 6],
-        dst: [u8; 6],
-        ip: &Ip,
-        payload: &[u8],
-    ) -> Result<(), String> {
+    fn write_ip(&self, out: &mut Vec<u8>, src: [u8; 6], dst: [u8; 6], ip: &Ip, payload: &[u8]) -> Result<(), String> {
         let headers = match ip.addrs {
             IpAddrs::V4(s, d) => IpHeaders::Ipv4(
                 Ipv4Header {

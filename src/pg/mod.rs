@@ -81,10 +81,7 @@ enum DataSpec {
     /// `data { ... }`, starting on `line`.
     Template { tpl: Template, line: usize },
     /// `pcap FILE`, read when the script was parsed.
-    Pcap {
-        path: PathBuf,
-        packets: Vec<Vec<u8>>,
-    },
+    Pcap { path: PathBuf, packets: Vec<Vec<u8>> },
 }
 
 /// What went wrong, without the position.
@@ -139,11 +136,7 @@ pub enum PgError {
     #[error("{file}: cannot read: {error}")]
     Read { file: String, error: std::io::Error },
     #[error("{file}:{line}: {kind}")]
-    At {
-        file: String,
-        line: usize,
-        kind: ErrorKind,
-    },
+    At { file: String, line: usize, kind: ErrorKind },
 }
 
 impl PgError {
@@ -165,20 +158,13 @@ impl PgError {
 }
 
 fn at(file: &str, line: usize, kind: ErrorKind) -> PgError {
-    PgError::At {
-        file: file.to_string(),
-        line,
-        kind,
-    }
+    PgError::At { file: file.to_string(), line, kind }
 }
 
 /// Reads and parses a script; `pcap FILE` paths are relative to its directory.
 pub fn parse_file(path: &Path) -> Result<Vec<Stream>, PgError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| PgError::Read {
-        file: file.clone(),
-        error,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|error| PgError::Read { file: file.clone(), error })?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -207,20 +193,12 @@ impl Stream {
                 let longest = u16::try_from(longest).unwrap_or(u16::MAX);
                 check_bytes(count, longest).map_err(|k| err(self.line, k))?;
                 // count fits in usize: it is at most MAX_PACKETS_PER_STREAM.
-                Ok((0..count as usize)
-                    .map(|i| packets[i % packets.len()].clone())
-                    .collect())
+                Ok((0..count as usize).map(|i| packets[i % packets.len()].clone()).collect())
             }
             DataSpec::Template { tpl, line } => {
                 let (min, max) = check_size(self.size).map_err(|k| err(self.line, k))?;
                 if usize::from(min) < tpl.header_len() {
-                    return Err(err(
-                        *line,
-                        ErrorKind::HeaderTooBig {
-                            min,
-                            header: tpl.header_len(),
-                        },
-                    ));
+                    return Err(err(*line, ErrorKind::HeaderTooBig { min, header: tpl.header_len() }));
                 }
                 check_bytes(count, max).map_err(|k| err(self.line, k))?;
                 // Built once per distinct size, then copied.
@@ -238,9 +216,7 @@ impl Stream {
                     };
                     let slot = &mut cache[usize::from(size - min)];
                     if slot.is_none() {
-                        let p = tpl
-                            .build(usize::from(size))
-                            .map_err(|m| err(*line, ErrorKind::Layer(m)))?;
+                        let p = tpl.build(usize::from(size)).map_err(|m| err(*line, ErrorKind::Layer(m)))?;
                         *slot = Some(p);
                     }
                     if let Some(p) = slot {
@@ -284,9 +260,7 @@ impl Stream {
     /// Fixed seed per stream name: runs repeat, streams differ.
     fn seed(&self) -> u64 {
         // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-        self.name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
+        self.name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     }
 }
 

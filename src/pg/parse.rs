@@ -8,13 +8,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use super::build::{
-    incrementing, Eth, Ip, IpAddrs, IpProto, TcpFlag, Template, ETHERTYPE_IPV4, ETHERTYPE_IPV6, L4,
-};
+use super::build::{incrementing, Eth, Ip, IpAddrs, IpProto, TcpFlag, Template, ETHERTYPE_IPV4, ETHERTYPE_IPV6, L4};
 use super::pcapio::read_pcap;
 use super::{
-    check_bytes, DataSpec, ErrorKind, PgError, SizeSpec, Stream, MAX_PACKETS_PER_STREAM,
-    MAX_PACKET_SIZE, SUPPORTED_NODES,
+    check_bytes, DataSpec, ErrorKind, PgError, SizeSpec, Stream, MAX_PACKETS_PER_STREAM, MAX_PACKET_SIZE,
+    SUPPORTED_NODES,
 };
 
 /// One word of the script and the line it is on (1-based).
@@ -70,23 +68,14 @@ fn tokenize(text: &str) -> Vec<Tok<'_>> {
             for (j, c) in word.char_indices() {
                 if c == '{' || c == '}' {
                     if j > start {
-                        toks.push(Tok {
-                            text: &word[start..j],
-                            line,
-                        });
+                        toks.push(Tok { text: &word[start..j], line });
                     }
-                    toks.push(Tok {
-                        text: &word[j..j + 1],
-                        line,
-                    });
+                    toks.push(Tok { text: &word[j..j + 1], line });
                     start = j + 1;
                 }
             }
             if start < word.len() {
-                toks.push(Tok {
-                    text: &word[start..],
-                    line,
-                });
+                toks.push(Tok { text: &word[start..], line });
             }
         }
     }
@@ -170,8 +159,7 @@ fn stanza_args<'t, 'a>(
     line: usize,
 ) -> Result<(&'t [Tok<'a>], usize), PgError> {
     if let Some(open) = toks.get(j).filter(|t| t.text == "{") {
-        let close =
-            matching_brace(toks, j).ok_or_else(|| ctx.err(open.line, ErrorKind::Unterminated))?;
+        let close = matching_brace(toks, j).ok_or_else(|| ctx.err(open.line, ErrorKind::Unterminated))?;
         return Ok((&toks[j + 1..close], close + 1));
     }
     let mut k = j;
@@ -222,18 +210,10 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
 
     let mut k = 0;
     while let Some(&t) = args.get(k) {
-        let bad = |what: &'static str, v: &Tok| {
-            ctx.err(
-                v.line,
-                ErrorKind::BadValue {
-                    what,
-                    value: v.text.to_string(),
-                },
-            )
-        };
+        let bad =
+            |what: &'static str, v: &Tok| ctx.err(v.line, ErrorKind::BadValue { what, value: v.text.to_string() });
         match t.text {
-            "name" | "interface" | "node" | "pcap" | "limit" | "rate" | "worker" | "maxframe"
-            | "buffer-size" => {
+            "name" | "interface" | "node" | "pcap" | "limit" | "rate" | "worker" | "maxframe" | "buffer-size" => {
                 let v = match args.get(k + 1) {
                     Some(v) if v.text != "{" && v.text != "}" => *v,
                     _ => return Err(ctx.err(t.line, ErrorKind::MissingValue(t.text.to_string()))),
@@ -271,9 +251,7 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
                     }
                     _ => {
                         // buffer-size: VPP's buffer data size; mbufs decide ours.
-                        parse_u32(v.text)
-                            .filter(|&b| b > 0)
-                            .ok_or_else(|| bad("buffer-size", &v))?;
+                        parse_u32(v.text).filter(|&b| b > 0).ok_or_else(|| bad("buffer-size", &v))?;
                     }
                 }
             }
@@ -291,11 +269,11 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
                 }
                 let open = k + 1;
                 let close = match args.get(open) {
-                    Some(o) if o.text == "{" => matching_brace(args, open)
-                        .ok_or_else(|| ctx.err(o.line, ErrorKind::Unterminated))?,
+                    Some(o) if o.text == "{" => {
+                        matching_brace(args, open).ok_or_else(|| ctx.err(o.line, ErrorKind::Unterminated))?
+                    }
                     other => {
-                        let found =
-                            other.map_or("end of stanza".to_string(), |o| format!("'{}'", o.text));
+                        let found = other.map_or("end of stanza".to_string(), |o| format!("'{}'", o.text));
                         let expected = "'{' after 'data'".to_string();
                         return Err(ctx.err(t.line, ErrorKind::Expected { expected, found }));
                     }
@@ -353,19 +331,14 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
         data: spec,
     };
     let count = stream.packet_count()?;
-    check_bytes(count, size.bounds().1)
-        .map_err(|kind| ctx.err(limit_line.unwrap_or(line), kind))?;
+    check_bytes(count, size.bounds().1).map_err(|kind| ctx.err(limit_line.unwrap_or(line), kind))?;
     Ok(stream)
 }
 
 /// The words of a size, rejoined: `64-128`, `64 - 128`, `64 -128` and
 /// `64- 128` all mean `64-128`. Returns the text and the words used.
 fn size_text(args: &[Tok], k: usize) -> (String, usize) {
-    let word = |i: usize| {
-        args.get(i)
-            .map(|t| t.text)
-            .filter(|t| *t != "{" && *t != "}")
-    };
+    let word = |i: usize| args.get(i).map(|t| t.text).filter(|t| *t != "{" && *t != "}");
     let Some(first) = word(k) else {
         return (String::new(), 0);
     };
@@ -385,10 +358,7 @@ fn size_text(args: &[Tok], k: usize) -> (String, usize) {
 }
 
 fn parse_size(text: &str) -> Result<SizeSpec, ErrorKind> {
-    let bad = || ErrorKind::BadValue {
-        what: "size",
-        value: text.to_string(),
-    };
+    let bad = || ErrorKind::BadValue { what: "size", value: text.to_string() };
     let (a, b, random) = if let Some((a, b)) = text.split_once('-') {
         (a, b, false)
     } else if let Some((a, b)) = text.split_once('+') {
@@ -410,11 +380,7 @@ fn parse_size(text: &str) -> Result<SizeSpec, ErrorKind> {
     if max < min {
         return Err(ErrorKind::MaxLessThanMin);
     }
-    Ok(if random {
-        SizeSpec::Random { min, max }
-    } else {
-        SizeSpec::Step { min, max }
-    })
+    Ok(if random { SizeSpec::Random { min, max } } else { SizeSpec::Step { min, max } })
 }
 
 /// Decimal or `0x` hex, digits only (no sign).
@@ -467,11 +433,7 @@ fn parse_rate(s: &str) -> Option<f64> {
         _ => (s, 1.0),
     };
     // Letters would let "inf" / "nan" through f64's parser.
-    if num.is_empty()
-        || num
-            .bytes()
-            .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
-    {
+    if num.is_empty() || num.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
         return None;
     }
     let v = num.parse::<f64>().ok()? * mult;
@@ -480,25 +442,17 @@ fn parse_rate(s: &str) -> Option<f64> {
 
 /// `0x0011aabb` or `0011aabb`, an even number of digits.
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    let h = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .unwrap_or(s);
+    let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
     if h.is_empty() || h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     // All ASCII, so byte offsets are char boundaries.
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
-        .collect()
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
 }
 
 /// `00:01:00:02:00:03`, `00-01-...` or VPP's `1.2.3` (three 16-bit groups).
 fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let hex = |p: &str, max: usize| {
-        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_hexdigit())
-    };
+    let hex = |p: &str, max: usize| !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_hexdigit());
     let mut mac = [0u8; 6];
     if s.contains('.') {
         let parts: Vec<&str> = s.split('.').collect();
@@ -648,11 +602,7 @@ enum Stage {
 }
 
 fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgError> {
-    let mut p = DataParser {
-        ctx,
-        toks: split_data_tokens(toks),
-        pos: 0,
-    };
+    let mut p = DataParser { ctx, toks: split_data_tokens(toks), pos: 0 };
     if p.toks.is_empty() {
         return Err(ctx.err(data_line, ErrorKind::NoData));
     }
@@ -668,26 +618,15 @@ fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgE
             match word.as_str() {
                 "IP4" | "IP" | "IP6" => {
                     if stage != Stage::Start {
-                        return Err(p.layer(
-                            t.line,
-                            format!("'{}' (Ethernet header) must come first, once", t.text),
-                        ));
+                        return Err(p.layer(t.line, format!("'{}' (Ethernet header) must come first, once", t.text)));
                     }
                     let s = p.value("a source MAC address", t)?;
                     let src = parse_mac(s.text).ok_or_else(|| p.bad("MAC address", s))?;
                     p.arrow(s)?;
                     let d = p.value("a destination MAC address", t)?;
                     let dst = parse_mac(d.text).ok_or_else(|| p.bad("MAC address", d))?;
-                    let ether_type = if word == "IP6" {
-                        ETHERTYPE_IPV6
-                    } else {
-                        ETHERTYPE_IPV4
-                    };
-                    tpl.eth = Some(Eth {
-                        src,
-                        dst,
-                        ether_type,
-                    });
+                    let ether_type = if word == "IP6" { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 };
+                    tpl.eth = Some(Eth { src, dst, ether_type });
                     stage = Stage::Eth;
                 }
                 _ => {
@@ -711,13 +650,7 @@ fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgE
         } else if t.text.eq_ignore_ascii_case("ICMP") || t.text.eq_ignore_ascii_case("ICMP6") {
             let is_icmp = tpl.ip.as_ref().is_some_and(|ip| ip.proto == IpProto::Icmp);
             if stage != Stage::Ip || !is_icmp {
-                return Err(p.layer(
-                    t.line,
-                    format!(
-                        "'{}' needs an IP header of protocol ICMP just before it",
-                        t.text
-                    ),
-                ));
+                return Err(p.layer(t.line, format!("'{}' needs an IP header of protocol ICMP just before it", t.text)));
             }
             let v = p.value("'echo_request' or 'echo_reply'", t)?;
             let reply = match v.text.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -745,8 +678,7 @@ fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgE
             stage = Stage::Payload;
         } else if t.text.eq_ignore_ascii_case("hex") {
             let v = p.value("hex bytes after 'hex'", t)?;
-            let bytes = parse_hex(v.text)
-                .ok_or_else(|| p.bad("hex string (even number of hex digits)", v))?;
+            let bytes = parse_hex(v.text).ok_or_else(|| p.bad("hex string (even number of hex digits)", v))?;
             let room = cap.saturating_sub(tpl.payload.len());
             tpl.payload.extend(bytes.into_iter().take(room));
             stage = Stage::Payload;
@@ -779,12 +711,7 @@ fn parse_ip<'a>(
     let addrs = match (s, d) {
         (IpAddr::V4(s), IpAddr::V4(d)) => IpAddrs::V4(s.octets(), d.octets()),
         (IpAddr::V6(s), IpAddr::V6(d)) => IpAddrs::V6(s.octets(), d.octets()),
-        _ => {
-            return Err(p.layer(
-                t.line,
-                "source and destination must both be IPv4 or both IPv6",
-            ))
-        }
+        _ => return Err(p.layer(t.line, "source and destination must both be IPv4 or both IPv6")),
     };
     let v6 = matches!(addrs, IpAddrs::V6(..));
     let proto = match word {
@@ -797,10 +724,7 @@ fn parse_ip<'a>(
         let want = if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 };
         if eth.ether_type != want {
             let (has, addr) = if v6 { ("IP4", "IPv6") } else { ("IP6", "IPv4") };
-            return Err(p.layer(
-                t.line,
-                format!("Ethernet type '{has}:' does not match {addr} addresses"),
-            ));
+            return Err(p.layer(t.line, format!("Ethernet type '{has}:' does not match {addr} addresses")));
         }
     }
     let (mut ttl, mut tos) = (DEFAULT_TTL, 0u8);
@@ -813,12 +737,7 @@ fn parse_ip<'a>(
         }
         Ok(())
     })?;
-    Ok(Ip {
-        proto,
-        addrs,
-        ttl,
-        tos,
-    })
+    Ok(Ip { proto, addrs, ttl, tos })
 }
 
 /// `UDP: 1234 -> 2345` / `TCP: 1234 -> 2345 [SYN ACK ...]`, `src` already read.
@@ -835,10 +754,7 @@ fn parse_ports<'a>(
         _ => {
             return Err(p.layer(
                 t.line,
-                format!(
-                    "'{}' takes IP addresses; ICMP type goes on its own: 'ICMP echo_request'",
-                    t.text
-                ),
+                format!("'{}' takes IP addresses; ICMP type goes on its own: 'ICMP echo_request'", t.text),
             ))
         }
     };
@@ -847,10 +763,7 @@ fn parse_ports<'a>(
         if parse_u16(src.text).is_none() {
             return Err(p.bad("IP address or port", src));
         }
-        return Err(p.layer(
-            t.line,
-            format!("'{word}:' ports need an IP header first ('{word}: SRC-IP -> DST-IP')"),
-        ));
+        return Err(p.layer(t.line, format!("'{word}:' ports need an IP header first ('{word}: SRC-IP -> DST-IP')")));
     };
     if ip.proto != proto {
         let has = match ip.proto {
@@ -858,10 +771,7 @@ fn parse_ports<'a>(
             IpProto::Tcp => "TCP",
             IpProto::Icmp => "ICMP",
         };
-        return Err(p.layer(
-            t.line,
-            format!("'{word}:' ports do not match the IP protocol {has}"),
-        ));
+        return Err(p.layer(t.line, format!("'{word}:' ports do not match the IP protocol {has}")));
     }
     let s = parse_u16(src.text).ok_or_else(|| p.bad("port", src))?;
     p.arrow(src)?;
@@ -875,9 +785,5 @@ fn parse_ports<'a>(
         p.pos += 1;
         flags.push(f);
     }
-    Ok(L4::Tcp {
-        src: s,
-        dst: d,
-        flags,
-    })
+    Ok(L4::Tcp { src: s, dst: d, flags })
 }

@@ -27,21 +27,15 @@ fn write_all(path: &Path, packets: &[Vec<u8>]) -> io::Result<()> {
     let longest = packets.iter().map(Vec::len).max().unwrap_or(0);
     let snaplen = u32::try_from(longest.max(65535))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too long for pcap"))?;
-    let header = PcapHeader {
-        snaplen,
-        datalink: DataLink::ETHERNET,
-        endianness: Endianness::Little,
-        ..PcapHeader::default()
-    };
+    let header =
+        PcapHeader { snaplen, datalink: DataLink::ETHERNET, endianness: Endianness::Little, ..PcapHeader::default() };
     let file = BufWriter::new(File::create(path)?);
     let mut writer = PcapWriter::with_header(file, header).map_err(to_io)?;
     for (i, data) in packets.iter().enumerate() {
         let len = u32::try_from(data.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too long for pcap"))?;
         let ts = Duration::from_micros(i as u64);
-        writer
-            .write_packet(&PcapPacket::new(ts, len, data))
-            .map_err(to_io)?;
+        writer.write_packet(&PcapPacket::new(ts, len, data)).map_err(to_io)?;
     }
     // Explicit flush: BufWriter's drop would swallow a late write error.
     writer.into_writer().flush()
@@ -58,8 +52,7 @@ fn to_io(e: PcapError) -> io::Error {
 /// Errors are one-line messages for `ErrorKind::Pcap`.
 pub(super) fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut reader =
-        PcapReader::new(BufReader::new(file)).map_err(|e| format!("not a pcap file: {e}"))?;
+    let mut reader = PcapReader::new(BufReader::new(file)).map_err(|e| format!("not a pcap file: {e}"))?;
     let link = reader.header().datalink;
     if link != DataLink::ETHERNET {
         return Err(format!("link type {link:?} is not Ethernet"));
@@ -76,14 +69,10 @@ pub(super) fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, String> {
             return Err(format!("packet {n} is empty"));
         }
         if len > usize::from(MAX_PACKET_SIZE) {
-            return Err(format!(
-                "packet {n} is {len} bytes, over the jumbo frame limit of {MAX_PACKET_SIZE} bytes"
-            ));
+            return Err(format!("packet {n} is {len} bytes, over the jumbo frame limit of {MAX_PACKET_SIZE} bytes"));
         }
         if n as u64 > MAX_PACKETS_PER_STREAM {
-            return Err(format!(
-                "more than {MAX_PACKETS_PER_STREAM} packets, too many to materialise"
-            ));
+            return Err(format!("more than {MAX_PACKETS_PER_STREAM} packets, too many to materialise"));
         }
         bytes += len as u64;
         if bytes > MAX_BYTES_PER_STREAM {

@@ -92,10 +92,8 @@ fn defaults_and_keywords() {
     assert!(p[0][1..].iter().all(|&b| b == 0));
     assert_eq!(p[0].len(), 64);
 
-    let s = one(
-        "packet-generator new {\n name y\n limit 1e3\n rate 10k\n worker 1\n maxframe 32\n \
-         interface eth0\n node ethernet-input\n buffer-size 2048\n size 100\n data { hex 00ff }\n}",
-    );
+    let s = one("packet-generator new {\n name y\n limit 1e3\n rate 10k\n worker 1\n maxframe 32\n \
+         interface eth0\n node ethernet-input\n buffer-size 2048\n size 100\n data { hex 00ff }\n}");
     assert_eq!(s.limit, 1000);
     assert_eq!(s.rate, Some(10_000.0));
     assert_eq!(s.worker, Some(1));
@@ -178,9 +176,7 @@ fn size_random_in_range_and_deterministic() {
 
 fn ip4_checks(p: &[u8]) -> etherparse::Ipv4Header {
     let sliced = SlicedPacket::from_ethernet(p).expect("decodes");
-    let Some(NetSlice::Ipv4(ip)) = &sliced.net else {
-        panic!("no ipv4: {sliced:?}")
-    };
+    let Some(NetSlice::Ipv4(ip)) = &sliced.net else { panic!("no ipv4: {sliced:?}") };
     let h = ip.header().to_header();
     assert_eq!(usize::from(h.total_len), p.len() - 14);
     assert_eq!(h.header_checksum, h.calc_header_checksum());
@@ -205,9 +201,7 @@ fn ip4_udp_layers_decode() {
     for (p, size) in pkts.iter().zip([100usize, 101, 102]) {
         assert_eq!(p.len(), size);
         let sliced = SlicedPacket::from_ethernet(p).expect("decodes");
-        let Some(etherparse::LinkSlice::Ethernet2(eth)) = &sliced.link else {
-            panic!("no ethernet")
-        };
+        let Some(etherparse::LinkSlice::Ethernet2(eth)) = &sliced.link else { panic!("no ethernet") };
         assert_eq!(eth.source(), [0, 1, 0, 2, 0, 3]);
         assert_eq!(eth.destination(), [0, 4, 0, 5, 0, 6]);
         assert_eq!(eth.ether_type(), etherparse::EtherType::IPV4);
@@ -216,17 +210,12 @@ fn ip4_udp_layers_decode() {
         assert_eq!(ip.destination, [192, 168, 2, 10]);
         assert_eq!(ip.time_to_live, 7);
         assert_eq!(ip.protocol, etherparse::IpNumber::UDP);
-        let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
-            panic!("no udp")
-        };
+        let Some(TransportSlice::Udp(udp)) = &sliced.transport else { panic!("no udp") };
         assert_eq!(udp.source_port(), 1234);
         assert_eq!(udp.destination_port(), 2345);
         assert_eq!(usize::from(udp.length()), size - 14 - 20);
         let payload = udp.payload();
-        let want = udp
-            .to_header()
-            .calc_checksum_ipv4(&ip, payload)
-            .expect("checksum");
+        let want = udp.to_header().calc_checksum_ipv4(&ip, payload).expect("checksum");
         assert_eq!(udp.checksum(), want);
         assert_ne!(udp.checksum(), 0);
         assert_eq!(&payload[..10], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -248,15 +237,10 @@ fn tcp_icmp_and_ipv6_layers_decode() {
     assert_eq!(ip.time_to_live, 64);
     assert_eq!(ip.dscp.value(), 4);
     let sliced = SlicedPacket::from_ethernet(p).expect("decodes");
-    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else {
-        panic!("no tcp")
-    };
+    let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else { panic!("no tcp") };
     assert_eq!((tcp.source_port(), tcp.destination_port()), (80, 8080));
     assert!(tcp.syn() && tcp.ack() && !tcp.fin());
-    let want = tcp
-        .to_header()
-        .calc_checksum_ipv4(&ip, tcp.payload())
-        .expect("checksum");
+    let want = tcp.to_header().calc_checksum_ipv4(&ip, tcp.payload()).expect("checksum");
     assert_eq!(tcp.checksum(), want);
     assert_eq!(&tcp.payload()[..4], &[0xde, 0xad, 0xbe, 0xef]);
 
@@ -268,13 +252,8 @@ fn tcp_icmp_and_ipv6_layers_decode() {
     let p = &s.packets().expect("p")[0];
     ip4_checks(p);
     let sliced = SlicedPacket::from_ethernet(p).expect("decodes");
-    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else {
-        panic!("no icmp")
-    };
-    assert_eq!(
-        icmp.icmp_type(),
-        etherparse::Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader { id: 7, seq: 9 })
-    );
+    let Some(TransportSlice::Icmpv4(icmp)) = &sliced.transport else { panic!("no icmp") };
+    assert_eq!(icmp.icmp_type(), etherparse::Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader { id: 7, seq: 9 }));
     let h = icmp.header();
     assert_eq!(h.checksum, h.icmp_type.calc_checksum(icmp.payload()));
 
@@ -284,19 +263,12 @@ fn tcp_icmp_and_ipv6_layers_decode() {
         UDP: 53 -> 5353 } }");
     for (p, size) in s.packets().expect("p").iter().zip([100usize, 101]) {
         let sliced = SlicedPacket::from_ethernet(p).expect("decodes");
-        let Some(NetSlice::Ipv6(ip)) = &sliced.net else {
-            panic!("no ipv6")
-        };
+        let Some(NetSlice::Ipv6(ip)) = &sliced.net else { panic!("no ipv6") };
         let h = ip.header().to_header();
         assert_eq!(usize::from(h.payload_length), size - 14 - 40);
         assert_eq!(h.hop_limit, 3);
-        let Some(TransportSlice::Udp(udp)) = &sliced.transport else {
-            panic!("no udp")
-        };
-        let want = udp
-            .to_header()
-            .calc_checksum_ipv6(&h, udp.payload())
-            .expect("checksum");
+        let Some(TransportSlice::Udp(udp)) = &sliced.transport else { panic!("no udp") };
+        let want = udp.to_header().calc_checksum_ipv6(&h, udp.payload()).expect("checksum");
         assert_eq!(udp.checksum(), want);
         assert_eq!(usize::from(udp.length()), size - 54);
     }
@@ -306,13 +278,8 @@ fn tcp_icmp_and_ipv6_layers_decode() {
         ICMP echo_reply } }");
     let p = &s.packets().expect("p")[0];
     let sliced = SlicedPacket::from_ethernet(p).expect("decodes: zero-MAC Ethernet added");
-    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else {
-        panic!("no icmpv6")
-    };
-    assert!(matches!(
-        icmp.icmp_type(),
-        etherparse::Icmpv6Type::EchoReply(_)
-    ));
+    let Some(TransportSlice::Icmpv6(icmp)) = &sliced.transport else { panic!("no icmpv6") };
+    assert!(matches!(icmp.icmp_type(), etherparse::Icmpv6Type::EchoReply(_)));
 
     // Ethernet only: the ethertype, then the payload.
     let s = one("packet-generator new { limit 1 size 20 data { IP: 1.2.3 -> 4.5.6 hex 0x4500 } }");
@@ -503,10 +470,7 @@ fn errors_fit_anyhow() {
 #[test]
 fn missing_script_file() {
     let e = parse_file(Path::new("/nonexistent/dir/script.pg")).expect_err("missing");
-    assert_eq!(
-        e.to_string(),
-        "/nonexistent/dir/script.pg: cannot read: No such file or directory (os error 2)"
-    );
+    assert_eq!(e.to_string(), "/nonexistent/dir/script.pg: cannot read: No such file or directory (os error 2)");
     assert!(matches!(e, PgError::Read { .. }));
     assert_eq!(e.line(), None);
 }
@@ -581,10 +545,9 @@ fn pcap_stream_replays_file() {
     // Not a pcap, and a pcap that is only a header.
     std::fs::write(dir.path().join("junk.pcap"), b"hello world, not a pcap").expect("write");
     write_pcap(&dir.path().join("empty.pcap"), &[]).expect("write");
-    for (file, want) in [
-        ("junk.pcap", "pcap 'junk.pcap': not a pcap file"),
-        ("empty.pcap", "pcap 'empty.pcap': no packets in file"),
-    ] {
+    for (file, want) in
+        [("junk.pcap", "pcap 'junk.pcap': not a pcap file"), ("empty.pcap", "pcap 'empty.pcap': no packets in file")]
+    {
         let text = format!("\npacket-generator new {{\n pcap {file}\n}}\n");
         let e = parse_str(&text, "s.pg", dir.path()).expect_err("bad pcap");
         let msg = e.to_string();
@@ -596,11 +559,7 @@ fn pcap_stream_replays_file() {
         std::fs::write(dir.path().join("cut.pcap"), &good[..cut]).expect("write");
         let text = "packet-generator new { pcap cut.pcap }";
         let e = parse_str(text, "s.pg", dir.path()).expect_err("truncated");
-        assert!(
-            e.to_string()
-                .starts_with("s.pg:1: pcap 'cut.pcap': packet "),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("s.pg:1: pcap 'cut.pcap': packet "), "{e}");
     }
 }
 
@@ -608,9 +567,7 @@ fn pcap_stream_replays_file() {
 fn exercise(text: &str) {
     if let Ok(streams) = parse(text) {
         for s in streams {
-            let small = s
-                .packet_count()
-                .map_or(true, |n| n * u64::from(s.size.bounds().1) < 1 << 24);
+            let small = s.packet_count().map_or(true, |n| n * u64::from(s.size.bounds().1) < 1 << 24);
             if small {
                 let _ = s.packets();
             }
@@ -729,24 +686,15 @@ fn packets_revalidates_edited_streams() {
     // Public fields can be changed after parsing: packets() must not panic.
     let mut s = one(SEED);
     s.size = SizeSpec::Random { min: 200, max: 100 };
-    assert_eq!(
-        s.packets().expect_err("range").kind(),
-        Some(&ErrorKind::MaxLessThanMin)
-    );
+    assert_eq!(s.packets().expect_err("range").kind(), Some(&ErrorKind::MaxLessThanMin));
     s.size = SizeSpec::Step { min: 0, max: 10 };
     assert!(s.packets().is_err());
-    s.size = SizeSpec::Step {
-        min: 64,
-        max: 60000,
-    };
+    s.size = SizeSpec::Step { min: 64, max: 60000 };
     assert!(s.packets().is_err());
     s.size = SizeSpec::Step { min: 64, max: 64 };
     s.limit = u64::MAX;
     assert!(s.packets().is_err());
     let mut s = one("packet-generator new { data { UDP: 1.1.1.1 -> 2.2.2.2 UDP: 1 -> 2 } }");
     s.size = SizeSpec::Step { min: 10, max: 10 };
-    assert!(matches!(
-        s.packets().expect_err("short").kind(),
-        Some(ErrorKind::HeaderTooBig { .. })
-    ));
+    assert!(matches!(s.packets().expect_err("short").kind(), Some(ErrorKind::HeaderTooBig { .. })));
 }

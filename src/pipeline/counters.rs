@@ -57,11 +57,7 @@ impl LcoreCounters {
 
     pub fn node_snapshot(&self, node: Node) -> (u64, u64, u64) {
         let c = &self.nodes[node as usize];
-        (
-            c.calls.load(Ordering::Acquire),
-            c.vectors.load(Ordering::Acquire),
-            c.clocks.load(Ordering::Acquire),
-        )
+        (c.calls.load(Ordering::Acquire), c.vectors.load(Ordering::Acquire), c.clocks.load(Ordering::Acquire))
     }
 
     pub fn error_count(&self, reason: Reason) -> u64 {
@@ -75,11 +71,7 @@ impl LcoreCounters {
 
     /// Packets that left the pipeline here (sent or dropped with a reason).
     pub fn left(&self) -> u64 {
-        let drops: u64 = Reason::ALL
-            .iter()
-            .filter(|r| r.is_drop())
-            .map(|&r| self.error_count(r))
-            .sum();
+        let drops: u64 = Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| self.error_count(r)).sum();
         drops + self.transmitted.load(Ordering::Acquire)
     }
 }

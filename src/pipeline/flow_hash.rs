@@ -8,11 +8,7 @@ use crate::dpdk::Mbuf;
 
 #[inline]
 pub fn worker_for(m: &Mbuf, workers: usize, symmetric: bool) -> usize {
-    let hash = if m.has_rss_hash() && !symmetric {
-        m.rss_hash()
-    } else {
-        software_hash(m.data(), symmetric)
-    };
+    let hash = if m.has_rss_hash() && !symmetric { m.rss_hash() } else { software_hash(m.data(), symmetric) };
     (hash as usize) % workers
 }
 

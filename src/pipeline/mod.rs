@@ -85,6 +85,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     let n_workers = plan.worker_lcores.len();
 
     // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else one per rx lcore.
+    // Ports without rx queues (tx-only pcap) still need one for rte_eth_dev_configure.
     let mut port_rxqs = Vec::new();
     for p in &all_ports {
         let rxq = match plan.finite_inputs.get(&p.name) {
@@ -118,7 +119,8 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     let mut ports = Vec::new();
     for (i, info) in all_ports.iter().enumerate() {
         let tx_queues = if Some(info.id) == output_port { n_workers as u16 } else { 1 };
-        let conf = PortConfig { rx_queues: port_rxqs[i], tx_queues, rx_desc: plan.rx_desc, tx_desc: plan.tx_desc };
+        let conf =
+            PortConfig { rx_queues: port_rxqs[i].max(1), tx_queues, rx_desc: plan.rx_desc, tx_desc: plan.tx_desc };
         let port = Port::configure(eal, info.clone(), conf, &buffers)
             .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
         ports.push(port);
@@ -133,7 +135,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     let mut k = 0;
     for (i, p) in ports.iter().enumerate() {
         let expected = plan.finite_inputs.get(&p.info().name);
-        for q in 0..port_rxqs[i] {
+        for q in 0..p.config().rx_queues.min(port_rxqs[i]) {
             queues_of[k % n_rx].push(InputQueue {
                 rxq: p.rx_queue(q),
                 expected: expected.map(|files| files[q as usize]),
@@ -181,7 +183,9 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
             producers: rx_counters.clone(),
             output: match output_port {
                 None => Output::Drop,
-                Some(id) => Output::Port(ports.iter().find(|p| p.info().id == id).expect("output port").tx_queue(w as u16)),
+                Some(id) => {
+                    Output::Port(ports.iter().find(|p| p.info().id == id).expect("output port").tx_queue(w as u16))
+                }
             },
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
@@ -321,12 +325,7 @@ fn find_port(ports: &[dpdk::PortInfo], name: &str) -> Result<u16> {
 
 fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
     let map = eal.lcores();
-    for (&l, role) in plan
-        .rx_lcores
-        .iter()
-        .map(|l| (l, "rx"))
-        .chain(plan.worker_lcores.iter().map(|l| (l, "worker")))
-    {
+    for (&l, role) in plan.rx_lcores.iter().map(|l| (l, "rx")).chain(plan.worker_lcores.iter().map(|l| (l, "worker"))) {
         if !eal.lcore_enabled(l) {
             bail!("{role} lcore {l} is not in the EAL lcore map {map:?} (set it with -l or --lcores)");
         }

@@ -61,12 +61,8 @@ pub enum Reason {
 
 impl Reason {
     pub const COUNT: usize = 4;
-    pub const ALL: [Reason; Reason::COUNT] = [
-        Reason::HandedOff,
-        Reason::Congestion,
-        Reason::Completed,
-        Reason::TxRefused,
-    ];
+    pub const ALL: [Reason; Reason::COUNT] =
+        [Reason::HandedOff, Reason::Congestion, Reason::Completed, Reason::TxRefused];
 
     pub fn text(self) -> &'static str {
         match self {

@@ -102,9 +102,7 @@ impl RxLcore {
                 break;
             }
         }
-        counters
-            .input_exhausted
-            .store(self.queues.iter().all(|q| q.exhausted), Ordering::Release);
+        counters.input_exhausted.store(self.queues.iter().all(|q| q.exhausted), Ordering::Release);
         window.finish(&counters);
         RxResult { traces }
     }

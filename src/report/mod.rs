@@ -182,15 +182,7 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
         ok: in_flight == 0 && mbufs_leaked == 0,
     };
 
-    Report {
-        errors,
-        runtime,
-        interfaces,
-        trace,
-        conservation,
-        seconds: f.seconds,
-        stopped_by: stopped_by.to_string(),
-    }
+    Report { errors, runtime, interfaces, trace, conservation, seconds: f.seconds, stopped_by: stopped_by.to_string() }
 }
 
 impl Report {

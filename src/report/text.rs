@@ -67,16 +67,8 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
             calls = calls.saturating_add(n.calls);
             internal += 1;
         }
-        let average = if calls > 0 {
-            vectors as f64 / calls as f64
-        } else {
-            0.0
-        };
-        let per_node = if internal > 0 {
-            t.last_128_loops_vectors / internal as f64
-        } else {
-            0.0
-        };
+        let average = if calls > 0 { vectors as f64 / calls as f64 } else { 0.0 };
+        let per_node = if internal > 0 { t.last_128_loops_vectors / internal as f64 } else { 0.0 };
 
         let _ = writeln!(out, "Thread {} {} (lcore {})", t.thread, t.name, t.lcore);
         let _ = writeln!(
@@ -133,21 +125,14 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
 pub fn show_trace(threads: &[ThreadTrace], max_packets: usize) -> String {
     let mut out = String::with_capacity(4096);
     for t in threads {
-        let _ = writeln!(
-            out,
-            "------------------- Start of thread {} {} -------------------",
-            t.thread, t.name
-        );
+        let _ = writeln!(out, "------------------- Start of thread {} {} -------------------", t.thread, t.name);
         if t.packets.is_empty() {
             out.push_str("No packets in trace buffer\n");
             continue;
         }
         for (i, p) in t.packets.iter().enumerate() {
             if i == max_packets {
-                let _ = writeln!(
-                    out,
-                    "Limiting display to {max_packets} packets. To display more specify max."
-                );
+                let _ = writeln!(out, "Limiting display to {max_packets} packets. To display more specify max.");
                 break;
             }
             let _ = writeln!(out, "Packet {}", i + 1);
@@ -315,7 +300,7 @@ mod tests {
                 lcore: 0,
                 time: 133.9,
                 last_128_loops_vectors: 0.0,
-                rate_in: 5.0 / 133.94,
+                rate_in: 5.0 / 133.937,
                 rate_out: 0.0,
                 rate_drop: 0.0,
                 rate_punt: 0.0,
@@ -334,7 +319,7 @@ mod tests {
                 last_128_loops_vectors: 0.0,
                 rate_in: 0.0,
                 rate_out: 0.0,
-                rate_drop: 5.0 / 133.94,
+                rate_drop: 5.0 / 133.937,
                 rate_punt: 0.0,
                 nodes: vec![
                     node("handoffdemo-2", "active", 1, 5, 5 * 25_600),
@@ -347,11 +332,7 @@ mod tests {
     }
 
     fn rec(time: f64, node: &str, text: String) -> TraceRecordText {
-        TraceRecordText {
-            time,
-            node: node.into(),
-            text,
-        }
+        TraceRecordText { time, node: node.into(), text }
     }
 
     fn seed_trace() -> Vec<ThreadTrace> {
@@ -387,54 +368,26 @@ mod tests {
         let mut wk1 = Vec::new();
         for i in 0..5u32 {
             snap.trace_handle = 0x100_0000 | i;
-            let text = format!(
-                "stream x, 128 bytes, 0 sw_if_index\n{}\n{}",
-                buffer_line(&snap),
-                hexdump(&data)
-            );
+            let text = format!("stream x, 128 bytes, 0 sw_if_index\n{}\n{}", buffer_line(&snap), hexdump(&data));
             wk0.push(TracePacketText {
                 records: vec![
                     rec(410.520688, "pg-input", text),
-                    rec(
-                        410.520762,
-                        "handoffdemo-1",
-                        "HANDOFFDEMO: current thread 1".into(),
-                    ),
+                    rec(410.520762, "handoffdemo-1", "HANDOFFDEMO: current thread 1".into()),
                 ],
             });
             wk1.push(TracePacketText {
                 records: vec![
-                    rec(
-                        410.520796,
-                        "handoff_trace",
-                        format!("HANDED-OFF: from thread 1 trace index {i}"),
-                    ),
-                    rec(
-                        410.520796,
-                        "handoffdemo-2",
-                        "HANDOFFDEMO: current thread 2".into(),
-                    ),
+                    rec(410.520796, "handoff_trace", format!("HANDED-OFF: from thread 1 trace index {i}")),
+                    rec(410.520796, "handoffdemo-2", "HANDOFFDEMO: current thread 2".into()),
                     rec(410.520867, "error-drop", "rx:local0".into()),
                     rec(410.520914, "drop", "handoffdemo-2: completed packets".into()),
                 ],
             });
         }
         vec![
-            ThreadTrace {
-                thread: 0,
-                name: "vpp_main".into(),
-                packets: vec![],
-            },
-            ThreadTrace {
-                thread: 1,
-                name: "vpp_wk_0".into(),
-                packets: wk0,
-            },
-            ThreadTrace {
-                thread: 2,
-                name: "vpp_wk_1".into(),
-                packets: wk1,
-            },
+            ThreadTrace { thread: 0, name: "vpp_main".into(), packets: vec![] },
+            ThreadTrace { thread: 1, name: "vpp_wk_0".into(), packets: wk0 },
+            ThreadTrace { thread: 2, name: "vpp_wk_1".into(), packets: wk1 },
         ]
     }
 
@@ -453,12 +406,7 @@ mod tests {
                 reason: "handoff queue congestion drops".into(),
                 count: 0,
             },
-            ErrorRow {
-                thread: 2,
-                node: "handoffdemo-2".into(),
-                reason: "completed packets".into(),
-                count: 5,
-            },
+            ErrorRow { thread: 2, node: "handoffdemo-2".into(), reason: "completed packets".into(), count: 5 },
         ];
         assert_eq!(show_errors(&rows), SEED_ERRORS);
     }
@@ -532,11 +480,7 @@ mod tests {
     #[test]
     fn trace_limit() {
         let text = show_trace(&seed_trace(), 2);
-        assert_eq!(
-            text.matches("Limiting display to 2 packets. To display more specify max.")
-                .count(),
-            2
-        );
+        assert_eq!(text.matches("Limiting display to 2 packets. To display more specify max.").count(), 2);
         assert!(text.contains("Packet 2\n"));
         assert!(!text.contains("Packet 3\n"));
         // Thread 0 has nothing to limit.
@@ -571,16 +515,16 @@ mod tests {
                 tx_errors: 0,
             },
         ];
-        let expected = "              Name               Idx    Counter          Count
-net_pcap0                         0   rx packets                     5
-                                      rx bytes                     640
-                                      tx packets                     0
-                                      tx bytes                       0
-                                      rx-no-buf                      2
-a-very-long-interface-name-longe  1   rx packets                     0
-                                      rx bytes                       0
-                                      tx packets                     0
-                                      tx bytes                       0
+        let expected = "              Name               Idx      Counter          Count
+net_pcap0                         0  rx packets                     5
+                                     rx bytes                     640
+                                     tx packets                     0
+                                     tx bytes                       0
+                                     rx-no-buf                      2
+a-very-long-interface-name-longe  1  rx packets                     0
+                                     rx bytes                       0
+                                     tx packets                     0
+                                     tx bytes                       0
 ";
         assert_eq!(show_interfaces(&rows), expected);
     }

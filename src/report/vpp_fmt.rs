@@ -179,7 +179,9 @@ pub fn push_right(out: &mut String, s: &str, width: usize) {
 }
 
 pub fn push_spaces(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat(' ').take(n));
+    for _ in 0..n {
+        out.push(' ');
+    }
 }
 
 /// The trace timestamp `HH:MM:SS:UUUUUU` (`%02d:%02d:%02d:%06d`) of a time in
@@ -216,7 +218,8 @@ mod tests {
         assert_eq!(fmt_e(2.14e7, 2), "2.14e7");
         assert_eq!(fmt_e(13500.0, 2), "1.35e4");
         assert_eq!(fmt_e(0.037331, 4), "3.7331e-2");
-        assert_eq!(fmt_e(5.0 / 133.94, 4), "3.7331e-2");
+        assert_eq!(fmt_e(5.0 / 133.937, 4), "3.7331e-2");
+        assert_eq!(fmt_e(5.0 / 133.94, 4), "3.7330e-2");
         assert_eq!(fmt_e(0.0, 4), "0.0000e0");
         assert_eq!(fmt_e(0.0, 2), "0.00e0");
     }

@@ -112,12 +112,7 @@ const PACKET_TYPES: &[(u32, u32, &str, &str)] = &[
     (0xf00_0000, 0x100_0000, "RTE_PTYPE_INNER_L4_TCP", "Inner TCP packet"),
     (0xf00_0000, 0x200_0000, "RTE_PTYPE_INNER_L4_UDP", "Inner UDP packet"),
     (0xf00_0000, 0x300_0000, "RTE_PTYPE_INNER_L4_FRAG", "Inner fragmented IP packet"),
-    (
-        0xf00_0000,
-        0x400_0000,
-        "RTE_PTYPE_INNER_L4_SCTP",
-        "Inner SCTP (Stream Control Transmission Protocol) packet",
-    ),
+    (0xf00_0000, 0x400_0000, "RTE_PTYPE_INNER_L4_SCTP", "Inner SCTP (Stream Control Transmission Protocol) packet"),
     (0xf00_0000, 0x500_0000, "RTE_PTYPE_INNER_L4_ICMP", "Inner ICMP packet"),
     (0xf00_0000, 0x600_0000, "RTE_PTYPE_INNER_L4_NONFRAG", "Inner non-fragmented IP packet"),
 ];
@@ -140,11 +135,7 @@ fn push_buffer_line(out: &mut String, s: &InputSnapshot) {
         s.refcnt
     );
     if s.nb_segs > 1 {
-        let _ = write!(
-            out,
-            ", totlen-nifb {}",
-            s.pkt_len.saturating_sub(u32::from(s.data_len))
-        );
+        let _ = write!(out, ", totlen-nifb {}", s.pkt_len.saturating_sub(u32::from(s.data_len)));
     }
     let _ = write!(out, ", trace handle 0x{:x}", s.trace_handle);
 }
@@ -231,11 +222,7 @@ fn push_input(out: &mut String, s: &InputSnapshot, ctx: &FormatContext) {
 
 /// One record as VPP's `show trace` would print it.
 pub fn format_record(rec: &RawRecord, ctx: &FormatContext) -> TraceRecordText {
-    let time = if ctx.tsc_hz == 0 {
-        0.0
-    } else {
-        rec.tsc.saturating_sub(ctx.start_tsc) as f64 / ctx.tsc_hz as f64
-    };
+    let time = if ctx.tsc_hz == 0 { 0.0 } else { rec.tsc.saturating_sub(ctx.start_tsc) as f64 / ctx.tsc_hz as f64 };
     let mut text = String::new();
     match &rec.kind {
         RecordKind::Input(s) => {
@@ -245,14 +232,8 @@ pub fn format_record(rec: &RawRecord, ctx: &FormatContext) -> TraceRecordText {
         RecordKind::HandoffDemo { thread } => {
             let _ = write!(text, "HANDOFFDEMO: current thread {thread}");
         }
-        RecordKind::HandedOff {
-            from_thread,
-            trace_index,
-        } => {
-            let _ = write!(
-                text,
-                "HANDED-OFF: from thread {from_thread} trace index {trace_index}"
-            );
+        RecordKind::HandedOff { from_thread, trace_index } => {
+            let _ = write!(text, "HANDED-OFF: from thread {from_thread} trace index {trace_index}");
         }
         RecordKind::ErrorDrop { rx_port } => {
             let _ = write!(text, "rx:{}", port_name(ctx, *rx_port));
@@ -264,18 +245,12 @@ pub fn format_record(rec: &RawRecord, ctx: &FormatContext) -> TraceRecordText {
             let _ = write!(text, "{} tx queue {}", port_name(ctx, *port), queue);
         }
     }
-    TraceRecordText {
-        time,
-        node: rec.node.name().to_string(),
-        text,
-    }
+    TraceRecordText { time, node: rec.node.name().to_string(), text }
 }
 
 /// Every record of one traced packet, in order.
 pub fn format_packet(p: &RawPacketTrace, ctx: &FormatContext) -> TracePacketText {
-    TracePacketText {
-        records: p.iter().map(|r| format_record(r, ctx)).collect(),
-    }
+    TracePacketText { records: p.iter().map(|r| format_record(r, ctx)).collect() }
 }
 
 #[cfg(test)]
@@ -315,11 +290,7 @@ mod tests {
     }
 
     fn ctx(names: &[String]) -> FormatContext<'_> {
-        FormatContext {
-            tsc_hz: 1_000_000,
-            start_tsc: 1_000,
-            port_names: names,
-        }
+        FormatContext { tsc_hz: 1_000_000, start_tsc: 1_000, port_names: names }
     }
 
     fn record(tsc: u64, node: Node, kind: RecordKind) -> RawRecord {
@@ -329,11 +300,7 @@ mod tests {
     #[test]
     fn seed_buffer_line_and_dump() {
         let names = vec!["net_pcap0".to_string()];
-        let rec = record(
-            1_000 + 410_520_688,
-            Node::DpdkInput,
-            RecordKind::Input(seed_snapshot()),
-        );
+        let rec = record(1_000 + 410_520_688, Node::DpdkInput, RecordKind::Input(seed_snapshot()));
         let t = format_record(&rec, &ctx(&names));
         assert_eq!(t.node, "dpdk-input");
         assert!((t.time - 410.520688).abs() < 1e-9);
@@ -344,14 +311,8 @@ mod tests {
             Some("current data 0, length 128, buffer-pool 0, ref-count 1, trace handle 0x1000000")
         );
         assert_eq!(lines[2], "PKT MBUF: port 0, nb_segs 1, pkt_len 128");
-        assert_eq!(
-            lines[3],
-            "  buf_len 2176, data_len 128, ol_flags 0x0, data_off 128, phys_addr 0x123456780"
-        );
-        assert_eq!(
-            lines[4],
-            "  packet_type 0x0 l2_len 0 l3_len 0 outer_l2_len 0 outer_l3_len 0"
-        );
+        assert_eq!(lines[3], "  buf_len 2176, data_len 128, ol_flags 0x0, data_off 128, phys_addr 0x123456780");
+        assert_eq!(lines[4], "  packet_type 0x0 l2_len 0 l3_len 0 outer_l2_len 0 outer_l3_len 0");
         assert_eq!(lines[5], "  rss 0x0 fdir.hi 0x0 fdir.lo 0x0");
         let seed_dump = [
             "00000000: 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d0000",
@@ -361,10 +322,7 @@ mod tests {
         ];
         assert_eq!(&lines[6..10], &seed_dump);
         // The seed's bytes as a frame: an unknown ether type 0x0c0d.
-        assert_eq!(
-            lines[10],
-            "0x0c0d: 06:07:08:09:0a:0b -> 00:01:02:03:04:05"
-        );
+        assert_eq!(lines[10], "0x0c0d: 06:07:08:09:0a:0b -> 00:01:02:03:04:05");
         assert_eq!(lines.len(), 11);
         assert_eq!(hexdump(&seed_snapshot().data), seed_dump.join("\n"));
     }
@@ -392,10 +350,7 @@ mod tests {
         s.packet_type = 0x0000_0291;
         s.rss = 0xdead_beef;
         s.captured = 0;
-        let t = format_record(
-            &record(0, Node::DpdkInput, RecordKind::Input(s)),
-            &ctx(&[]),
-        );
+        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
         let expected = "port 0 rx queue 0
 buffer 0x9f2a: current data 0, length 128, buffer-pool 0, ref-count 1, trace handle 0x1000000
 PKT MBUF: port 0, nb_segs 1, pkt_len 128
@@ -428,38 +383,16 @@ PKT MBUF: port 0, nb_segs 1, pkt_len 128
             ),
             (
                 Node::HandoffTrace,
-                RecordKind::HandedOff {
-                    from_thread: 1,
-                    trace_index: 4,
-                },
+                RecordKind::HandedOff { from_thread: 1, trace_index: 4 },
                 "handoff_trace",
                 "HANDED-OFF: from thread 1 trace index 4",
             ),
-            (
-                Node::ErrorDrop,
-                RecordKind::ErrorDrop { rx_port: 0 },
-                "error-drop",
-                "rx:local0",
-            ),
-            (
-                Node::ErrorDrop,
-                RecordKind::ErrorDrop { rx_port: 7 },
-                "error-drop",
-                "rx:port 7",
-            ),
+            (Node::ErrorDrop, RecordKind::ErrorDrop { rx_port: 0 }, "error-drop", "rx:local0"),
+            (Node::ErrorDrop, RecordKind::ErrorDrop { rx_port: 7 }, "error-drop", "rx:port 7"),
+            (Node::Drop, RecordKind::Drop { reason: Reason::Completed }, "drop", "handoffdemo-2: completed packets"),
             (
                 Node::Drop,
-                RecordKind::Drop {
-                    reason: Reason::Completed,
-                },
-                "drop",
-                "handoffdemo-2: completed packets",
-            ),
-            (
-                Node::Drop,
-                RecordKind::Drop {
-                    reason: Reason::Congestion,
-                },
+                RecordKind::Drop { reason: Reason::Congestion },
                 "drop",
                 "handoffdemo-1: handoff queue congestion drops",
             ),
@@ -475,41 +408,21 @@ PKT MBUF: port 0, nb_segs 1, pkt_len 128
             assert_eq!((t.node.as_str(), t.text.as_str()), (name, text));
             assert_eq!(t.time, 2.0);
         }
-        let zero_hz = FormatContext {
-            tsc_hz: 0,
-            start_tsc: 0,
-            port_names: &names,
-        };
-        let t = format_record(
-            &record(5, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }),
-            &zero_hz,
-        );
+        let zero_hz = FormatContext { tsc_hz: 0, start_tsc: 0, port_names: &names };
+        let t = format_record(&record(5, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }), &zero_hz);
         assert_eq!(t.time, 0.0);
     }
 
     #[test]
     fn packet_keeps_record_order() {
         let mut p = RawPacketTrace::default();
-        p.push(record(
-            10,
-            Node::HandoffTrace,
-            RecordKind::HandedOff {
-                from_thread: 1,
-                trace_index: 0,
-            },
-        ));
-        p.push(record(
-            10,
-            Node::HandoffDemo2,
-            RecordKind::HandoffDemo { thread: 2 },
-        ));
+        p.push(record(10, Node::HandoffTrace, RecordKind::HandedOff { from_thread: 1, trace_index: 0 }));
+        p.push(record(10, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }));
         let names: Vec<String> = Vec::new();
         let t = format_packet(&p, &ctx(&names));
         let nodes: Vec<&str> = t.records.iter().map(|r| r.node.as_str()).collect();
         assert_eq!(nodes, ["handoff_trace", "handoffdemo-2"]);
-        assert!(format_packet(&RawPacketTrace::default(), &ctx(&names))
-            .records
-            .is_empty());
+        assert!(format_packet(&RawPacketTrace::default(), &ctx(&names)).records.is_empty());
     }
 
     #[test]
@@ -517,19 +430,11 @@ PKT MBUF: port 0, nb_segs 1, pkt_len 128
         let mut s = seed_snapshot();
         s.captured = 40;
         assert_eq!(hexdump(&s.data[..40]).lines().count(), 2);
-        let t = format_record(
-            &record(0, Node::DpdkInput, RecordKind::Input(s)),
-            &ctx(&[]),
-        );
-        assert!(t
-            .text
-            .contains("\n00000020: 0000000000000000\n"));
+        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
+        assert!(t.text.contains("\n00000020: 0000000000000000\n"));
         // Captured beyond the buffer is clamped, not a panic.
         s.captured = u16::MAX;
-        let t = format_record(
-            &record(0, Node::DpdkInput, RecordKind::Input(s)),
-            &ctx(&[]),
-        );
+        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
         assert!(t.text.contains("00000060: "));
     }
 }

@@ -71,10 +71,7 @@ pub struct RawPacketTrace {
 
 impl Default for RawPacketTrace {
     fn default() -> Self {
-        RawPacketTrace {
-            len: 0,
-            records: [None; MAX_RECORDS_PER_PACKET],
-        }
+        RawPacketTrace { len: 0, records: [None; MAX_RECORDS_PER_PACKET] }
     }
 }
 

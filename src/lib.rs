@@ -1,0 +1,19 @@
+//! handoff: VPP's handoffdemo on DPDK. The layout follows the data:
+//!
+//! - `dpdk`: the safe wrapper over DPDK, the only module with `unsafe`.
+//! - `pipeline`: the nodes on the rx lcores and workers, their counters.
+//! - `control`: thread 0, which supervises a run without busy-polling.
+//! - `trace`: raw trace records (fast path) and their text (thread 0).
+//! - `report`: VPP-style text and JSON, the conservation check.
+//! - `pg`: VPP packet-generator scripts made into pcap input.
+//! - `cli`, `eal_args`, `input`: flags, EAL arguments, input files.
+
+pub mod cli;
+pub mod control;
+pub mod dpdk;
+pub mod eal_args;
+pub mod input;
+pub mod pg;
+pub mod pipeline;
+pub mod report;
+pub mod trace;

@@ -1,0 +1,100 @@
+//! Every user error: a non-zero exit and one clear `handoff:` line naming
+//! what was wrong; no panic, no backtrace, no report on stdout.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+
+/// Runs with `a`, asserts a clean failure, returns our one line.
+fn fails(a: &[String]) -> String {
+    let out = run(a);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{a:?} should fail; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{a:?} panicked:\n{stderr}");
+    assert!(out.stdout.is_empty(), "{a:?} printed a report: {}", String::from_utf8_lossy(&out.stdout));
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff:")).collect();
+    assert_eq!(ours.len(), 1, "{a:?} should say one line, said:\n{stderr}");
+    ours[0].to_string()
+}
+
+fn with_base(test: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = eal_base(test);
+    a.extend(args(extra));
+    a
+}
+
+#[test]
+fn unknown_and_malformed_flags() {
+    let _g = serial();
+    assert!(fails(&args(&["--no-such-flag"])).contains("--no-such-flag"));
+    assert!(fails(&args(&["--burst", "0"])).contains("--burst"));
+    assert!(fails(&args(&["--burst", "many"])).contains("many"));
+    assert!(fails(&args(&["--duration", "0"])).contains("seconds"));
+    assert!(fails(&args(&["--show", "everything"])).contains("everything"));
+}
+
+#[test]
+fn ring_size_must_be_a_power_of_two() {
+    let _g = serial();
+    let line = fails(&with_base("ring", &["--vdev", "net_null0", "--ring-size", "1000"]));
+    assert!(line.contains("--ring-size 1000 is not a power of two"), "{line}");
+}
+
+#[test]
+fn lcore_roles_must_differ_and_exist() {
+    let _g = serial();
+    let line = fails(&with_base("same", &["--vdev", "net_null0", "--rx-lcores", "2", "--worker-lcores", "2"]));
+    assert!(line.contains("lcore 2 is both an rx lcore and a worker lcore"), "{line}");
+    let line = fails(&with_base("outside", &["--vdev", "net_null0", "-l", "0-1"]));
+    assert!(line.contains("worker lcore 2 is not in the EAL lcore map"), "{line}");
+    let line = fails(&with_base("nocontrol", &["--vdev", "net_null0", "-l", "0,2"]));
+    assert!(line.contains("no lcore left for the control thread"), "{line}");
+    let line = fails(&with_base("badlist", &["--vdev", "net_null0", "--worker-lcores", "3-1"]));
+    assert!(line.contains("--worker-lcores"), "{line}");
+}
+
+#[test]
+fn missing_and_corrupt_pcaps() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let line = fails(&with_base("missing", &["--vdev", &format!("net_pcap0,rx_pcap={}", missing.display())]));
+    assert!(line.contains("cannot open pcap file") && line.contains("missing.pcap"), "{line}");
+    let corrupt = dir.path().join("corrupt.pcap");
+    std::fs::File::create(&corrupt).unwrap().write_all(&[0xd4, 0xc3, 0xb2, 0xa1, 1, 2]).unwrap();
+    let line = fails(&with_base("corrupt", &["--vdev", &format!("net_pcap0,rx_pcap={}", corrupt.display())]));
+    assert!(line.contains("corrupt.pcap"), "{line}");
+}
+
+#[test]
+fn unknown_output_port() {
+    let _g = serial();
+    let line = fails(&with_base("noport", &["--vdev", "net_null0", "--output", "net_pcap9"]));
+    assert!(line.contains("unknown port 'net_pcap9'") && line.contains("net_null0"), "{line}");
+}
+
+#[test]
+fn bad_pg_script_names_file_and_line() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bad.pg");
+    std::fs::write(
+        &script,
+        "packet-generator new {\n  name x\n  limit 5\n  frobnicate 3\n  data { incrementing 30 }\n}\n",
+    )
+    .unwrap();
+    let line = fails(&with_base("pg", &["--pg", script.to_str().unwrap()]));
+    assert!(line.contains("bad.pg:4:") && line.contains("frobnicate"), "{line}");
+    let line = fails(&with_base("pgmissing", &["--pg", "/nonexistent/script"]));
+    assert!(line.contains("/nonexistent/script"), "{line}");
+}
+
+#[test]
+fn eal_failure_names_the_cause_and_the_ways_out() {
+    let _g = serial();
+    // An invalid EAL argument passed through after `--`.
+    let line = fails(&with_base("eal", &["--vdev", "net_null0", "--", "--no-such-eal-option"]));
+    assert!(line.contains("EAL cannot start"), "{line}");
+}

@@ -1,0 +1,151 @@
+//! The foundation end to end: net_pcap and net_null vdevs through rx lcore 0
+//! -> rte_ring -> worker lcore 2, every packet and mbuf accounted for.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn random_capture_is_fully_accounted() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("random.pcap");
+    write_pcap(&pcap, &random_packets(3000, 7));
+    let mut a = eal_base("random");
+    a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", pcap.display())]));
+    let doc = run_json(&a);
+
+    assert_conserved(&doc);
+    let c = &doc["conservation"];
+    assert_eq!(c["received"], 3000);
+    assert_eq!(c["dropped"], 3000);
+    assert_eq!(error_count(&doc, 1, "packets handed off processed"), 3000);
+    assert_eq!(error_count(&doc, 1, "handoff queue congestion drops"), 0);
+    assert_eq!(error_count(&doc, 2, "completed packets"), 3000);
+
+    let rt = doc["runtime"].as_array().unwrap();
+    assert_eq!(rt.len(), 2);
+    assert_eq!((rt[0]["thread"].as_u64(), rt[0]["lcore"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(rt[0]["name"], "handoff_wk_0");
+    assert_eq!((rt[1]["thread"].as_u64(), rt[1]["lcore"].as_u64()), (Some(2), Some(2)));
+    let input = node(&doc, 1, "dpdk-input").expect("dpdk-input ran");
+    assert_eq!(input["vectors"], 3000);
+    assert_eq!(input["state"], "disabled");
+    assert_eq!(node(&doc, 1, "handoffdemo-1").unwrap()["vectors"], 3000);
+    for n in ["handoffdemo-2", "error-drop", "drop"] {
+        let node = node(&doc, 2, n).unwrap_or_else(|| panic!("{n} ran on thread 2"));
+        assert_eq!(node["vectors"], 3000, "{n}");
+        assert_eq!(node["state"], "active");
+    }
+    assert!(node(&doc, 1, "handoffdemo-2").is_none(), "handoffdemo-2 belongs to thread 2");
+    let ifs = doc["interfaces"].as_array().unwrap();
+    assert_eq!(ifs[0]["name"], "net_pcap0");
+    assert_eq!(ifs[0]["rx_packets"], 3000);
+    assert!(doc["seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(doc["stopped_by"], "InputDone");
+}
+
+#[test]
+fn tiny_ring_on_net_null_counts_congestion_and_leaks_nothing() {
+    let _g = serial();
+    let mut a = eal_base("congestion");
+    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--burst", "64", "--duration", "1"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    let received = doc["conservation"]["received"].as_u64().unwrap();
+    let handed = error_count(&doc, 1, "packets handed off processed");
+    let congestion = error_count(&doc, 1, "handoff queue congestion drops");
+    assert!(congestion > 0, "a 16-entry ring at full rate must overflow");
+    assert_eq!(handed + congestion, received);
+    assert_eq!(error_count(&doc, 2, "completed packets"), handed);
+    assert_eq!(doc["stopped_by"], "Duration");
+}
+
+#[test]
+fn backpressure_holds_instead_of_dropping() {
+    let _g = serial();
+    let mut a = eal_base("backpressure");
+    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--backpressure", "--count", "200000"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["received"], 200000);
+    assert_eq!(error_count(&doc, 1, "handoff queue congestion drops"), 0);
+    assert_eq!(error_count(&doc, 2, "completed packets"), 200000);
+    assert_eq!(doc["stopped_by"], "CountReached");
+}
+
+#[test]
+fn count_stops_at_exactly_n_packets() {
+    let _g = serial();
+    let mut a = eal_base("count");
+    a.extend(args(&["--vdev", "net_null0", "--count", "1000", "--burst", "64"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["received"], 1000);
+    assert_eq!(node(&doc, 1, "dpdk-input").unwrap()["vectors"], 1000);
+}
+
+#[test]
+fn sigint_stops_gracefully_with_a_report() {
+    let _g = serial();
+    let mut a = eal_base("sigint");
+    a.extend(args(&["--vdev", "net_null0", "--json"]));
+    let child = spawn(&a);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = wait(child, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_conserved(&doc);
+    assert!(doc["conservation"]["received"].as_u64().unwrap() > 0);
+    assert_eq!(doc["stopped_by"], "Signal(\"SIGINT\")");
+}
+
+#[test]
+fn output_port_transmits_every_packet_unchanged() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
+    let packets = random_packets(500, 11);
+    write_pcap(&input, &packets);
+    let mut a = eal_base("output");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={}", input.display()),
+        "--vdev",
+        &format!("net_pcap1,tx_pcap={}", output.display()),
+        "--output",
+        "net_pcap1",
+    ]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["transmitted"], 500);
+    assert_eq!(node(&doc, 2, "interface-output").unwrap()["vectors"], 500);
+    assert_eq!(read_pcap(&output), packets);
+}
+
+#[test]
+fn text_report_has_the_seed_layout() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("few.pcap");
+    write_pcap(&pcap, &random_packets(20, 3));
+    let mut a = eal_base("text");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={}", pcap.display()),
+        "--show",
+        "errors,runtime,interfaces",
+    ]));
+    let out = run(&a);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("   Count                    Node                  Reason\n"), "{text}");
+    assert!(text.contains("        20              handoffdemo-1             packets handed off processed"));
+    assert!(text.contains("Thread 1 handoff_wk_0 (lcore 0)"));
+    assert!(text.contains("Thread 2 handoff_wk_1 (lcore 2)"));
+    assert!(text.contains("net_pcap0"));
+}
