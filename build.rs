@@ -39,7 +39,7 @@ fn main() {
         .wrap_static_fns(true)
         .wrap_static_fns_path(&static_fns)
         .allowlist_function(
-            "rte_eal_(init|cleanup|remote_launch|wait_lcore|process_type|get_configuration)",
+            "rte_eal_(init|cleanup|remote_launch|wait_lcore|process_type|get_configuration|get_runtime_dir)",
             )
         .allowlist_function("rte_(lcore_id|get_main_lcore|lcore_is_enabled|lcore_count|lcore_to_socket_id|lcore_to_cpu_id|socket_id|get_next_lcore|lcore_index)")
         .allowlist_function("rte_(get_tsc_hz|rdtsc|rdtsc_precise|get_tsc_cycles|pause|strerror)")

@@ -149,3 +149,63 @@ fn text_report_has_the_seed_layout() {
     assert!(text.contains("Thread 2 handoff_wk_1 (lcore 2)"));
     assert!(text.contains("net_pcap0"));
 }
+
+/// The check itself must catch what it guards against: an mbuf that never
+/// returns, and a packet that vanishes uncounted (HANDOFF_FAULT test hook).
+#[test]
+fn conservation_check_catches_leaks_and_lost_packets() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("fault.pcap");
+    write_pcap(&pcap, &random_packets(100, 5));
+    for (fault, expect) in [("leak-mbuf", "1 mbufs not back in the pool"), ("lose-packet", "(1 unaccounted)")] {
+        let mut a = eal_base(&format!("fault-{fault}"));
+        a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", pcap.display()), "--json"]));
+        let child = std::process::Command::new(bin())
+            .args(&a)
+            .env("HANDOFF_FAULT", fault)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait(child, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{fault}: stderr:\n{stderr}");
+        let line = stderr.lines().find(|l| l.starts_with("handoff: conservation check failed")).unwrap_or_else(|| {
+            panic!("{fault}: no conservation line in:\n{stderr}");
+        });
+        assert!(line.contains(expect), "{fault}: {line}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["conservation"]["ok"], false);
+    }
+}
+
+#[test]
+fn two_rx_lcores_and_two_workers_share_the_load() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (a_pcap, b_pcap) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
+    write_pcap(&a_pcap, &random_packets(1000, 1));
+    write_pcap(&b_pcap, &random_packets(1500, 2));
+    let mut a = eal_base("nxm");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={},rx_pcap={}", a_pcap.display(), b_pcap.display()),
+        "--rx-lcores",
+        "0,1",
+        "--worker-lcores",
+        "2,3",
+    ]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["received"], 2500);
+    // Each rx lcore polls one queue (one file); each worker gets part of the flows.
+    let rx: Vec<u64> = (1..=2).map(|t| node(&doc, t, "dpdk-input").unwrap()["vectors"].as_u64().unwrap()).collect();
+    assert_eq!(rx.iter().sum::<u64>(), 2500);
+    assert!(rx.contains(&1000) && rx.contains(&1500), "{rx:?}");
+    let done: Vec<u64> = (3..=4).map(|t| error_count(&doc, t, "completed packets")).collect();
+    assert_eq!(done.iter().sum::<u64>(), 2500);
+    assert!(done.iter().all(|&d| d > 250), "flows spread over both workers: {done:?}");
+    let lcores: Vec<u64> = doc["runtime"].as_array().unwrap().iter().map(|t| t["lcore"].as_u64().unwrap()).collect();
+    assert_eq!(lcores, [0, 1, 2, 3]);
+}

@@ -14,6 +14,9 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 /// needs the EAL (mempools, ports, rings, lcore launch) borrows it.
 pub struct Eal {
     main_lcore: u32,
+    /// This process's runtime files: removed at cleanup (see `cleanup`).
+    runtime_dir: Option<std::path::PathBuf>,
+    file_prefix: Option<String>,
 }
 
 impl Eal {
@@ -51,7 +54,15 @@ impl Eal {
         }
         // SAFETY: the EAL is initialised.
         let main_lcore = unsafe { sys::rte_get_main_lcore() };
-        Ok(Eal { main_lcore })
+        // SAFETY: returns a pointer to EAL's static, NUL-terminated path.
+        let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
+        let dir = dir.to_string_lossy().into_owned();
+        let in_memory = args.iter().any(|a| a == "--in-memory");
+        Ok(Eal {
+            main_lcore,
+            runtime_dir: (!dir.is_empty() && !in_memory).then(|| dir.into()),
+            file_prefix: if in_memory { None } else { file_prefix(args) },
+        })
     }
 
     pub fn main_lcore(&self) -> u32 {
@@ -96,10 +107,51 @@ impl Eal {
     }
 
     /// Releases the EAL's resources. Everything made with it must be gone.
+    /// Also removes this process's runtime directory and hugepage files,
+    /// which EAL leaves behind: the prefix is ours alone while we run (EAL
+    /// locks it), so nobody else can be using them.
     pub fn cleanup(self) {
         // SAFETY: called once, at the end, after ports, rings and pools were
         // released (they borrow `self`, so they cannot outlive this call).
         unsafe { sys::rte_eal_cleanup() };
+        if let Some(dir) = &self.runtime_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(prefix) = &self.file_prefix {
+            remove_hugepage_files(prefix);
+        }
+    }
+}
+
+/// The `--file-prefix` in effect (EAL's default is "rte").
+fn file_prefix(args: &[String]) -> Option<String> {
+    let mut prefix = None;
+    for (i, a) in args.iter().enumerate() {
+        if a == "--file-prefix" {
+            prefix = args.get(i + 1).cloned();
+        } else if let Some(p) = a.strip_prefix("--file-prefix=") {
+            prefix = Some(p.to_string());
+        }
+    }
+    Some(prefix.unwrap_or_else(|| "rte".into()))
+}
+
+/// Removes `<prefix>map_*` files from every hugetlbfs mount.
+fn remove_hugepage_files(prefix: &str) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return };
+    let want = format!("{prefix}map_");
+    for line in mounts.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(_), Some(dir), Some(fs)) = (f.next(), f.next(), f.next()) else { continue };
+        if fs != "hugetlbfs" {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&want) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

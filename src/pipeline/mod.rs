@@ -191,6 +191,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
             trace_capacity: plan.trace as usize * n_rx,
             counters: wk_counters[w].clone(),
             abort: abort.clone(),
+            fault: worker::Fault::from_env(),
         };
         match dpdk::launch(eal, lcore, done_tx.clone(), move || job.run()) {
             Ok(j) => launched.workers.push(j),

@@ -31,6 +31,27 @@ pub struct WorkerLcore {
     /// Set when the run must end at once (an lcore failed); normally workers
     /// end by draining after their producers are done.
     pub abort: Arc<AtomicBool>,
+    /// Injected once, on the first burst, then cleared.
+    pub fault: Option<Fault>,
+}
+
+/// Deliberate faults for testing the conservation check (HANDOFF_FAULT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Forget one mbuf: it never returns to the pool.
+    LeakMbuf,
+    /// Free one packet without counting it anywhere.
+    LosePacket,
+}
+
+impl Fault {
+    pub fn from_env() -> Option<Fault> {
+        match std::env::var("HANDOFF_FAULT").ok()?.as_str() {
+            "leak-mbuf" => Some(Fault::LeakMbuf),
+            "lose-packet" => Some(Fault::LosePacket),
+            _ => None,
+        }
+    }
 }
 
 pub struct WorkerResult {
@@ -80,6 +101,21 @@ impl WorkerLcore {
     }
 
     fn process(&mut self, burst: &mut Burst, traces: &mut Vec<RawPacketTrace>, traced: &mut TracedInBurst) {
+        if let Some(fault) = self.fault.take() {
+            if let Some(m) = burst.pop_front() {
+                match fault {
+                    Fault::LeakMbuf => {
+                        // Counted as completed, but never freed.
+                        self.counters.error(Reason::Completed, 1);
+                        std::mem::forget(m);
+                    }
+                    Fault::LosePacket => drop(m),
+                }
+            }
+            if burst.is_empty() {
+                return;
+            }
+        }
         let n = burst.len() as u64;
         let t0 = rdtsc();
         traced.len = 0;
