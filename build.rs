@@ -45,7 +45,7 @@ fn main() {
         .allowlist_function("rte_(get_tsc_hz|rdtsc|rdtsc_precise|get_tsc_cycles|pause|strerror)")
         .allowlist_function("rte_pktmbuf_(pool_create|free|free_bulk|alloc|alloc_bulk|pkt_len|data_len)")
         .allowlist_function("rte_mempool_(obj_iter|avail_count|in_use_count|free|lookup)")
-        .allowlist_function("rte_mbuf_(dynfield_register|dynflag_register|raw_free)")
+        .allowlist_function("rte_mbuf_(dynfield_register|dynflag_register|dynflag_lookup|raw_free)")
         .allowlist_function("rte_eth_(dev_count_avail|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|stats_reset|rx_burst|tx_burst|dev_get_name_by_port|dev_socket_id|promiscuous_enable|find_next|dev_is_valid_port|dev_get_port_by_name|link_get_nowait|macaddr_get|dev_adjust_nb_rx_tx_desc)")
         .allowlist_function("rte_ring_(create_elem|free|enqueue_burst_elem|dequeue_burst_elem|count|free_count|get_capacity)")
         .allowlist_function("rte_pdump_(init|uninit)")

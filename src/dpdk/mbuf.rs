@@ -42,6 +42,28 @@ pub(crate) fn register_dynfields() -> Result<(), DpdkError> {
         .map_err(DpdkError::Invalid)
 }
 
+/// Dynamic rx flags DPDK libraries and PMDs register, by name.
+const KNOWN_DYNFLAGS: &[&str] = &[
+    "rte_dynflag_rx_timestamp",
+    "rte_dynflag_tx_timestamp",
+    "rte_flow_dynflag_metadata",
+    "rte_dynflag_ip_reassembly_incomplete",
+    "handoff_traced",
+];
+
+/// (bit mask, name) of every registered dynamic mbuf flag we know by name.
+pub fn dynflag_names() -> Vec<(u64, String)> {
+    KNOWN_DYNFLAGS
+        .iter()
+        .filter_map(|name| {
+            let c = CString::new(*name).ok()?;
+            // SAFETY: a valid C string; a null params pointer is allowed.
+            let bit = unsafe { sys::rte_mbuf_dynflag_lookup(c.as_ptr(), std::ptr::null_mut()) };
+            (0..64).contains(&bit).then(|| (1u64 << bit, name.to_string()))
+        })
+        .collect()
+}
+
 fn register_field(name: &str) -> Result<usize, DpdkError> {
     let mut field = sys::rte_mbuf_dynfield { size: 4, align: 4, ..Default::default() };
     copy_name(&mut field.name, name);

@@ -302,6 +302,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         worker_traces: wk_traces,
         interfaces,
         port_names,
+        dynflags: dpdk::mbuf::dynflag_names(),
         tsc_hz,
         start_tsc,
         seconds,

@@ -27,6 +27,7 @@ pub struct RunFacts {
     pub worker_traces: Vec<Vec<RawPacketTrace>>,
     pub interfaces: Vec<(PortInfo, PortStats)>,
     pub port_names: Vec<String>,
+    pub dynflags: Vec<(u64, String)>,
     pub tsc_hz: u64,
     pub start_tsc: u64,
     /// Wall-clock seconds the data path ran.
@@ -155,7 +156,8 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
         })
         .collect();
 
-    let ctx = FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names };
+    let ctx =
+        FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
     let mut trace = vec![ThreadTrace { thread: 0, name: thread_name(0), packets: Vec::new() }];
     for (t, raw) in threads.iter().zip(f.rx_traces.iter().chain(&f.worker_traces)) {
         trace.push(ThreadTrace {

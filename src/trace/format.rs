@@ -17,6 +17,8 @@ pub struct FormatContext<'a> {
     pub start_tsc: u64,
     /// Interface names, index = port id.
     pub port_names: &'a [String],
+    /// Dynamic mbuf flags registered at run time: (bit mask, name).
+    pub dynflags: &'a [(u64, String)],
 }
 
 fn port_name<'a>(ctx: &'a FormatContext, port: u16) -> Cow<'a, str> {
@@ -194,10 +196,21 @@ fn push_input(out: &mut String, s: &InputSnapshot, ctx: &FormatContext) {
     );
     if s.ol_flags != 0 {
         out.push_str("\n  Packet Offload Flags");
+        let mut named = 0u64;
         for &(bit, name, desc) in RX_OFFLOAD_FLAGS {
             if s.ol_flags & bit != 0 {
+                named |= bit;
                 let _ = write!(out, "\n    {name} (0x{bit:04x}) {desc}");
             }
+        }
+        for (bit, name) in ctx.dynflags {
+            if s.ol_flags & bit != 0 && named & bit == 0 {
+                named |= bit;
+                let _ = write!(out, "\n    {name} (0x{bit:04x}) dynamic flag");
+            }
+        }
+        if s.ol_flags & !named != 0 {
+            let _ = write!(out, "\n    unknown (0x{:04x})", s.ol_flags & !named);
         }
     }
     if s.packet_type != 0 {
@@ -290,7 +303,19 @@ mod tests {
     }
 
     fn ctx(names: &[String]) -> FormatContext<'_> {
-        FormatContext { tsc_hz: 1_000_000, start_tsc: 1_000, port_names: names }
+        FormatContext { tsc_hz: 1_000_000, start_tsc: 1_000, port_names: names, dynflags: &[] }
+    }
+
+    #[test]
+    fn dynamic_and_unknown_flags_are_named() {
+        let names = vec!["net_pcap0".to_string()];
+        let dynflags = vec![(0x80_0000u64, "rte_dynflag_rx_timestamp".to_string())];
+        let c = FormatContext { tsc_hz: 1_000_000, start_tsc: 0, port_names: &names, dynflags: &dynflags };
+        let mut s = seed_snapshot();
+        s.ol_flags = 0x80_0000 | (1 << 40);
+        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &c);
+        assert!(t.text.contains("\n    rte_dynflag_rx_timestamp (0x800000) dynamic flag"), "{}", t.text);
+        assert!(t.text.contains("\n    unknown (0x10000000000)"), "{}", t.text);
     }
 
     fn record(tsc: u64, node: Node, kind: RecordKind) -> RawRecord {
@@ -408,7 +433,7 @@ PKT MBUF: port 0, nb_segs 1, pkt_len 128
             assert_eq!((t.node.as_str(), t.text.as_str()), (name, text));
             assert_eq!(t.time, 2.0);
         }
-        let zero_hz = FormatContext { tsc_hz: 0, start_tsc: 0, port_names: &names };
+        let zero_hz = FormatContext { tsc_hz: 0, start_tsc: 0, port_names: &names, dynflags: &[] };
         let t = format_record(&record(5, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }), &zero_hz);
         assert_eq!(t.time, 0.0);
     }
