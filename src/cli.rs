@@ -14,6 +14,9 @@ use crate::report::Section;
 /// The seed's packet-generator script, run when no input is named.
 pub const SEED_PG_SCRIPT: &str = include_str!("../dpdk-config/pg_input_script");
 
+/// Packets one rx lcore can trace (each costs a few hundred bytes, preallocated).
+pub const MAX_TRACE: u32 = 100_000;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "handoff",
@@ -84,6 +87,10 @@ pub struct Cli {
     /// With several workers, send both directions of a flow to the same one
     #[arg(long)]
     pub symmetric: bool,
+
+    /// Mbufs per packet pool [default: enough for every queue, ring and burst]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..))]
+    pub mbufs: Option<u32>,
 
     /// Rx descriptors per queue
     #[arg(long, value_name = "N", default_value_t = 1024)]
@@ -175,6 +182,9 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     }
     if !cli.ring_size.is_power_of_two() || cli.ring_size < 2 {
         bail!("--ring-size {} is not a power of two (try {})", cli.ring_size, cli.ring_size.next_power_of_two().max(2));
+    }
+    if cli.trace > MAX_TRACE {
+        bail!("--trace {} is more than the {MAX_TRACE} packets a trace buffer holds", cli.trace);
     }
     if cli.count == Some(0) {
         bail!("--count 0 would receive nothing; give at least 1");
@@ -340,6 +350,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             stats_interval: cli.stats_interval,
             rx_desc: cli.rx_desc,
             tx_desc: cli.tx_desc,
+            mbufs: cli.mbufs,
             finite_inputs,
         },
         sections,

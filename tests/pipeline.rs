@@ -209,3 +209,30 @@ fn two_rx_lcores_and_two_workers_share_the_load() {
     let lcores: Vec<u64> = doc["runtime"].as_array().unwrap().iter().map(|t| t["lcore"].as_u64().unwrap()).collect();
     assert_eq!(lcores, [0, 1, 2, 3]);
 }
+
+/// A pool too small for the input: net_pcap drops what finds no mbuf
+/// (rx_nombuf). The run must still end by itself and account for the rest.
+#[test]
+fn finite_input_ends_even_when_the_pool_runs_dry() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("dry.pcap");
+    write_pcap(&pcap, &random_packets(3000, 13));
+    for run in 0..3 {
+        let mut a = eal_base(&format!("dry{run}"));
+        a.extend(args(&[
+            "--vdev",
+            &format!("net_pcap0,rx_pcap={}", pcap.display()),
+            "--mbufs",
+            "128",
+            "--burst",
+            "64",
+        ]));
+        let doc = run_json(&a);
+        assert_conserved(&doc);
+        let received = doc["conservation"]["received"].as_u64().unwrap();
+        let nombuf = doc["interfaces"][0]["rx_nombuf"].as_u64().unwrap();
+        assert_eq!(received + nombuf, 3000, "every packet of the file is received or counted as rx_nombuf");
+        assert_eq!(doc["stopped_by"], "InputDone");
+    }
+}

@@ -47,6 +47,8 @@ pub struct Plan {
     pub stats_interval: Option<f64>,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    /// Mbufs per pool; None sizes the pool from queues, rings and bursts.
+    pub mbufs: Option<u32>,
     /// Finite inputs by vdev name: packets in each rx queue's pcap file.
     pub finite_inputs: BTreeMap<String, Vec<u64>>,
 }
@@ -97,7 +99,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     let total_rxq: usize = port_rxqs.iter().map(|&q| q as usize).sum();
 
     // Buffers: rx descriptors, tx descriptors, every ring full, bursts in flight and caches.
-    let cache = 256u32;
+    let mut cache = 256u32;
     let lcores = (n_rx + n_workers) as u64;
     let rings = (n_rx * n_workers) as u64;
     let need = plan.rx_desc as u64 * total_rxq as u64
@@ -106,7 +108,9 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         + (MAX_BURST as u64) * (2 + n_workers as u64) * lcores
         + cache as u64 * (lcores + 1) * 2
         + 1024;
-    let per_socket = need.min(u32::MAX as u64) as u32;
+    let per_socket = plan.mbufs.unwrap_or(need.min(u32::MAX as u64) as u32);
+    // DPDK wants the per-lcore cache well below the pool size.
+    cache = cache.min(per_socket / 8);
     let mut sockets: Vec<u32> = plan.rx_lcores.iter().map(|&l| eal.lcore_socket(l)).collect();
     sockets.sort_unstable();
     sockets.dedup();
@@ -141,6 +145,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
                 expected: expected.map(|files| files[q as usize]),
                 received: 0,
                 exhausted: false,
+                stalled_since: None,
             });
             k += 1;
         }
@@ -215,6 +220,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
                 counters: rx_counters[r].clone(),
                 stop: stop.clone(),
                 buffers: buffers.clone(),
+                tsc_hz,
             };
             match dpdk::launch(eal, lcore, done_tx.clone(), move || job.run()) {
                 Ok(j) => launched.rx.push(j),

@@ -18,6 +18,8 @@ pub struct InputQueue {
     pub expected: Option<u64>,
     pub received: u64,
     pub exhausted: bool,
+    /// TSC of the first empty poll while packets were still expected.
+    pub stalled_since: Option<u64>,
 }
 
 pub struct RxLcore {
@@ -35,6 +37,21 @@ pub struct RxLcore {
     pub counters: Arc<LcoreCounters>,
     pub stop: Arc<AtomicBool>,
     pub buffers: Arc<Buffers>,
+    pub tsc_hz: u64,
+}
+
+/// A finite input that stays empty for 100 ms while packets are missing has
+/// lost them before dpdk-input (net_pcap drops a packet when no mbuf is
+/// free): when the port's loss counters cover the gap, the input is done.
+/// Rare path: only runs on empty polls at the end of a file.
+fn input_lost_the_rest(q: &mut InputQueue, expected: u64, now: u64, tsc_hz: u64) -> bool {
+    let since = *q.stalled_since.get_or_insert(now);
+    if now.saturating_sub(since) < tsc_hz / 10 {
+        return false;
+    }
+    q.stalled_since = Some(now);
+    let s = crate::dpdk::port::stats(q.rxq.port);
+    q.received + s.rx_nombuf + s.rx_missed + s.rx_errors >= expected
 }
 
 /// What an rx lcore hands back when it ends.
@@ -81,11 +98,12 @@ impl RxLcore {
                 self.return_budget(want - n);
                 let q = &mut self.queues[qi];
                 if n == 0 {
-                    if q.expected.is_some_and(|e| q.received >= e) {
-                        q.exhausted = true;
+                    if let Some(expected) = q.expected {
+                        q.exhausted = q.received >= expected || input_lost_the_rest(q, expected, t1, self.tsc_hz);
                     }
                     continue;
                 }
+                q.stalled_since = None;
                 q.received += n as u64;
                 let (port, queue) = (q.rxq.port, q.rxq.queue);
                 let traced = if (traces.len() as u32) < self.trace_limit {

@@ -263,7 +263,7 @@ pub fn format_record(rec: &RawRecord, ctx: &FormatContext) -> TraceRecordText {
 
 /// Every record of one traced packet, in order.
 pub fn format_packet(p: &RawPacketTrace, ctx: &FormatContext) -> TracePacketText {
-    TracePacketText { records: p.iter().map(|r| format_record(r, ctx)).collect() }
+    TracePacketText { records: p.iter().map(|r| format_record(&r, ctx)).collect() }
 }
 
 #[cfg(test)]

@@ -62,29 +62,89 @@ pub struct RawRecord {
     pub kind: RecordKind,
 }
 
-/// One traced packet's records on one thread.
+/// A record other than the input snapshot, kept small so a traced packet
+/// costs a few hundred bytes, not one snapshot per record slot.
 #[derive(Clone, Copy, Debug)]
-pub struct RawPacketTrace {
-    pub len: u8,
-    pub records: [Option<RawRecord>; MAX_RECORDS_PER_PACKET],
+enum Step {
+    HandoffDemo { thread: u32 },
+    HandedOff { from_thread: u32, trace_index: u32 },
+    ErrorDrop { rx_port: u16 },
+    Drop { reason: Reason },
+    Output { port: u16, queue: u16 },
 }
 
-impl Default for RawPacketTrace {
-    fn default() -> Self {
-        RawPacketTrace { len: 0, records: [None; MAX_RECORDS_PER_PACKET] }
-    }
+#[derive(Clone, Copy, Debug)]
+struct StepRecord {
+    tsc: u64,
+    node: Node,
+    step: Step,
+}
+
+/// One traced packet's records on one thread: at most one input snapshot
+/// (first), then up to MAX_RECORDS_PER_PACKET - 1 small records.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawPacketTrace {
+    input: Option<(u64, Node, InputSnapshot)>,
+    len: u8,
+    steps: [Option<StepRecord>; MAX_RECORDS_PER_PACKET - 1],
 }
 
 impl RawPacketTrace {
-    /// Adds a record; a packet that already has the maximum keeps its first ones.
+    /// Adds a record; a packet that is full keeps its first ones, and an
+    /// input snapshot is kept only as the first record.
     pub fn push(&mut self, record: RawRecord) {
-        if (self.len as usize) < MAX_RECORDS_PER_PACKET {
-            self.records[self.len as usize] = Some(record);
+        let step = match record.kind {
+            RecordKind::Input(s) => {
+                if self.input.is_none() && self.len == 0 {
+                    self.input = Some((record.tsc, record.node, s));
+                }
+                return;
+            }
+            RecordKind::HandoffDemo { thread } => Step::HandoffDemo { thread },
+            RecordKind::HandedOff { from_thread, trace_index } => Step::HandedOff { from_thread, trace_index },
+            RecordKind::ErrorDrop { rx_port } => Step::ErrorDrop { rx_port },
+            RecordKind::Drop { reason } => Step::Drop { reason },
+            RecordKind::Output { port, queue } => Step::Output { port, queue },
+        };
+        if (self.len as usize) < self.steps.len() {
+            self.steps[self.len as usize] = Some(StepRecord { tsc: record.tsc, node: record.node, step });
             self.len += 1;
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &RawRecord> {
-        self.records[..self.len as usize].iter().flatten()
+    /// The records in order, as full `RawRecord`s.
+    pub fn iter(&self) -> impl Iterator<Item = RawRecord> + '_ {
+        let input = self.input.map(|(tsc, node, s)| RawRecord { tsc, node, kind: RecordKind::Input(s) });
+        input.into_iter().chain(self.steps[..self.len as usize].iter().flatten().map(|r| RawRecord {
+            tsc: r.tsc,
+            node: r.node,
+            kind: match r.step {
+                Step::HandoffDemo { thread } => RecordKind::HandoffDemo { thread },
+                Step::HandedOff { from_thread, trace_index } => RecordKind::HandedOff { from_thread, trace_index },
+                Step::ErrorDrop { rx_port } => RecordKind::ErrorDrop { rx_port },
+                Step::Drop { reason } => RecordKind::Drop { reason },
+                Step::Output { port, queue } => RecordKind::Output { port, queue },
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traced_packet_stays_small() {
+        assert!(std::mem::size_of::<RawPacketTrace>() <= 400, "{}", std::mem::size_of::<RawPacketTrace>());
+    }
+
+    #[test]
+    fn records_come_back_in_order_and_overflow_is_dropped() {
+        let mut p = RawPacketTrace::default();
+        for i in 0..20 {
+            p.push(RawRecord { tsc: i, node: Node::HandoffDemo1, kind: RecordKind::HandoffDemo { thread: 1 } });
+        }
+        let tscs: Vec<u64> = p.iter().map(|r| r.tsc).collect();
+        assert_eq!(tscs, (0..MAX_RECORDS_PER_PACKET as u64 - 1).collect::<Vec<_>>());
     }
 }
