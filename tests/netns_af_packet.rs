@@ -22,6 +22,7 @@ use common::*;
 const A_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const B_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const PINGS: u16 = 20;
+const DATAGRAMS: usize = 20;
 
 /// The `ip` tool, or None when iproute2 is missing.
 fn ip_tool() -> Option<PathBuf> {
@@ -135,23 +136,38 @@ fn spawn_in(ns: &str, a: &[String]) -> Child {
         .expect("spawn handoff")
 }
 
-/// Packet sockets open in namespace `ns` (the header line of /proc/net/packet left out).
-fn packet_sockets(ns: &str) -> usize {
+/// The interface indexes that packet sockets in namespace `ns` are bound to
+/// (column `Iface` of /proc/net/packet; 0 for an unbound socket).
+fn bound_packet_sockets(ns: &str) -> Vec<u32> {
     in_netns(ns, || {
-        std::fs::read_to_string("/proc/thread-self/net/packet")
-            .map(|t| t.lines().count().saturating_sub(1))
-            .unwrap_or(0)
+        let text = std::fs::read_to_string("/proc/thread-self/net/packet").unwrap_or_default();
+        text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(4)?.parse().ok()).collect()
     })
 }
 
-/// Waits (at most 20 s) until handoff has bound `n` AF_PACKET sockets in
-/// `ns`: net_af_packet binds its socket at probe, so from then on it sees
-/// the interface's traffic. Panics with handoff's output if it exits first.
-fn wait_bound(mut child: Child, ns: &str, n: usize) -> Child {
+fn ifindex(ns: &str, name: &str) -> u32 {
+    let c = std::ffi::CString::new(name).unwrap();
+    let index = in_netns(ns, move || {
+        // SAFETY: a NUL-terminated name; the lookup runs in this thread's namespace.
+        unsafe { libc::if_nametoindex(c.as_ptr()) }
+    });
+    assert_ne!(index, 0, "no interface {name} in {ns}");
+    index
+}
+
+/// Waits (at most 20 s) until handoff has a packet socket bound to each of
+/// `ifaces` in `ns`. net_af_packet opens its queue's socket at probe, sets up
+/// its ring, then binds it: only from then on does it see exactly that
+/// interface's traffic (an unbound ETH_P_ALL socket sees every interface's,
+/// the probe's temporary socket none). Panics with handoff's output if it
+/// exits or times out first.
+fn wait_bound(mut child: Child, ns: &str, ifaces: &[&str]) -> Running {
+    let want: Vec<u32> = ifaces.iter().map(|i| ifindex(ns, i)).collect();
     let start = Instant::now();
     for _ in 0..400 {
-        if packet_sockets(ns) >= n {
-            return child;
+        let bound = bound_packet_sockets(ns);
+        if want.iter().all(|i| bound.contains(i)) {
+            return Running(Some(child));
         }
         if child.try_wait().expect("try_wait").is_some() || start.elapsed() > Duration::from_secs(20) {
             break;
@@ -161,11 +177,30 @@ fn wait_bound(mut child: Child, ns: &str, n: usize) -> Child {
     let _ = child.kill();
     let out = child.wait_with_output().expect("output");
     panic!(
-        "handoff did not open {n} AF_PACKET socket(s) in {ns}: {:?}\nstdout:\n{}\nstderr:\n{}",
+        "handoff did not bind AF_PACKET sockets to {ifaces:?} in {ns}: {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// handoff running in a namespace, killed if the test panics before waiting
+/// for it (so the namespace it holds goes away with the guard).
+struct Running(Option<Child>);
+
+impl Running {
+    fn wait(mut self, limit: Duration) -> std::process::Output {
+        wait(self.0.take().expect("a running child"), limit)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn json_of(out: &std::process::Output) -> serde_json::Value {
@@ -259,7 +294,7 @@ fn ping(to: Ipv4Addr, count: u16, id: u16) -> std::io::Result<u16> {
             }
             // A raw socket hands over the IP header too.
             let pkt = &buf[..n as usize];
-            let Some(icmp) = pkt.get(usize::from(pkt[0] & 0xf) * 4..) else { continue };
+            let Some(icmp) = pkt.first().and_then(|v| pkt.get(usize::from(v & 0xf) * 4..)) else { continue };
             if icmp.len() >= 8 && icmp[0] == 0 && icmp[4..6] == id.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
                 replies += 1;
                 break;
@@ -268,6 +303,32 @@ fn ping(to: Ipv4Addr, count: u16, id: u16) -> std::io::Result<u16> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(replies)
+}
+
+/// SO_NO_CHECK (asm-generic and x86 value; the libc crate exports it only for some targets).
+const SO_NO_CHECK: libc::c_int = 11;
+
+/// Sends this socket's datagrams with UDP checksum 0 ("none", valid for
+/// IPv4). Otherwise the veth leaves the checksum to "hardware"
+/// (CHECKSUM_PARTIAL): AF_PACKET marks such frames TP_STATUS_CSUMNOTREADY,
+/// which net_af_packet (DPDK 22.11) ignores, so the forwarded frame would
+/// carry a partial checksum and B's kernel would drop it (UDP InCsumErrors).
+fn no_udp_checksum(sock: &UdpSocket) -> std::io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket and an int option of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NO_CHECK,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The dpdk-input record texts of thread 1's traced packets.
@@ -303,11 +364,11 @@ fn af_packet_on_a_veth_sees_pings_between_namespaces() {
     let started = Instant::now();
     let mut a = eal_base("afpacket");
     a.extend(args(&["--vdev", &format!("net_af_packet0,iface={va}"), "--duration", "4", "--trace", "10", "--json"]));
-    let child = wait_bound(spawn_in(&ns_a, &a), &ns_a, 1);
+    let running = wait_bound(spawn_in(&ns_a, &a), &ns_a, &[&va]);
     // The kernel in A answers; af_packet sees the requests come in and the replies go out.
     let id = (pid & 0xffff) as u16;
     let replies = in_netns(&ns_b, move || ping(A_ADDR, PINGS, id));
-    let out = wait(child, Duration::from_secs(30));
+    let out = running.wait(Duration::from_secs(30));
     let doc = json_of(&out);
     let replies = replies.expect("ping from namespace B");
     eprintln!("af_packet ping test: {replies} replies, {:.1} s", started.elapsed().as_secs_f64());
@@ -325,6 +386,12 @@ fn af_packet_on_a_veth_sees_pings_between_namespaces() {
     assert_eq!(node(&doc, 1, "dpdk-input").unwrap()["vectors"], received);
     assert_eq!(node(&doc, 2, "drop").unwrap()["vectors"], handed);
 
+    // The default placement (rx lcore 0, worker lcore 2, --no-pci) works in a namespace.
+    let rt = doc["runtime"].as_array().unwrap();
+    assert_eq!(rt.len(), 2);
+    assert_eq!((rt[0]["thread"].as_u64(), rt[0]["lcore"].as_u64()), (Some(1), Some(0)));
+    assert_eq!((rt[1]["thread"].as_u64(), rt[1]["lcore"].as_u64()), (Some(2), Some(2)));
+
     let ifs = doc["interfaces"].as_array().unwrap();
     assert_eq!(ifs.len(), 1);
     assert_eq!(ifs[0]["name"], "net_af_packet0");
@@ -335,6 +402,11 @@ fn af_packet_on_a_veth_sees_pings_between_namespaces() {
     for r in &records {
         assert_eq!(r.lines().next(), Some("net_af_packet0 rx queue 0"), "{r}");
     }
+    // Fresh neighbour tables and no IPv6: B's ARP request for A comes first.
+    let arp: Vec<&str> = records[0].lines().collect();
+    assert!(arp.contains(&"ARP: 02:00:00:00:0b:01 -> ff:ff:ff:ff:ff:ff"), "{}", records[0]);
+    assert!(arp.contains(&"request, type ethernet/IP4, address size 6/4"), "{}", records[0]);
+    assert!(arp.contains(&"02:00:00:00:0b:01/192.0.2.2 -> 00:00:00:00:00:00/192.0.2.1"), "{}", records[0]);
     let request = records
         .iter()
         .find(|r| r.lines().any(|l| l.starts_with("ICMP echo_request ")))
@@ -391,7 +463,7 @@ fn af_packet_output_forwards_udp_between_namespaces() {
         "3",
         "--json",
     ]));
-    let child = wait_bound(spawn_in(&ns_h, &a), &ns_h, 2);
+    let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&fha, &fhb]);
     const PORT: u16 = 40_000;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let ns_b2 = ns_b.clone();
@@ -405,7 +477,7 @@ fn af_packet_output_forwards_udp_between_namespaces() {
             let mut buf = [0u8; 2048];
             // At most 5 s and 1000 reads.
             for _ in 0..1000 {
-                if got.len() == usize::from(PINGS) || Instant::now() > deadline {
+                if got.len() == DATAGRAMS || Instant::now() > deadline {
                     break;
                 }
                 match sock.recv(&mut buf) {
@@ -417,11 +489,12 @@ fn af_packet_output_forwards_udp_between_namespaces() {
             Ok(got)
         })
     });
-    let sent: Vec<Vec<u8>> = (0..PINGS).map(|i| format!("handoff datagram {i:02}").into_bytes()).collect();
+    let sent: Vec<Vec<u8>> = (0..DATAGRAMS).map(|i| format!("handoff datagram {i:02}").into_bytes()).collect();
     let ready = ready_rx.recv_timeout(Duration::from_secs(5)).is_ok();
     let to_send = sent.clone();
     let send_result = in_netns(&ns_a, move || -> std::io::Result<()> {
         let sock = UdpSocket::bind(SocketAddrV4::new(A_ADDR, 0))?;
+        no_udp_checksum(&sock)?;
         for d in &to_send {
             sock.send_to(d, SocketAddrV4::new(B_ADDR, PORT))?;
             std::thread::sleep(Duration::from_millis(20));
@@ -429,7 +502,7 @@ fn af_packet_output_forwards_udp_between_namespaces() {
         Ok(())
     });
     let got = receiver.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-    let out = wait(child, Duration::from_secs(30));
+    let out = running.wait(Duration::from_secs(30));
     let doc = json_of(&out);
     eprintln!("af_packet forwarding test: {:.1} s", started.elapsed().as_secs_f64());
     assert!(ready, "B's receiver did not start");
@@ -441,15 +514,16 @@ fn af_packet_output_forwards_udp_between_namespaces() {
     assert_eq!(got, sent, "B must receive every datagram, in order, through handoff");
     let c = &doc["conservation"];
     let received = c["received"].as_u64().unwrap();
-    assert!(received >= u64::from(PINGS), "received {received}");
+    assert!(received >= DATAGRAMS as u64, "received {received}");
     assert_eq!(c["transmitted"], received, "everything received is forwarded: {c}");
     assert_eq!(error_count(&doc, 1, "handoff queue congestion drops"), 0);
-    assert_eq!(error_count(&doc, 2, "completed packets"), received);
+    assert_eq!(c["dropped"], 0, "{c}");
+    assert_eq!(error_count(&doc, 2, "tx queue full drops"), 0);
     assert_eq!(node(&doc, 2, "interface-output").unwrap()["vectors"], received);
     let ifs = doc["interfaces"].as_array().unwrap();
     let names: Vec<&str> = ifs.iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["net_af_packet0", "net_af_packet1"]);
     assert_eq!(ifs[0]["rx_packets"].as_u64().unwrap() + ifs[1]["rx_packets"].as_u64().unwrap(), received);
-    assert!(ifs[0]["rx_packets"].as_u64().unwrap() >= u64::from(PINGS));
+    assert!(ifs[0]["rx_packets"].as_u64().unwrap() >= DATAGRAMS as u64);
     assert_eq!(ifs[1]["tx_packets"], received);
 }

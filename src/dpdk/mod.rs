@@ -11,6 +11,7 @@ pub mod mbuf;
 pub mod mempool;
 pub mod port;
 pub mod ring;
+pub mod telemetry;
 
 pub use eal::{rdtsc, Eal};
 pub use error::DpdkError;

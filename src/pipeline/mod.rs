@@ -74,6 +74,14 @@ struct Launched {
 
 fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     check_lcores(eal, plan)?;
+    // dpdk-dumpcap attaches as a secondary process; without shared files
+    // there is nothing to attach to.
+    let single_process = plan.eal_args.iter().any(|a| a == "--no-shconf" || a == "--in-memory");
+    if !single_process {
+        if let Err(e) = eal.enable_pdump() {
+            log::warn!("dpdk-dumpcap will not be able to capture: {e}");
+        }
+    }
     let all_ports = dpdk::port::ports(eal)?;
     if all_ports.is_empty() {
         bail!("no ports: name an input with --vdev, -a/--allow or --pg");
@@ -243,6 +251,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     }
 
     let all_counters: Vec<Arc<LcoreCounters>> = rx_counters.iter().chain(wk_counters.iter()).cloned().collect();
+    register_telemetry(eal, &rx_counters, &wk_counters, &ports);
     let expected_lcores = launched.rx.len() + launched.workers.len();
     let stop_reason = if let Some(e) = &launch_error {
         control::wait_all(&done_rx, expected_lcores);
@@ -316,6 +325,88 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         mbufs_free,
     };
     Ok(RunOutcome { facts, stop: stop_reason })
+}
+
+/// `/handoff/errors`, `/handoff/runtime` and `/handoff/interfaces` for
+/// dpdk-telemetry.py while the run goes on. Failing to register only warns.
+fn register_telemetry(eal: &Eal, rx: &[Arc<LcoreCounters>], workers: &[Arc<LcoreCounters>], ports: &[Port]) {
+    use dpdk::telemetry::{key, register};
+    use nodes::{Reason, RX_NODES, WORKER_NODES};
+    let threads: Vec<(String, Arc<LcoreCounters>, &'static [nodes::Node])> = rx
+        .iter()
+        .map(|c| (c.clone(), RX_NODES))
+        .chain(workers.iter().map(|c| (c.clone(), WORKER_NODES)))
+        .enumerate()
+        .map(|(i, (c, n))| ((i + 1).to_string(), c, n))
+        .collect();
+    let errors = threads.clone();
+    let runtime = threads;
+    let port_ids: Vec<(u16, String)> = ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect();
+    let results = [
+        register(
+            eal,
+            "/handoff/errors",
+            "Error counters per thread, node and reason (nonzero only)",
+            Box::new(move || {
+                let mut out = Vec::new();
+                for (t, c, _) in &errors {
+                    for r in Reason::ALL {
+                        let n = c.error_count(r);
+                        if n > 0 {
+                            out.push((key(&[t, r.node().name(), r.text()]), n));
+                        }
+                    }
+                }
+                out
+            }),
+        ),
+        register(
+            eal,
+            "/handoff/runtime",
+            "Calls, vectors and clocks per thread and node",
+            Box::new(move || {
+                let mut out = Vec::new();
+                for (t, c, nodes) in &runtime {
+                    for &n in *nodes {
+                        let (calls, vectors, clocks) = c.node_snapshot(n);
+                        if calls > 0 {
+                            out.push((key(&[t, n.name(), "calls"]), calls));
+                            out.push((key(&[t, n.name(), "vectors"]), vectors));
+                            out.push((key(&[t, n.name(), "clocks"]), clocks));
+                        }
+                    }
+                }
+                out
+            }),
+        ),
+        register(
+            eal,
+            "/handoff/interfaces",
+            "Packet counters per port",
+            Box::new(move || {
+                let mut out = Vec::new();
+                for (id, name) in &port_ids {
+                    let s = dpdk::port::stats(*id);
+                    for (field, v) in [
+                        ("rx_packets", s.rx_packets),
+                        ("tx_packets", s.tx_packets),
+                        ("rx_missed", s.rx_missed),
+                        ("rx_nombuf", s.rx_nombuf),
+                        ("rx_errors", s.rx_errors),
+                        ("tx_errors", s.tx_errors),
+                    ] {
+                        out.push((key(&[name, field]), v));
+                    }
+                }
+                out
+            }),
+        ),
+    ];
+    for r in results {
+        if let Err(e) = r {
+            log::warn!("telemetry: {e}");
+        }
+    }
 }
 
 fn find_port(ports: &[dpdk::PortInfo], name: &str) -> Result<u16> {

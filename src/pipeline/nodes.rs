@@ -45,6 +45,10 @@ impl Node {
     }
 }
 
+/// The nodes an rx lcore runs, and a worker lcore.
+pub const RX_NODES: &[Node] = &[Node::DpdkInput, Node::HandoffDemo1];
+pub const WORKER_NODES: &[Node] = &[Node::HandoffDemo2, Node::ErrorDrop, Node::Drop, Node::InterfaceOutput];
+
 /// Error (and info) counters, each owned by the node VPP reports it under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[repr(u8)]

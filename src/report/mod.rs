@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::dpdk::{PortInfo, PortStats};
 use crate::pipeline::counters::LcoreCounters;
-use crate::pipeline::nodes::{Node, Reason};
+use crate::pipeline::nodes::{Node, Reason, RX_NODES, WORKER_NODES};
 use crate::trace::format::{format_packet, FormatContext};
 use crate::trace::record::RawPacketTrace;
 use model::*;
@@ -64,9 +64,6 @@ struct ThreadRef<'a> {
     counters: &'a LcoreCounters,
     nodes: &'static [Node],
 }
-
-const RX_NODES: &[Node] = &[Node::DpdkInput, Node::HandoffDemo1];
-const WORKER_NODES: &[Node] = &[Node::HandoffDemo2, Node::ErrorDrop, Node::Drop, Node::InterfaceOutput];
 
 fn thread_name(thread: u32) -> String {
     if thread == 0 {

@@ -1,0 +1,61 @@
+//! While a run goes on: DPDK telemetry answers `/handoff/*` for
+//! dpdk-telemetry.py (SPEC section 7).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Asks dpdk-telemetry.py the commands, retrying (bounded) until the socket is up.
+fn telemetry(prefix: &str, commands: &[&str]) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let mut child = Command::new("dpdk-telemetry.py")
+            .args(["-f", prefix])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dpdk-telemetry.py (package dpdk) is installed");
+        let input: String = commands.iter().map(|c| format!("{c}\n")).collect();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = wait(child, Duration::from_secs(10));
+        let docs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|d: &serde_json::Value| commands.iter().any(|c| d.get(*c).is_some()))
+            .collect();
+        if docs.len() == commands.len() {
+            return docs;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "telemetry did not answer: {docs:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn telemetry_answers_handoff_commands_while_running() {
+    let _g = serial();
+    let prefix = format!("handoff-test-telemetry-{}", std::process::id());
+    let child =
+        spawn(&args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null0", "--duration", "4", "--json"]));
+    std::thread::sleep(Duration::from_millis(800));
+    let docs = telemetry(&prefix, &["/handoff/errors", "/handoff/runtime", "/handoff/interfaces"]);
+    let errors = &docs[0]["/handoff/errors"];
+    assert!(errors["1/handoffdemo_1/packets_handed_off_processed"].as_u64().unwrap() > 0, "{errors}");
+    assert!(errors["2/handoffdemo_2/completed_packets"].as_u64().unwrap() > 0, "{errors}");
+    let runtime = &docs[1]["/handoff/runtime"];
+    assert!(runtime["1/dpdk_input/vectors"].as_u64().unwrap() > 0, "{runtime}");
+    assert!(runtime["2/drop/calls"].as_u64().unwrap() > 0, "{runtime}");
+    let interfaces = &docs[2]["/handoff/interfaces"];
+    assert!(interfaces["net_null0/rx_packets"].as_u64().unwrap() > 0, "{interfaces}");
+
+    let out = wait(child, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_conserved(&doc);
+}
