@@ -23,8 +23,9 @@ pub struct LcoreCounters {
     pub transmitted: AtomicU64,
     /// Main-loop iterations.
     pub loops: AtomicU64,
-    /// Vectors of internal nodes in the last complete window of 128 loops.
+    /// Internal-node vectors and calls in the last complete window of 128 loops.
     pub last_128_vectors: AtomicU64,
+    pub last_128_calls: AtomicU64,
     /// TSC at loop start and end (0 while not yet started / still running).
     pub start_tsc: AtomicU64,
     pub end_tsc: AtomicU64,
@@ -81,17 +82,21 @@ impl LcoreCounters {
 pub struct LoopWindow {
     loops: u64,
     vectors: u64,
+    calls: u64,
 }
 
 impl LoopWindow {
     #[inline(always)]
-    pub fn end_loop(&mut self, vectors: u64, counters: &LcoreCounters) {
+    pub fn end_loop(&mut self, vectors: u64, calls: u64, counters: &LcoreCounters) {
         self.loops += 1;
         self.vectors += vectors;
+        self.calls += calls;
         if self.loops % 128 == 0 {
             counters.last_128_vectors.store(self.vectors, Ordering::Relaxed);
+            counters.last_128_calls.store(self.calls, Ordering::Relaxed);
             counters.loops.store(self.loops, Ordering::Relaxed);
             self.vectors = 0;
+            self.calls = 0;
         }
     }
 

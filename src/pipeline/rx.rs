@@ -80,7 +80,7 @@ impl RxLcore {
         counters.start_tsc.store(rdtsc(), Ordering::Release);
 
         while !self.stop.load(Ordering::Relaxed) {
-            let mut loop_vectors = 0u64;
+            let (mut loop_vectors, mut loop_calls) = (0u64, 0u64);
             let mut live = false;
             for qi in 0..self.queues.len() {
                 if self.queues[qi].exhausted {
@@ -113,8 +113,9 @@ impl RxLcore {
                 };
                 self.handoffdemo_1(&mut burst, &mut per_worker, &mut traces, traced, t1);
                 loop_vectors += n as u64;
+                loop_calls += 1;
             }
-            window.end_loop(loop_vectors, &counters);
+            window.end_loop(loop_vectors, loop_calls, &counters);
             let budget_spent = self.budget.as_ref().is_some_and(|b| b.load(Ordering::Relaxed) == 0);
             if !live || budget_spent {
                 break;

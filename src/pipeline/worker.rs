@@ -77,16 +77,22 @@ impl WorkerLcore {
             // Read `done` before polling: if every producer was done then, a
             // poll that finds all rings empty means nothing more can come.
             let producers_done = self.producers.iter().all(|p| p.done.load(Ordering::Acquire));
-            let mut got = 0u64;
+            let (mut got, mut bursts) = (0u64, 0u64);
             for r in 0..self.rings.len() {
                 let n = self.rings[r].dequeue(&mut burst, self.burst_size);
                 if n == 0 {
                     continue;
                 }
                 got += n as u64;
+                bursts += 1;
                 self.process(&mut burst, &mut traces, &mut traced);
             }
-            window.end_loop(got, &counters);
+            // Each burst passes every internal node of this worker once.
+            let nodes = match self.output {
+                Output::Drop => 3,
+                Output::Port(_) => 2,
+            };
+            window.end_loop(got * nodes, bursts * nodes, &counters);
             if got == 0 && producers_done {
                 break;
             }

@@ -127,7 +127,15 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
             name: thread_name(t.thread),
             lcore: t.lcore,
             time,
-            last_128_loops_vectors: c.last_128_vectors.load(Ordering::Relaxed) as f64,
+            last_128_vectors_per_loop: c.last_128_vectors.load(Ordering::Relaxed) as f64 / 128.0,
+            last_128_vectors_per_node: {
+                let calls = c.last_128_calls.load(Ordering::Relaxed);
+                if calls > 0 {
+                    c.last_128_vectors.load(Ordering::Relaxed) as f64 / calls as f64
+                } else {
+                    0.0
+                }
+            },
             rate_in: rate(Node::DpdkInput),
             rate_out: rate(Node::InterfaceOutput),
             rate_drop: rate(Node::Drop),

@@ -51,8 +51,10 @@ pub struct ThreadRuntime {
     pub lcore: u32,
     /// Seconds the thread's loop ran.
     pub time: f64,
-    /// Vectors of internal nodes in the last 128 main loops.
-    pub last_128_loops_vectors: f64,
+    /// Over the last 128 main loops: internal-node vectors per loop, and
+    /// vectors per internal-node call (VPP's "last 128 main loops X per node Y").
+    pub last_128_vectors_per_loop: f64,
+    pub last_128_vectors_per_node: f64,
     /// Packets per second into input nodes, out of output nodes, into drop.
     pub rate_in: f64,
     pub rate_out: f64,

@@ -68,13 +68,12 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
             internal += 1;
         }
         let average = if calls > 0 { vectors as f64 / calls as f64 } else { 0.0 };
-        let per_node = if internal > 0 { t.last_128_loops_vectors / internal as f64 } else { 0.0 };
 
         let _ = writeln!(out, "Thread {} {} (lcore {})", t.thread, t.name, t.lcore);
         let _ = writeln!(
             out,
             "Time {:.1}, average vectors/node {:.2}, last 128 main loops {:.2} per node {:.2}",
-            t.time, average, t.last_128_loops_vectors, per_node
+            t.time, average, t.last_128_vectors_per_loop, t.last_128_vectors_per_node
         );
         out.push_str("  vector rates in ");
         push_e(&mut out, t.rate_in, 4);
@@ -299,7 +298,8 @@ mod tests {
                 name: "vpp_wk_0".into(),
                 lcore: 0,
                 time: 133.9,
-                last_128_loops_vectors: 0.0,
+                last_128_vectors_per_loop: 0.0,
+                last_128_vectors_per_node: 0.0,
                 rate_in: 5.0 / 133.937,
                 rate_out: 0.0,
                 rate_drop: 0.0,
@@ -316,7 +316,8 @@ mod tests {
                 name: "vpp_wk_1".into(),
                 lcore: 2,
                 time: 133.9,
-                last_128_loops_vectors: 0.0,
+                last_128_vectors_per_loop: 0.0,
+                last_128_vectors_per_node: 0.0,
                 rate_in: 0.0,
                 rate_out: 0.0,
                 rate_drop: 5.0 / 133.937,
@@ -432,9 +433,9 @@ mod tests {
     #[test]
     fn runtime_per_node_and_empty() {
         let mut t = seed_runtime().remove(1);
-        t.last_128_loops_vectors = 6.0;
+        t.last_128_vectors_per_loop = 6.0;
+        t.last_128_vectors_per_node = 2.0;
         let text = show_runtime(&[t]);
-        // Three internal nodes (drop, error-drop, handoffdemo-2).
         assert!(text.contains("last 128 main loops 6.00 per node 2.00"), "{text}");
         assert!(!text.contains("---------------"));
         let idle = ThreadRuntime {
@@ -442,7 +443,8 @@ mod tests {
             name: "main".into(),
             lcore: 1,
             time: 0.0,
-            last_128_loops_vectors: 0.0,
+            last_128_vectors_per_loop: 0.0,
+            last_128_vectors_per_node: 0.0,
             rate_in: 0.0,
             rate_out: 0.0,
             rate_drop: 0.0,
