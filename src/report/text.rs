@@ -61,11 +61,10 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
         let mut nodes: Vec<&NodeRuntime> = t.nodes.iter().filter(|n| n.calls > 0).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
 
-        let (mut vectors, mut calls, mut internal) = (0u64, 0u64, 0usize);
+        let (mut vectors, mut calls) = (0u64, 0u64);
         for n in nodes.iter().filter(|n| !is_input(n)) {
             vectors = vectors.saturating_add(n.vectors);
             calls = calls.saturating_add(n.calls);
-            internal += 1;
         }
         let average = if calls > 0 { vectors as f64 / calls as f64 } else { 0.0 };
 
