@@ -106,19 +106,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     }
     let total_rxq: usize = port_rxqs.iter().map(|&q| q as usize).sum();
 
-    // Buffers: rx descriptors, tx descriptors, every ring full, bursts in flight and caches.
-    let mut cache = 256u32;
-    let lcores = (n_rx + n_workers) as u64;
-    let rings = (n_rx * n_workers) as u64;
-    let need = plan.rx_desc as u64 * total_rxq as u64
-        + plan.tx_desc as u64 * (all_ports.len() * n_workers.max(1)) as u64
-        + plan.ring_size as u64 * rings
-        + (MAX_BURST as u64) * (2 + n_workers as u64) * lcores
-        + cache as u64 * (lcores + 1) * 2
-        + 1024;
-    let per_socket = plan.mbufs.unwrap_or(need.min(u32::MAX as u64) as u32);
-    // DPDK wants the per-lcore cache well below the pool size.
-    cache = cache.min(per_socket / 8);
+    let (per_socket, cache) = pool_size(plan, total_rxq, all_ports.len());
     let mut sockets: Vec<u32> = plan.rx_lcores.iter().map(|&l| eal.lcore_socket(l)).collect();
     sockets.sort_unstable();
     sockets.dedup();
@@ -142,22 +130,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         p.start().with_context(|| format!("cannot start port {name}"))?;
     }
 
-    // (port, queue) pairs shared round-robin among rx lcores.
-    let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
-    let mut k = 0;
-    for (i, p) in ports.iter().enumerate() {
-        let expected = plan.finite_inputs.get(&p.info().name);
-        for q in 0..p.config().rx_queues.min(port_rxqs[i]) {
-            queues_of[k % n_rx].push(InputQueue {
-                rxq: p.rx_queue(q),
-                expected: expected.map(|files| files[q as usize]),
-                received: 0,
-                exhausted: false,
-                stalled_since: None,
-            });
-            k += 1;
-        }
-    }
+    let queues_of = assign_queues(&ports, &port_rxqs, plan, n_rx);
 
     // One SP/SC ring per (rx lcore, worker).
     let mut producers: Vec<Vec<dpdk::RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
@@ -407,6 +380,44 @@ fn register_telemetry(eal: &Eal, rx: &[Arc<LcoreCounters>], workers: &[Arc<Lcore
             log::warn!("telemetry: {e}");
         }
     }
+}
+
+/// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every
+/// ring full, the bursts in flight and the caches, unless `--mbufs` says.
+fn pool_size(plan: &Plan, total_rxq: usize, ports: usize) -> (u32, u32) {
+    let (n_rx, n_workers) = (plan.rx_lcores.len() as u64, plan.worker_lcores.len() as u64);
+    let lcores = n_rx + n_workers;
+    let cache = 256u64;
+    let need = plan.rx_desc as u64 * total_rxq as u64
+        + plan.tx_desc as u64 * ports as u64 * n_workers.max(1)
+        + plan.ring_size as u64 * n_rx * n_workers
+        + MAX_BURST as u64 * (2 + n_workers) * lcores
+        + cache * (lcores + 1) * 2
+        + 1024;
+    let per_socket = plan.mbufs.unwrap_or(need.min(u32::MAX as u64) as u32);
+    // DPDK wants the per-lcore cache well below the pool size.
+    (per_socket, (cache as u32).min(per_socket / 8))
+}
+
+/// Shares the (port, queue) pairs round-robin among the rx lcores; a queue
+/// of a finite pcap input knows how many packets its file holds.
+fn assign_queues(ports: &[Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Vec<Vec<InputQueue>> {
+    let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
+    let mut k = 0;
+    for (p, &rxqs) in ports.iter().zip(port_rxqs) {
+        let expected = plan.finite_inputs.get(&p.info().name);
+        for q in 0..p.config().rx_queues.min(rxqs) {
+            queues_of[k % n_rx].push(InputQueue {
+                rxq: p.rx_queue(q),
+                expected: expected.map(|files| files[q as usize]),
+                received: 0,
+                exhausted: false,
+                stalled_since: None,
+            });
+            k += 1;
+        }
+    }
+    queues_of
 }
 
 fn find_port(ports: &[dpdk::PortInfo], name: &str) -> Result<u16> {
