@@ -168,6 +168,9 @@ pub struct Prepared {
     pub json: bool,
     pub trace_display: usize,
     pub _workdir: Option<tempfile::TempDir>,
+    /// Output files (tx_pcap) that did not exist before this run: removed
+    /// if the run fails, so a failure leaves no half-written file.
+    pub new_outputs: Vec<PathBuf>,
     /// Said on stderr before the run (e.g. that the seed demo runs).
     pub notice: Option<String>,
 }
@@ -310,7 +313,9 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         eal.push("--log-level=lib.telemetry:error".into());
     }
 
-    let finite_inputs = input::finite_inputs(&eal_args::values_of(&eal, "--vdev"))?;
+    let vdevs = eal_args::values_of(&eal, "--vdev");
+    let finite_inputs = input::finite_inputs(&vdevs)?;
+    let new_outputs = input::output_files(&vdevs).into_iter().filter(|p| !p.exists()).collect();
     let output = match cli.output.as_str() {
         "drop" => OutputChoice::Drop,
         p => OutputChoice::Port(p.to_string()),
@@ -357,6 +362,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         json: cli.json,
         trace_display: cli.trace_display,
         _workdir: workdir,
+        new_outputs,
         notice,
     })
 }

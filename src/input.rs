@@ -59,6 +59,16 @@ pub fn finite_inputs(vdevs: &[String]) -> Result<BTreeMap<String, Vec<u64>>> {
     Ok(out)
 }
 
+/// Files net_pcap vdevs write (`tx_pcap=`); the PMD creates them at start-up.
+pub fn output_files(vdevs: &[String]) -> Vec<std::path::PathBuf> {
+    vdevs
+        .iter()
+        .map(|t| parse_vdev(t))
+        .filter(|v| v.name.starts_with("net_pcap"))
+        .flat_map(|v| v.args.into_iter().filter(|(k, _)| k == "tx_pcap").map(|(_, f)| f.into()))
+        .collect()
+}
+
 /// Packets in a pcap or pcapng file; a missing or corrupt file is an error.
 pub fn count_packets(path: &Path) -> Result<u64> {
     let mut file = File::open(path).with_context(|| format!("cannot open pcap file '{}'", path.display()))?;

@@ -43,7 +43,16 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         eprintln!("{n}");
     }
     control::install_signals();
-    let outcome = pipeline::run(&prepared.plan)?;
+    let outcome = match pipeline::run(&prepared.plan) {
+        Ok(o) => o,
+        Err(e) => {
+            // The PMD created these at start-up; a failed run leaves none behind.
+            for f in &prepared.new_outputs {
+                let _ = std::fs::remove_file(f);
+            }
+            return Err(e);
+        }
+    };
     let stopped_by = format!("{:?}", outcome.stop);
     let report = report::build(&outcome.facts, &stopped_by);
 

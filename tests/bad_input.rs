@@ -98,3 +98,28 @@ fn eal_failure_names_the_cause_and_the_ways_out() {
     let line = fails(&with_base("eal", &["--vdev", "net_null0", "--", "--no-such-eal-option"]));
     assert!(line.contains("EAL cannot start"), "{line}");
 }
+
+#[test]
+fn port_with_too_few_queues_leaves_no_output_file() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.pcap");
+    write_pcap(&input, &random_packets(10, 1));
+    let output = dir.path().join("out.pcap");
+    // Two workers need two tx queues; a net_pcap port with one tx_pcap has one.
+    let line = fails(&with_base(
+        "queues",
+        &[
+            "--vdev",
+            &format!("net_pcap0,rx_pcap={}", input.display()),
+            "--vdev",
+            &format!("net_pcap1,tx_pcap={}", output.display()),
+            "--output",
+            "net_pcap1",
+            "--worker-lcores",
+            "2,3",
+        ],
+    ));
+    assert!(line.contains("net_pcap1") && line.contains("1 tx queues") && line.contains("2 tx are needed"), "{line}");
+    assert!(!output.exists(), "a failed run must not leave {}", output.display());
+}

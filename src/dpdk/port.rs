@@ -121,11 +121,10 @@ impl Port {
     /// Configures the port and sets up its queues; rx queues take mbufs
     /// from the pool of the port's socket.
     pub fn configure(eal: &Eal, info: PortInfo, config: PortConfig, buffers: &Buffers) -> Result<Port, DpdkError> {
-        let id = info.id;
         if config.rx_queues > info.max_rx_queues || config.tx_queues > info.max_tx_queues {
             return Err(DpdkError::Invalid(format!(
-                "port {id} ({}) has {} rx / {} tx queues, {} rx / {} tx are needed",
-                info.name, info.max_rx_queues, info.max_tx_queues, config.rx_queues, config.tx_queues
+                "it has {} rx / {} tx queues, {} rx / {} tx are needed (one rx queue per rx lcore, one tx queue per worker)",
+                info.max_rx_queues, info.max_tx_queues, config.rx_queues, config.tx_queues
             )));
         }
         let mut conf = sys::rte_eth_conf::default();
@@ -134,6 +133,7 @@ impl Port {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode::RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
         }
+        let id = info.id;
         // SAFETY: valid port id and a fully initialised conf.
         check("rte_eth_dev_configure", unsafe {
             sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
