@@ -236,3 +236,29 @@ fn finite_input_ends_even_when_the_pool_runs_dry() {
         assert_eq!(doc["stopped_by"], "InputDone");
     }
 }
+
+/// A worker that panics is contained: the run stops instead of hanging,
+/// says which lcore failed and exits non-zero, with no panic text but ours.
+#[test]
+fn a_panicking_worker_ends_the_run_with_a_clear_failure() {
+    let _g = serial();
+    let mut a = eal_base("panic");
+    a.extend(args(&["--vdev", "net_null0", "--json"]));
+    let child = std::process::Command::new(bin())
+        .args(&a)
+        .env("HANDOFF_FAULT", "panic-worker")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("handoff: the run failed") && stderr.contains("lcore 2: panicked: injected fault"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Nothing stranded: the dead worker's ring was emptied and freed.
+    assert_eq!(doc["conservation"]["mbufs_leaked"], 0, "{}", doc["conservation"]);
+}

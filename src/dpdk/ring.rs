@@ -17,6 +17,7 @@ const RING_F_EXACT_SZ: u32 = 0x4;
 
 struct RingInner {
     raw: NonNull<sys::rte_ring>,
+    buffers: Arc<Buffers>,
 }
 
 // SAFETY: rte_ring is designed for use across lcores; single producer and
@@ -26,7 +27,31 @@ unsafe impl Sync for RingInner {}
 
 impl Drop for RingInner {
     fn drop(&mut self) {
-        // SAFETY: both handles are gone (this is the last Arc), so nobody uses the ring.
+        // Whatever is still in the ring (its consumer died, say) is owned by
+        // the ring: free it, so nothing in a ring is ever leaked.
+        let mut indices = [0u32; MAX_BURST];
+        loop {
+            // SAFETY: both handles are gone (this is the last Arc), so this
+            // is the only user of the ring; `indices` has MAX_BURST slots.
+            let got = unsafe {
+                sys::rte_ring_dequeue_burst_elem(
+                    self.raw.as_ptr(),
+                    indices.as_mut_ptr() as *mut _,
+                    4,
+                    MAX_BURST as u32,
+                    std::ptr::null_mut(),
+                )
+            } as usize;
+            if got == 0 {
+                break;
+            }
+            let mut burst = Burst::new();
+            for &i in &indices[..got] {
+                // SAFETY: indices in the ring are owned by it (producer invariant).
+                unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
+            }
+        }
+        // SAFETY: empty and unused, freed once.
         unsafe { sys::rte_ring_free(self.raw.as_ptr()) }
     }
 }
@@ -37,11 +62,10 @@ pub struct RingProducer {
     inner: Arc<RingInner>,
 }
 
-/// The one dequeuing side; turns indices back into mbufs. Dropping it frees
-/// whatever the ring still holds, so nothing in a ring is ever leaked.
+/// The one dequeuing side; turns indices back into mbufs. The ring frees
+/// whatever it still holds when its last handle goes.
 pub struct RingConsumer {
     inner: Arc<RingInner>,
-    buffers: Arc<Buffers>,
 }
 
 /// Makes a ring holding exactly `size` indices (a power of two).
@@ -61,8 +85,8 @@ pub fn handoff_ring(
         sys::rte_ring_create_elem(cname.as_ptr(), 4, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ)
     };
     let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_ring_create_elem"))?;
-    let inner = Arc::new(RingInner { raw });
-    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner, buffers }))
+    let inner = Arc::new(RingInner { raw, buffers });
+    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner }))
 }
 
 impl RingProducer {
@@ -125,7 +149,7 @@ impl RingConsumer {
         for &i in &indices[..got] {
             // SAFETY: the ring carried only owned indices (producer invariant);
             // dequeuing moved that ownership to us, and on into the burst.
-            unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
+            unsafe { burst.push_raw(self.inner.buffers.mbuf_ptr(i)) };
         }
         got
     }
@@ -134,14 +158,5 @@ impl RingConsumer {
     pub fn count(&self) -> u32 {
         // SAFETY: the ring is valid.
         unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
-    }
-}
-
-impl Drop for RingConsumer {
-    fn drop(&mut self) {
-        let mut burst = Burst::new();
-        while self.dequeue(&mut burst, MAX_BURST) > 0 {
-            burst.free_all();
-        }
     }
 }

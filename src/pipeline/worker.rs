@@ -42,6 +42,8 @@ pub enum Fault {
     LeakMbuf,
     /// Free one packet without counting it anywhere.
     LosePacket,
+    /// Panic in the worker's loop.
+    PanicWorker,
 }
 
 impl Fault {
@@ -49,6 +51,7 @@ impl Fault {
         match std::env::var("HANDOFF_FAULT").ok()?.as_str() {
             "leak-mbuf" => Some(Fault::LeakMbuf),
             "lose-packet" => Some(Fault::LosePacket),
+            "panic-worker" => Some(Fault::PanicWorker),
             _ => None,
         }
     }
@@ -116,6 +119,7 @@ impl WorkerLcore {
                         std::mem::forget(m);
                     }
                     Fault::LosePacket => drop(m),
+                    Fault::PanicWorker => panic!("injected fault (HANDOFF_FAULT=panic-worker)"),
                 }
             }
             if burst.is_empty() {
