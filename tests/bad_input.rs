@@ -103,15 +103,14 @@ fn eal_failure_names_the_cause_and_the_ways_out() {
 fn port_with_too_few_queues_leaves_no_output_file() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.pcap");
-    write_pcap(&input, &random_packets(10, 1));
+    let input = pcap_input(dir.path(), "in.pcap", 10, 1);
     let output = dir.path().join("out.pcap");
     // Two workers need two tx queues; a net_pcap port with one tx_pcap has one.
     let line = fails(&with_base(
         "queues",
         &[
             "--vdev",
-            &format!("net_pcap0,rx_pcap={}", input.display()),
+            &input,
             "--vdev",
             &format!("net_pcap1,tx_pcap={}", output.display()),
             "--output",

@@ -11,10 +11,9 @@ use common::*;
 fn random_capture_is_fully_accounted() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("random.pcap");
-    write_pcap(&pcap, &random_packets(3000, 7));
+    let input = pcap_input(dir.path(), "random.pcap", 3000, 7);
     let mut a = eal_base("random");
-    a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", pcap.display())]));
+    a.extend(args(&["--vdev", &input]));
     let doc = run_json(&a);
 
     assert_conserved(&doc);
@@ -131,15 +130,9 @@ fn output_port_transmits_every_packet_unchanged() {
 fn text_report_has_the_seed_layout() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("few.pcap");
-    write_pcap(&pcap, &random_packets(20, 3));
+    let input = pcap_input(dir.path(), "few.pcap", 20, 3);
     let mut a = eal_base("text");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={}", pcap.display()),
-        "--show",
-        "errors,runtime,interfaces",
-    ]));
+    a.extend(args(&["--vdev", &input, "--show", "errors,runtime,interfaces"]));
     let out = run(&a);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -156,19 +149,11 @@ fn text_report_has_the_seed_layout() {
 fn conservation_check_catches_leaks_and_lost_packets() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("fault.pcap");
-    write_pcap(&pcap, &random_packets(100, 5));
+    let input = pcap_input(dir.path(), "fault.pcap", 100, 5);
     for (fault, expect) in [("leak-mbuf", "1 mbufs not back in the pool"), ("lose-packet", "(1 unaccounted)")] {
         let mut a = eal_base(&format!("fault-{fault}"));
-        a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", pcap.display()), "--json"]));
-        let child = std::process::Command::new(bin())
-            .args(&a)
-            .env("HANDOFF_FAULT", fault)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = wait(child, Duration::from_secs(60));
+        a.extend(args(&["--vdev", &input, "--json"]));
+        let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", fault)]), Duration::from_secs(60));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{fault}: stderr:\n{stderr}");
         let line = stderr.lines().find(|l| l.starts_with("handoff: conservation check failed")).unwrap_or_else(|| {
@@ -216,18 +201,10 @@ fn two_rx_lcores_and_two_workers_share_the_load() {
 fn finite_input_ends_even_when_the_pool_runs_dry() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("dry.pcap");
-    write_pcap(&pcap, &random_packets(3000, 13));
+    let input = pcap_input(dir.path(), "dry.pcap", 3000, 13);
     for run in 0..3 {
         let mut a = eal_base(&format!("dry{run}"));
-        a.extend(args(&[
-            "--vdev",
-            &format!("net_pcap0,rx_pcap={}", pcap.display()),
-            "--mbufs",
-            "128",
-            "--burst",
-            "64",
-        ]));
+        a.extend(args(&["--vdev", &input, "--mbufs", "128", "--burst", "64"]));
         let doc = run_json(&a);
         assert_conserved(&doc);
         let received = doc["conservation"]["received"].as_u64().unwrap();
@@ -244,14 +221,7 @@ fn a_panicking_worker_ends_the_run_with_a_clear_failure() {
     let _g = serial();
     let mut a = eal_base("panic");
     a.extend(args(&["--vdev", "net_null0", "--json"]));
-    let child = std::process::Command::new(bin())
-        .args(&a)
-        .env("HANDOFF_FAULT", "panic-worker")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait(child, Duration::from_secs(30));
+    let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", "panic-worker")]), Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(

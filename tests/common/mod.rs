@@ -31,8 +31,14 @@ pub fn eal_base(test: &str) -> Vec<String> {
 }
 
 pub fn spawn(args: &[String]) -> Child {
+    spawn_env(args, &[])
+}
+
+/// Spawns with extra environment variables (the HANDOFF_FAULT test hook).
+pub fn spawn_env(args: &[String], env: &[(&str, &str)]) -> Child {
     Command::new(bin())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -94,6 +100,14 @@ pub fn random_packets(n: usize, seed: u64) -> Vec<Vec<u8>> {
             v
         })
         .collect()
+}
+
+/// Writes `n` random packets (from `seed`) to `dir/name`; returns the
+/// `--vdev` value that reads them.
+pub fn pcap_input(dir: &Path, name: &str, n: usize, seed: u64) -> String {
+    let path = dir.join(name);
+    write_pcap(&path, &random_packets(n, seed));
+    format!("net_pcap0,rx_pcap={}", path.display())
 }
 
 pub fn write_pcap(path: &Path, packets: &[Vec<u8>]) {
