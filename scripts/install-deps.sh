@@ -9,6 +9,7 @@ packages=(
   libpcap-dev                # net_pcap PMD and --trace-filter (BPF compile)
   iproute2                   # veth pairs in network namespaces for tests
   python3                    # dpdk-telemetry.py
+  tshark                     # tests read --trace-pcapng files as Wireshark would
 )
 
 missing=()
@@ -20,6 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
+  # tshark asks whether non-root users may capture; preseed "no".
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 

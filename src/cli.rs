@@ -36,6 +36,14 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub trace: u32,
 
+    /// Trace only packets matching a pcap-filter expression, e.g. 'udp port 53' (needs --trace)
+    #[arg(long, value_name = "EXPR")]
+    pub trace_filter: Option<String>,
+
+    /// Write the traced packets to FILE as pcapng, with their node paths as comments (needs --trace)
+    #[arg(long, value_name = "FILE")]
+    pub trace_pcapng: Option<PathBuf>,
+
     /// Most packets per thread that `show trace` prints (VPP's default is 50)
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub trace_display: usize,
@@ -167,6 +175,7 @@ pub struct Prepared {
     pub sections: Vec<Section>,
     pub json: bool,
     pub trace_display: usize,
+    pub trace_pcapng: Option<PathBuf>,
     pub _workdir: Option<tempfile::TempDir>,
     /// Output files (tx_pcap) that did not exist before this run: removed
     /// if the run fails, so a failure leaves no half-written file.
@@ -188,6 +197,18 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     }
     if cli.trace > MAX_TRACE {
         bail!("--trace {} is more than the {MAX_TRACE} packets a trace buffer holds", cli.trace);
+    }
+    if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
+        bail!("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)");
+    }
+    if let Some(expr) = &cli.trace_filter {
+        crate::trace::filter::compile(expr)?;
+    }
+    if let Some(p) = &cli.trace_pcapng {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            bail!("--trace-pcapng {}: directory {} does not exist", p.display(), dir.display());
+        }
     }
     if cli.count == Some(0) {
         bail!("--count 0 would receive nothing; give at least 1");
@@ -350,6 +371,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             symmetric: cli.symmetric,
             output,
             trace,
+            trace_filter: cli.trace_filter.clone(),
             count: cli.count,
             duration: cli.duration,
             stats_interval: cli.stats_interval,
@@ -361,6 +383,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         sections,
         json: cli.json,
         trace_display: cli.trace_display,
+        trace_pcapng: cli.trace_pcapng.clone(),
         _workdir: workdir,
         new_outputs,
         notice,

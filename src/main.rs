@@ -55,6 +55,10 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     };
     let stopped_by = format!("{:?}", outcome.stop);
     let report = report::build(&outcome.facts, &stopped_by);
+    if let Some(path) = &prepared.trace_pcapng {
+        let n = report::pcapng::write(path, &outcome.facts)?;
+        log::info!("{n} traced packets written to {}", path.display());
+    }
 
     let mut out = std::io::stdout().lock();
     if prepared.json {

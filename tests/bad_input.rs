@@ -122,3 +122,18 @@ fn port_with_too_few_queues_leaves_no_output_file() {
     assert!(line.contains("net_pcap1") && line.contains("1 tx queues") && line.contains("2 tx are needed"), "{line}");
     assert!(!output.exists(), "a failed run must not leave {}", output.display());
 }
+
+#[test]
+fn bad_trace_filter_and_pcapng_destination() {
+    let _g = serial();
+    let line =
+        fails(&with_base("badfilter", &["--vdev", "net_null0", "--trace", "5", "--trace-filter", "udp prot 53"]));
+    assert!(line.contains("bad --trace-filter 'udp prot 53'"), "{line}");
+    let line = fails(&with_base("nofilterlimit", &["--vdev", "net_null0", "--trace-filter", "udp"]));
+    assert!(line.contains("need --trace N"), "{line}");
+    let line = fails(&with_base(
+        "pcapngdir",
+        &["--vdev", "net_null0", "--trace", "5", "--trace-pcapng", "/nonexistent/dir/t.pcapng"],
+    ));
+    assert!(line.contains("/nonexistent/dir") && line.contains("does not exist"), "{line}");
+}

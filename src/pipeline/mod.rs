@@ -42,6 +42,8 @@ pub struct Plan {
     pub symmetric: bool,
     pub output: OutputChoice,
     pub trace: u32,
+    /// pcap-filter expression choosing which packets to trace (already checked).
+    pub trace_filter: Option<String>,
     pub count: Option<u64>,
     pub duration: Option<f64>,
     pub stats_interval: Option<f64>,
@@ -158,6 +160,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
 
     let tsc_hz = eal.tsc_hz();
     let start_tsc = dpdk::rdtsc();
+    let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let started = std::time::Instant::now();
     let mut launched = Launched { rx: Vec::new(), workers: Vec::new() };
     // Workers first, so rings are drained from the first packet.
@@ -198,6 +201,10 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
                 symmetric: plan.symmetric,
                 budget: budget.clone(),
                 trace_limit: plan.trace,
+                trace_filter: match &plan.trace_filter {
+                    Some(expr) => Some(crate::trace::filter::compile(expr)?),
+                    None => None,
+                },
                 counters: rx_counters[r].clone(),
                 stop: stop.clone(),
                 buffers: buffers.clone(),
@@ -293,6 +300,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         dynflags: dpdk::mbuf::dynflag_names(),
         tsc_hz,
         start_tsc,
+        start_unix,
         seconds,
         mbufs_total,
         mbufs_free,

@@ -34,6 +34,8 @@ pub struct RxLcore {
     pub budget: Option<Arc<AtomicU64>>,
     /// Packets to trace from the start (`--trace N`).
     pub trace_limit: u32,
+    /// Only packets this BPF program accepts are traced (`--trace-filter`).
+    pub trace_filter: Option<pcap::BpfProgram>,
     pub counters: Arc<LcoreCounters>,
     pub stop: Arc<AtomicBool>,
     pub buffers: Arc<Buffers>,
@@ -152,8 +154,8 @@ impl RxLcore {
         }
     }
 
-    /// dpdk-input's trace: marks and records packets until the limit; returns
-    /// how many packets of this burst are traced (always a prefix).
+    /// dpdk-input's trace: marks and records packets (those the filter
+    /// accepts) until the limit; returns how many of this burst it traced.
     fn trace_input(
         &self,
         burst: &mut Burst,
@@ -162,9 +164,14 @@ impl RxLcore {
         queue: u16,
         tsc: u64,
     ) -> usize {
-        let room = (self.trace_limit as usize).saturating_sub(traces.len());
         let mut traced = 0;
-        for m in burst.as_mut_slice().iter_mut().take(room) {
+        for m in burst.as_mut_slice().iter_mut() {
+            if traces.len() >= self.trace_limit as usize {
+                break;
+            }
+            if self.trace_filter.as_ref().is_some_and(|f| !f.filter(m.data())) {
+                continue;
+            }
             let index = traces.len() as u32;
             let handle = (self.thread << 24) | (index & 0x00ff_ffff);
             m.set_trace(handle);

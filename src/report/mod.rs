@@ -2,6 +2,7 @@
 //! one JSON document, plus the conservation check.
 
 pub mod model;
+pub mod pcapng;
 pub mod text;
 pub mod vpp_fmt;
 
@@ -30,6 +31,8 @@ pub struct RunFacts {
     pub dynflags: Vec<(u64, String)>,
     pub tsc_hz: u64,
     pub start_tsc: u64,
+    /// Wall-clock time at `start_tsc`, since the Unix epoch.
+    pub start_unix: std::time::Duration,
     /// Wall-clock seconds the data path ran.
     pub seconds: f64,
     pub mbufs_total: u64,

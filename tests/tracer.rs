@@ -1,0 +1,92 @@
+//! The tracer on real packets: `--trace-filter` (pcap-filter via libpcap)
+//! and `--trace-pcapng` (read back by tshark, as a user would).
+
+mod common;
+
+use common::*;
+
+/// UDP packets, every tenth to port 53, the rest to port 80.
+fn dns_mix(dir: &std::path::Path) -> String {
+    let packets: Vec<Vec<u8>> = (0..200u16)
+        .map(|i| {
+            let dport = if i % 10 == 3 { 53 } else { 80 };
+            let mut v = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(1000 + i, dport)
+                .write(&mut v, &[0u8; 18])
+                .unwrap();
+            v
+        })
+        .collect();
+    let path = dir.join("mix.pcap");
+    write_pcap(&path, &packets);
+    format!("net_pcap0,rx_pcap={}", path.display())
+}
+
+#[test]
+fn trace_filter_traces_only_matching_packets() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = eal_base("filter");
+    a.extend(args(&["--vdev", &dns_mix(dir.path()), "--trace", "5", "--trace-filter", "udp dst port 53"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["received"], 200);
+    let rx = doc["trace"][1]["packets"].as_array().unwrap();
+    let wk = doc["trace"][2]["packets"].as_array().unwrap();
+    assert_eq!((rx.len(), wk.len()), (5, 5));
+    for p in rx {
+        let input = p["records"][0]["text"].as_str().unwrap();
+        assert!(input.contains("-> 53"), "a traced packet must match the filter:\n{input}");
+    }
+}
+
+#[test]
+fn trace_pcapng_is_readable_by_tshark_with_node_paths() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trace.pcapng");
+    let mut a = eal_base("pcapng");
+    a.extend(args(&[
+        "--vdev",
+        &dns_mix(dir.path()),
+        "--trace",
+        "3",
+        "--trace-filter",
+        "udp port 53",
+        "--trace-pcapng",
+        out.to_str().unwrap(),
+    ]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    let tshark = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&out)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "frame.time_epoch",
+        ])
+        .output()
+        .expect("tshark is installed (scripts/install-deps.sh)");
+    assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
+    let text = String::from_utf8(tshark.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    for r in rows {
+        assert_eq!(r[0], "thread 1: dpdk-input handoffdemo-1 -> thread 2: handoff_trace handoffdemo-2 error-drop drop");
+        assert_eq!(r[1], "53");
+        assert_eq!(r[2], "net_pcap0");
+        let t: f64 = r[3].parse().unwrap();
+        assert!((now - t).abs() < 600.0, "timestamp {t} is not about now ({now})");
+    }
+}
