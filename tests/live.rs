@@ -59,3 +59,16 @@ fn telemetry_answers_handoff_commands_while_running() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_conserved(&doc);
 }
+
+#[test]
+fn stats_interval_prints_a_line_of_rates_per_interval() {
+    let _g = serial();
+    let mut a = eal_base("stats");
+    a.extend(args(&["--vdev", "net_null0", "--duration", "2.2", "--stats-interval", "0.5", "--show", "errors"]));
+    let out = run(&a);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff: rx ")).collect();
+    assert!((3..=5).contains(&lines.len()), "one line per 0.5 s over 2.2 s:\n{stderr}");
+    assert!(lines.iter().all(|l| l.contains(" pps") && l.contains("in flight")), "{lines:?}");
+}

@@ -232,3 +232,16 @@ fn a_panicking_worker_ends_the_run_with_a_clear_failure() {
     // Nothing stranded: the dead worker's ring was emptied and freed.
     assert_eq!(doc["conservation"]["mbufs_leaked"], 0, "{}", doc["conservation"]);
 }
+
+/// The CI profile from dpdk-config/ loads as EAL arguments (its own
+/// --file-prefix is overridden by the later one the test gives).
+#[test]
+fn eal_profile_from_dpdk_config_runs() {
+    let _g = serial();
+    let mut a = args(&["--eal-config", repo().join("dpdk-config/ci.eal").to_str().unwrap()]);
+    a.extend(eal_base("profile"));
+    a.extend(args(&["--vdev", "net_null0", "--count", "5000"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["received"], 5000);
+}
