@@ -90,3 +90,53 @@ fn trace_pcapng_is_readable_by_tshark_with_node_paths() {
         assert!((now - t).abs() < 600.0, "timestamp {t} is not about now ({now})");
     }
 }
+
+/// With two workers and --symmetric, both directions of each flow meet on
+/// one worker; without it, the directions of some flow part (20 flows).
+#[test]
+fn symmetric_hashing_sends_both_directions_to_one_worker() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let packets: Vec<Vec<u8>> = (0..20u8)
+        .flat_map(|f| {
+            let (a, b, pa, pb) = ([10, 0, 0, f], [10, 1, 0, f], 1000 + f as u16, 2000 + f as u16);
+            [(a, b, pa, pb), (b, a, pb, pa)].map(|(s, d, sp, dp)| {
+                let mut v = Vec::new();
+                etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+                    .ipv4(s, d, 64)
+                    .udp(sp, dp)
+                    .write(&mut v, &[0u8; 18])
+                    .unwrap();
+                v
+            })
+        })
+        .collect();
+    let path = dir.path().join("flows.pcap");
+    write_pcap(&path, &packets);
+    // Which worker thread continued each traced packet, by rx trace index.
+    let worker_of = |symmetric: bool| -> Vec<u64> {
+        let mut a = eal_base(if symmetric { "sym" } else { "asym" });
+        a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", path.display()), "--trace", "40"]));
+        a.extend(args(&["--worker-lcores", "2,3"]));
+        if symmetric {
+            a.push("--symmetric".into());
+        }
+        let doc = run_json(&a);
+        assert_conserved(&doc);
+        let mut of = vec![0u64; 40];
+        for t in &doc["trace"].as_array().unwrap()[2..] {
+            for p in t["packets"].as_array().unwrap() {
+                let text = p["records"][0]["text"].as_str().unwrap();
+                let index: usize = text.rsplit(' ').next().unwrap().parse().unwrap();
+                of[index] = t["thread"].as_u64().unwrap();
+            }
+        }
+        assert!(of.iter().all(|&w| w == 2 || w == 3), "every packet reached a worker: {of:?}");
+        of
+    };
+    let sym = worker_of(true);
+    assert!(sym.chunks(2).all(|pair| pair[0] == pair[1]), "{sym:?}");
+    assert!(sym.contains(&2) && sym.contains(&3), "flows spread over both workers: {sym:?}");
+    let asym = worker_of(false);
+    assert!(asym.chunks(2).any(|pair| pair[0] != pair[1]), "{asym:?}");
+}

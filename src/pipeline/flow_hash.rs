@@ -44,7 +44,18 @@ pub fn software_hash(frame: &[u8], symmetric: bool) -> u32 {
     h.write(b);
     h.write(&sp.to_be_bytes());
     h.write(&dp.to_be_bytes());
-    h.0
+    // FNV's low bits are weak (bit 0 is the parity of the input bytes), and
+    // `hash % workers` uses them: mix every bit into every other first.
+    fmix32(h.0)
+}
+
+/// MurmurHash3's finaliser.
+fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
 }
 
 struct Fnv(u32);
@@ -80,6 +91,16 @@ mod tests {
         let ba = udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 1000);
         assert_eq!(software_hash(&ab, true), software_hash(&ba, true));
         assert_ne!(software_hash(&ab, false), software_hash(&ba, false));
+    }
+
+    /// Flows whose two addresses and ports differ in the same bits: every
+    /// one hashes to the same parity without a finaliser.
+    #[test]
+    fn mirrored_flows_spread_over_two_workers() {
+        let workers: std::collections::HashSet<u32> = (0..20u8)
+            .map(|f| software_hash(&udp([10, 0, 0, f], [10, 1, 0, f], 1000 + f as u16, 2000 + f as u16), true) % 2)
+            .collect();
+        assert_eq!(workers.len(), 2);
     }
 
     #[test]
