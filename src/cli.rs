@@ -185,34 +185,7 @@ pub struct Prepared {
 }
 
 pub fn prepare(cli: Cli) -> Result<Prepared> {
-    let rx_lcores = eal_args::parse_list(&cli.rx_lcores).context("--rx-lcores")?;
-    let worker_lcores = eal_args::parse_list(&cli.worker_lcores).context("--worker-lcores")?;
-    check_distinct(&rx_lcores, "--rx-lcores")?;
-    check_distinct(&worker_lcores, "--worker-lcores")?;
-    if let Some(l) = rx_lcores.iter().find(|l| worker_lcores.contains(l)) {
-        bail!("lcore {l} is both an rx lcore and a worker lcore; give each role its own lcore");
-    }
-    if !cli.ring_size.is_power_of_two() || cli.ring_size < 2 {
-        bail!("--ring-size {} is not a power of two (try {})", cli.ring_size, cli.ring_size.next_power_of_two().max(2));
-    }
-    if cli.trace > MAX_TRACE {
-        bail!("--trace {} is more than the {MAX_TRACE} packets a trace buffer holds", cli.trace);
-    }
-    if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
-        bail!("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)");
-    }
-    if let Some(expr) = &cli.trace_filter {
-        crate::trace::filter::compile(expr)?;
-    }
-    if let Some(p) = &cli.trace_pcapng {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            bail!("--trace-pcapng {}: directory {} does not exist", p.display(), dir.display());
-        }
-    }
-    if cli.count == Some(0) {
-        bail!("--count 0 would receive nothing; give at least 1");
-    }
+    let (rx_lcores, worker_lcores) = check_flags(&cli)?;
 
     let mut eal: Vec<String> = match &cli.eal_config {
         Some(p) => eal_args::read_profile(p)?,
@@ -228,12 +201,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let mut workdir = None;
     let mut pg_vdevs = Vec::new();
     let mut trace = cli.trace;
-    let named_input = |eal: &[String]| {
-        !eal_args::values_of(eal, "--vdev").is_empty()
-            || !eal_args::values_of(eal, "-a").is_empty()
-            || !eal_args::values_of(eal, "--allow").is_empty()
-            || !eal_args::values_of(eal, "--vdev").is_empty()
-    };
+    let named_input =
+        |eal: &[String]| ["--vdev", "-a", "--allow"].iter().any(|f| !eal_args::values_of(eal, f).is_empty());
     let all_so_far: Vec<String> = eal.iter().chain(&cli.eal_extra).cloned().collect();
     let demo = cli.pg.is_none() && !named_input(&all_so_far);
     if demo {
@@ -292,36 +261,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         eal.push("--no-pci".into());
     }
 
-    // Placement: the control thread runs on EAL's main lcore, which must not
-    // be an rx or worker lcore.
-    let data: Vec<u32> = rx_lcores.iter().chain(&worker_lcores).copied().collect();
-    let mains = eal_args::values_of(&eal, "--main-lcore");
-    match eal_args::lcore_set(&eal)? {
-        None => {
-            let control = (0..).find(|l| !data.contains(l)).expect("a free lcore id");
-            let map = eal_args::default_lcores_map(&data, control, &eal_args::allowed_cpus());
-            eal.extend(["--lcores".into(), map]);
-            if mains.is_empty() {
-                eal.extend(["--main-lcore".into(), control.to_string()]);
-            }
-        }
-        Some(set) => {
-            for (l, role) in rx_lcores.iter().map(|l| (l, "rx")).chain(worker_lcores.iter().map(|l| (l, "worker"))) {
-                if !set.contains(l) {
-                    bail!("{role} lcore {l} is not in the EAL lcore map {:?}; add it to -l/--lcores", set);
-                }
-            }
-            if mains.is_empty() {
-                let Some(control) = set.iter().find(|l| !data.contains(l)) else {
-                    bail!(
-                        "the lcore map {:?} has no lcore left for the control thread besides the rx and worker lcores; add one (e.g. -l 0-2)",
-                        set
-                    );
-                };
-                eal.extend(["--main-lcore".into(), control.to_string()]);
-            }
-        }
-    }
+    place_lcores(&mut eal, &rx_lcores, &worker_lcores)?;
     // A unique prefix lets several runs (and tests) share a machine.
     if !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix="))
         && !eal.iter().any(|a| a == "--in-memory")
@@ -388,6 +328,73 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         new_outputs,
         notice,
     })
+}
+
+/// Checks what needs no EAL; returns the rx and worker lcores.
+fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
+    let rx_lcores = eal_args::parse_list(&cli.rx_lcores).context("--rx-lcores")?;
+    let worker_lcores = eal_args::parse_list(&cli.worker_lcores).context("--worker-lcores")?;
+    check_distinct(&rx_lcores, "--rx-lcores")?;
+    check_distinct(&worker_lcores, "--worker-lcores")?;
+    if let Some(l) = rx_lcores.iter().find(|l| worker_lcores.contains(l)) {
+        bail!("lcore {l} is both an rx lcore and a worker lcore; give each role its own lcore");
+    }
+    if !cli.ring_size.is_power_of_two() || cli.ring_size < 2 {
+        bail!("--ring-size {} is not a power of two (try {})", cli.ring_size, cli.ring_size.next_power_of_two().max(2));
+    }
+    if cli.trace > MAX_TRACE {
+        bail!("--trace {} is more than the {MAX_TRACE} packets a trace buffer holds", cli.trace);
+    }
+    if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
+        bail!("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)");
+    }
+    if let Some(expr) = &cli.trace_filter {
+        crate::trace::filter::compile(expr)?;
+    }
+    if let Some(p) = &cli.trace_pcapng {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            bail!("--trace-pcapng {}: directory {} does not exist", p.display(), dir.display());
+        }
+    }
+    if cli.count == Some(0) {
+        bail!("--count 0 would receive nothing; give at least 1");
+    }
+    Ok((rx_lcores, worker_lcores))
+}
+
+/// The control thread runs on EAL's main lcore, which must not be an rx or
+/// worker lcore: picks it (and, without -l/--lcores, the whole lcore map).
+fn place_lcores(eal: &mut Vec<String>, rx_lcores: &[u32], worker_lcores: &[u32]) -> Result<()> {
+    let data: Vec<u32> = rx_lcores.iter().chain(worker_lcores).copied().collect();
+    let mains = eal_args::values_of(eal, "--main-lcore");
+    match eal_args::lcore_set(eal)? {
+        None => {
+            let control = (0..).find(|l| !data.contains(l)).expect("a free lcore id");
+            let map = eal_args::default_lcores_map(&data, control, &eal_args::allowed_cpus());
+            eal.extend(["--lcores".into(), map]);
+            if mains.is_empty() {
+                eal.extend(["--main-lcore".into(), control.to_string()]);
+            }
+        }
+        Some(set) => {
+            for (l, role) in rx_lcores.iter().map(|l| (l, "rx")).chain(worker_lcores.iter().map(|l| (l, "worker"))) {
+                if !set.contains(l) {
+                    bail!("{role} lcore {l} is not in the EAL lcore map {:?}; add it to -l/--lcores", set);
+                }
+            }
+            if mains.is_empty() {
+                let Some(control) = set.iter().find(|l| !data.contains(l)) else {
+                    bail!(
+                        "the lcore map {:?} has no lcore left for the control thread besides the rx and worker lcores; add one (e.g. -l 0-2)",
+                        set
+                    );
+                };
+                eal.extend(["--main-lcore".into(), control.to_string()]);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_distinct(list: &[u32], flag: &str) -> Result<()> {
