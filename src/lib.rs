@@ -8,8 +8,12 @@
 //! - `pg`: VPP packet-generator scripts made into pcap input.
 //! - `cli`, `eal_args`, `input`: flags, EAL arguments, input files.
 
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod control;
+// The one module allowed `unsafe`: every block in it says why it is sound.
+#[allow(unsafe_code)]
 pub mod dpdk;
 pub mod eal_args;
 pub mod input;

@@ -1,4 +1,5 @@
 //! handoff: VPP's handoffdemo on DPDK lcores. See README.md and SPEC.md.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;
