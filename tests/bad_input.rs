@@ -137,3 +137,23 @@ fn bad_trace_filter_and_pcapng_destination() {
     ));
     assert!(line.contains("/nonexistent/dir") && line.contains("does not exist"), "{line}");
 }
+
+/// EAL without usable hugepages (here: a --huge-dir that is no hugetlbfs):
+/// the line names both ways out.
+#[test]
+fn eal_without_hugepages_names_both_ways_out() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("handoff-test-nohuge-{}", std::process::id());
+    let line = fails(&args(&[
+        "--file-prefix",
+        &prefix,
+        "--vdev",
+        "net_null0",
+        "--",
+        "--huge-dir",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert!(line.contains("EAL cannot start"), "{line}");
+    assert!(line.contains("scripts/setup-hugepages.sh") && line.contains("--no-huge"), "{line}");
+}

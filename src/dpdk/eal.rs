@@ -197,21 +197,34 @@ pub fn rdtsc() -> u64 {
     unsafe { sys::rte_rdtsc() }
 }
 
-/// What to try when rte_eal_init fails, by cause.
+/// What went wrong and what to try when rte_eal_init fails. EAL says
+/// "Permission denied" both without root and without free hugepages, so
+/// the causes are checked here rather than read from errno alone.
 fn eal_hint(errno: i32, args: &[String]) -> String {
     let no_huge = args.iter().any(|a| a == "--no-huge");
-    match errno {
-        libc::EACCES | libc::EPERM => "; EAL needs root (or CAP_SYS_ADMIN / CAP_IPC_LOCK) for hugepages and devices; \
-             run as root, set up hugepages with scripts/setup-hugepages.sh, or use --no-huge"
-            .into(),
-        libc::ENOMEM | libc::ENOSPC | libc::EFAULT if !no_huge => {
-            "; no usable hugepages; reserve some with scripts/setup-hugepages.sh, or run with --no-huge".into()
-        }
-        libc::ENOMEM => "; not enough memory for EAL; raise -m (megabytes)".into(),
-        libc::EALREADY => "; EAL was already initialised in this process".into(),
-        libc::EINVAL => "; an EAL argument is invalid; see the EAL lines above".into(),
-        libc::ENOTSUP => "; the lcore or device set-up is not supported here; see the EAL lines above".into(),
-        _ if !no_huge => "; if hugepages are the cause, run scripts/setup-hugepages.sh or use --no-huge".into(),
-        _ => String::new(),
+    let mut causes = Vec::new();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !no_huge && free_hugepages() == Some(0) {
+        causes.push("no free hugepages (HugePages_Free is 0 in /proc/meminfo)");
     }
+    if !root && matches!(errno, libc::EACCES | libc::EPERM) {
+        causes.push("EAL needs root (or CAP_SYS_ADMIN and CAP_IPC_LOCK) for hugepages and devices");
+    }
+    if errno == libc::EINVAL {
+        causes.push("an EAL argument is invalid (see the EAL lines above)");
+    }
+    if errno == libc::ENOMEM && no_huge {
+        causes.push("not enough memory for -m (megabytes)");
+    }
+    let mut hint: String = causes.iter().map(|c| format!("; {c}")).collect();
+    if !no_huge {
+        hint.push_str("; reserve hugepages with scripts/setup-hugepages.sh, or run with --no-huge");
+    }
+    hint
+}
+
+fn free_hugepages() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    text.lines().find_map(|l| l.strip_prefix("HugePages_Free:")).and_then(|v| v.trim().parse().ok())
 }
