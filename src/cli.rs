@@ -263,9 +263,9 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
 
     place_lcores(&mut eal, &rx_lcores, &worker_lcores)?;
     // A unique prefix lets several runs (and tests) share a machine.
-    if !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix="))
-        && !eal.iter().any(|a| a == "--in-memory")
-    {
+    let own_file_prefix = !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix="))
+        && !eal.iter().any(|a| a == "--in-memory");
+    if own_file_prefix {
         eal.extend(["--file-prefix".into(), format!("handoff-{}", std::process::id())]);
     }
     if cli.log_level.is_empty() && !eal.iter().any(|a| a.starts_with("--log-level")) {
@@ -303,6 +303,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     Ok(Prepared {
         plan: Plan {
             eal_args: eal,
+            own_file_prefix,
             rx_lcores,
             worker_lcores,
             ring_size: cli.ring_size,

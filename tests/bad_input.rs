@@ -144,16 +144,15 @@ fn bad_trace_filter_and_pcapng_destination() {
 fn eal_without_hugepages_names_both_ways_out() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("handoff-test-nohuge-{}", std::process::id());
-    let line = fails(&args(&[
-        "--file-prefix",
-        &prefix,
-        "--vdev",
-        "net_null0",
-        "--",
-        "--huge-dir",
-        dir.path().to_str().unwrap(),
-    ]));
+    // handoff's own prefix (handoff-<pid>), which it may clean after a failed start.
+    let line = fails(&args(&["--vdev", "net_null0", "--", "--huge-dir", dir.path().to_str().unwrap()]));
     assert!(line.contains("EAL cannot start"), "{line}");
     assert!(line.contains("scripts/setup-hugepages.sh") && line.contains("--no-huge"), "{line}");
+    let left: Vec<_> = std::fs::read_dir("/var/run/dpdk")
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(
+        !left.iter().any(|n| n.starts_with("handoff-") && !n.starts_with("handoff-test-")),
+        "left behind: {left:?}"
+    );
 }

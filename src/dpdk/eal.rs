@@ -190,6 +190,15 @@ impl Drop for StdoutToStderr {
     }
 }
 
+/// EAL's runtime directory for this process (`/var/run/dpdk/<prefix>` as
+/// root). Set early in rte_eal_init, so it is known even if init failed.
+pub fn runtime_dir() -> Option<std::path::PathBuf> {
+    // SAFETY: returns a pointer to EAL's static, NUL-terminated buffer.
+    let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
+    let dir = dir.to_string_lossy();
+    (!dir.is_empty()).then(|| dir.into_owned().into())
+}
+
 /// The current TSC value.
 #[inline(always)]
 pub fn rdtsc() -> u64 {

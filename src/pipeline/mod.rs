@@ -34,6 +34,8 @@ pub enum OutputChoice {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub eal_args: Vec<String>,
+    /// The EAL file prefix was made for this process (`handoff-<pid>`).
+    pub own_file_prefix: bool,
     pub rx_lcores: Vec<u32>,
     pub worker_lcores: Vec<u32>,
     pub ring_size: u32,
@@ -62,7 +64,19 @@ pub struct RunOutcome {
 }
 
 pub fn run(plan: &Plan) -> Result<RunOutcome> {
-    let eal = Eal::init(&plan.eal_args)?;
+    let eal = match Eal::init(&plan.eal_args) {
+        Ok(eal) => eal,
+        Err(e) => {
+            // A prefix made for this process is nobody else's: clear what
+            // the failed start left. A user's prefix may be a running primary's.
+            if plan.own_file_prefix {
+                if let Some(dir) = dpdk::eal::runtime_dir() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            return Err(e.into());
+        }
+    };
     let outcome = run_with_eal(&eal, plan);
     // Everything that borrowed the EAL is gone by now.
     eal.cleanup();
