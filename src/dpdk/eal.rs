@@ -54,13 +54,10 @@ impl Eal {
         }
         // SAFETY: the EAL is initialised.
         let main_lcore = unsafe { sys::rte_get_main_lcore() };
-        // SAFETY: returns a pointer to EAL's static, NUL-terminated path.
-        let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
-        let dir = dir.to_string_lossy().into_owned();
         let in_memory = args.iter().any(|a| a == "--in-memory");
         Ok(Eal {
             main_lcore,
-            runtime_dir: (!dir.is_empty() && !in_memory).then(|| dir.into()),
+            runtime_dir: if in_memory { None } else { runtime_dir() },
             file_prefix: if in_memory { None } else { file_prefix(args) },
         })
     }

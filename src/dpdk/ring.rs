@@ -25,31 +25,44 @@ struct RingInner {
 unsafe impl Send for RingInner {}
 unsafe impl Sync for RingInner {}
 
+impl RingInner {
+    /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
+    /// The caller must be the ring's only consumer.
+    #[inline]
+    fn dequeue_into(&self, burst: &mut Burst, max: usize) -> usize {
+        let want = max.min(burst.room()).min(MAX_BURST);
+        if want == 0 {
+            return 0;
+        }
+        let mut indices = [0u32; MAX_BURST];
+        // SAFETY: the ring is valid; `indices` has room for `want` elements;
+        // the caller is the only consumer (RingConsumer, or the last Arc).
+        let got = unsafe {
+            sys::rte_ring_dequeue_burst_elem(
+                self.raw.as_ptr(),
+                indices.as_mut_ptr() as *mut _,
+                4,
+                want as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        for &i in &indices[..got] {
+            // SAFETY: the ring carried only owned indices (producer invariant);
+            // dequeuing moved that ownership to us, and on into the burst.
+            unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
+        }
+        got
+    }
+}
+
 impl Drop for RingInner {
     fn drop(&mut self) {
         // Whatever is still in the ring (its consumer died, say) is owned by
-        // the ring: free it, so nothing in a ring is ever leaked.
-        let mut indices = [0u32; MAX_BURST];
-        loop {
-            // SAFETY: both handles are gone (this is the last Arc), so this
-            // is the only user of the ring; `indices` has MAX_BURST slots.
-            let got = unsafe {
-                sys::rte_ring_dequeue_burst_elem(
-                    self.raw.as_ptr(),
-                    indices.as_mut_ptr() as *mut _,
-                    4,
-                    MAX_BURST as u32,
-                    std::ptr::null_mut(),
-                )
-            } as usize;
-            if got == 0 {
-                break;
-            }
-            let mut burst = Burst::new();
-            for &i in &indices[..got] {
-                // SAFETY: indices in the ring are owned by it (producer invariant).
-                unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
-            }
+        // the ring: free it, so nothing in a ring is ever leaked. This is the
+        // last Arc, so no handle can dequeue concurrently.
+        let mut burst = Burst::new();
+        while self.dequeue_into(&mut burst, MAX_BURST) > 0 {
+            burst.free_all();
         }
         // SAFETY: empty and unused, freed once.
         unsafe { sys::rte_ring_free(self.raw.as_ptr()) }
@@ -130,28 +143,8 @@ impl RingConsumer {
     /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
     #[inline]
     pub fn dequeue(&mut self, burst: &mut Burst, max: usize) -> usize {
-        let want = max.min(burst.room()).min(MAX_BURST);
-        if want == 0 {
-            return 0;
-        }
-        let mut indices = [0u32; MAX_BURST];
-        // SAFETY: the ring is valid; `indices` has room for `want` elements;
-        // we are the only consumer (unique handle, &mut).
-        let got = unsafe {
-            sys::rte_ring_dequeue_burst_elem(
-                self.inner.raw.as_ptr(),
-                indices.as_mut_ptr() as *mut _,
-                4,
-                want as u32,
-                std::ptr::null_mut(),
-            )
-        } as usize;
-        for &i in &indices[..got] {
-            // SAFETY: the ring carried only owned indices (producer invariant);
-            // dequeuing moved that ownership to us, and on into the burst.
-            unsafe { burst.push_raw(self.inner.buffers.mbuf_ptr(i)) };
-        }
-        got
+        // `&mut self` on the unique consumer handle: the only consumer.
+        self.inner.dequeue_into(burst, max)
     }
 
     /// Indices in the ring now.

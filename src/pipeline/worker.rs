@@ -75,6 +75,11 @@ impl WorkerLcore {
         let mut burst = Burst::new();
         let mut traced = TracedInBurst { pos: [0; MAX_BURST], slot: [0; MAX_BURST], len: 0 };
         let mut window = LoopWindow::default();
+        // Each burst passes every internal node of this worker once.
+        let nodes = match self.output {
+            Output::Drop => 3,
+            Output::Port(_) => 2,
+        };
         counters.start_tsc.store(rdtsc(), Ordering::Release);
         loop {
             // Read `done` before polling: if every producer was done then, a
@@ -90,11 +95,6 @@ impl WorkerLcore {
                 bursts += 1;
                 self.process(&mut burst, &mut traces, &mut traced);
             }
-            // Each burst passes every internal node of this worker once.
-            let nodes = match self.output {
-                Output::Drop => 3,
-                Output::Port(_) => 2,
-            };
             window.end_loop(got * nodes, bursts * nodes, &counters);
             if got == 0 && producers_done {
                 break;

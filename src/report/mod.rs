@@ -124,21 +124,16 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
             };
             nodes.push(NodeRuntime::new(n.name(), state, calls, vectors, clocks));
         }
+        let window_vectors = c.last_128_vectors.load(Ordering::Relaxed) as f64;
+        let window_calls = c.last_128_calls.load(Ordering::Relaxed);
         let rate = |n: Node| if time > 0.0 { c.node_snapshot(n).1 as f64 / time } else { 0.0 };
         runtime.push(ThreadRuntime {
             thread: t.thread,
             name: thread_name(t.thread),
             lcore: t.lcore,
             time,
-            last_128_vectors_per_loop: c.last_128_vectors.load(Ordering::Relaxed) as f64 / 128.0,
-            last_128_vectors_per_node: {
-                let calls = c.last_128_calls.load(Ordering::Relaxed);
-                if calls > 0 {
-                    c.last_128_vectors.load(Ordering::Relaxed) as f64 / calls as f64
-                } else {
-                    0.0
-                }
-            },
+            last_128_vectors_per_loop: window_vectors / 128.0,
+            last_128_vectors_per_node: if window_calls > 0 { window_vectors / window_calls as f64 } else { 0.0 },
             rate_in: rate(Node::DpdkInput),
             rate_out: rate(Node::InterfaceOutput),
             rate_drop: rate(Node::Drop),
