@@ -49,6 +49,7 @@ fn main() {
         .allowlist_function("rte_eth_(dev_count_avail|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|stats_reset|rx_burst|tx_burst|dev_get_name_by_port|dev_socket_id|promiscuous_enable|find_next|dev_is_valid_port|dev_get_port_by_name|link_get_nowait|macaddr_get|dev_adjust_nb_rx_tx_desc)")
         .allowlist_function("rte_ring_(create_elem|free|enqueue_burst_elem|dequeue_burst_elem|count|free_count|get_capacity)")
         .allowlist_function("rte_pdump_(init|uninit)")
+        .allowlist_function("rte_openlog_stream")
         .allowlist_function("rte_tel_data_(start_dict|add_dict_u64|add_dict_string)|rte_telemetry_register_cmd")
         .allowlist_function("handoff_.*")
         .allowlist_var("RTE_(MBUF_F_.*|PTYPE_.*|RING_F_.*|MAX_ETHPORTS|MAX_LCORE|ETH_.*|MEMPOOL_.*|PKTMBUF_HEADROOM|PDUMP_.*)")

@@ -1,12 +1,17 @@
-//! Command-line flags, and turning them into a validated run plan.
+//! Command-line flags, and turning them into a validated run plan. Every
+//! check that can be made before EAL starts is made here: handoff runs as
+//! root, so flags, paths and numbers are treated as hostile.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 
+use crate::cleanup;
+use crate::devices::{self, NamedDevices};
+use crate::dpdk::runtime_files::RuntimeFiles;
 use crate::eal_args;
-use crate::input;
+use crate::output::{Sink, TraceDestination};
 use crate::pg;
 use crate::pipeline::{OutputChoice, Plan};
 use crate::report::Section;
@@ -16,6 +21,36 @@ pub const SEED_PG_SCRIPT: &str = include_str!("../dpdk-config/pg_input_script");
 
 /// Packets one rx lcore can trace (each costs a few hundred bytes, preallocated).
 pub const MAX_TRACE: u32 = 100_000;
+/// Longest `--duration`: a year (longer runs need no limit at all).
+pub const MAX_DURATION_SECS: f64 = 31_536_000.0;
+/// `--stats-interval` bounds: 10 lines a second at most, one an hour at least.
+pub const STATS_INTERVAL_SECS: (f64, f64) = (0.1, 3600.0);
+/// Largest `--ring-size`: 16 Mi indices (64 MiB per ring).
+pub const MAX_RING_SIZE: u32 = 1 << 24;
+/// Largest `--mbufs` per pool: 16 Mi mbufs (about 40 GB of 2 KB buffers).
+pub const MAX_MBUFS: u32 = 1 << 24;
+
+/// A wrong command line (exit 2), as opposed to a run that failed (exit 1).
+#[derive(Debug)]
+pub struct FlagError(pub String);
+
+impl FlagError {
+    pub fn new(msg: impl Into<String>) -> FlagError {
+        FlagError(msg.into())
+    }
+}
+
+impl std::fmt::Display for FlagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+fn flag_error(msg: impl Into<String>) -> anyhow::Error {
+    FlagError::new(msg).into()
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,28 +60,31 @@ pub const MAX_TRACE: u32 = 100_000;
              with VPP's counters, runtime and packet tracer",
     after_help = "With no input (--vdev, -a or --pg), runs the seed demo: the VPP handoffdemo \
                   packet-generator script on a net_pcap vdev, without hugepages.\n\
-                  Anything after -- is passed to EAL unchanged."
+                  Anything after -- is passed to EAL unchanged (and checked like the rest).\n\
+                  Exit status: 0 ok, 1 the run failed (or lost a packet), 2 a wrong command line."
 )]
 pub struct Cli {
     /// VPP packet-generator script to make the input from (fed through net_pcap; implies --no-huge)
     #[arg(long, value_name = "FILE")]
     pub pg: Option<PathBuf>,
 
-    /// Trace the first N packets entering dpdk-input on each rx lcore
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Trace the first N packets entering dpdk-input on each rx lcore (0-100000)
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_TRACE as i64))]
     pub trace: u32,
 
     /// Trace only packets matching a pcap-filter expression, e.g. 'udp port 53' (needs --trace)
     #[arg(long, value_name = "EXPR")]
     pub trace_filter: Option<String>,
 
-    /// Write the traced packets to FILE as pcapng, with their node paths as comments (needs --trace)
+    /// Write the traced packets as pcapng, with their node paths as comments (needs --trace); '-' is stdout
     #[arg(long, value_name = "FILE")]
     pub trace_pcapng: Option<PathBuf>,
 
-    /// Most packets per thread that `show trace` prints (VPP's default is 50)
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub trace_display: usize,
+    /// Most packets per thread that `show trace` prints (0-1000000; VPP's default is 50)
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub trace_display: u32,
 
     /// Text sections to print, comma-separated [default: errors,runtime, plus trace with --trace]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
@@ -56,19 +94,19 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
-    /// Stop after receiving N packets
-    #[arg(long, value_name = "N")]
+    /// Stop after receiving N packets (1 or more)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Stop after SECS seconds
-    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    /// Stop after SECS seconds (more than 0, at most 31536000, a year)
+    #[arg(long, value_name = "SECS", value_parser = duration_secs)]
     pub duration: Option<f64>,
 
-    /// Print a line of rates to stderr every SECS seconds
-    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    /// Print a line of rates to stderr every SECS seconds (0.1-3600)
+    #[arg(long, value_name = "SECS", value_parser = interval_secs)]
     pub stats_interval: Option<f64>,
 
-    /// Indices each handoff ring holds (a power of two)
+    /// Indices each handoff ring holds (a power of two, 2-16777216)
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub ring_size: u32,
 
@@ -76,9 +114,13 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub burst: u16,
 
-    /// When a ring is full, hold and retry instead of dropping (rx stalls)
-    #[arg(long)]
+    /// When a ring is full, hold and retry (rx stalls) [default when every input is a capture file]
+    #[arg(long, conflicts_with = "drop_on_congestion")]
     pub backpressure: bool,
+
+    /// When a ring is full, drop and count (VPP's behaviour) [default for live inputs]
+    #[arg(long)]
+    pub drop_on_congestion: bool,
 
     /// `drop` (the seed: error-drop -> drop) or a port name/id to transmit on
     #[arg(long, value_name = "drop|PORT", default_value = "drop")]
@@ -96,16 +138,16 @@ pub struct Cli {
     #[arg(long)]
     pub symmetric: bool,
 
-    /// Mbufs per packet pool [default: enough for every queue, ring and burst]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..))]
+    /// Mbufs per packet pool (64-16777216) [default: enough for every queue, ring and burst]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..=MAX_MBUFS as i64))]
     pub mbufs: Option<u32>,
 
-    /// Rx descriptors per queue
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    /// Rx descriptors per queue (32-32768; the PMD may round it)
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(32..=32768))]
     pub rx_desc: u16,
 
-    /// Tx descriptors per queue
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    /// Tx descriptors per queue (32-32768; the PMD may round it)
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(32..=32768))]
     pub tx_desc: u16,
 
     /// EAL: list of lcores to run on (e.g. 0-2)
@@ -128,11 +170,12 @@ pub struct Cli {
     #[arg(long, help_heading = "EAL")]
     pub no_huge: bool,
 
-    /// EAL: megabytes of memory to reserve
-    #[arg(short = 'm', value_name = "MB", help_heading = "EAL")]
+    /// EAL: megabytes of memory to reserve (16-1048576)
+    #[arg(short = 'm', value_name = "MB", help_heading = "EAL",
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     pub memory: Option<u32>,
 
-    /// EAL: prefix for this process's runtime files [default: handoff-<pid>]
+    /// EAL: prefix for this process's runtime files, one path component [default: handoff-<pid>]
     #[arg(long, value_name = "NAME", help_heading = "EAL")]
     pub file_prefix: Option<String>,
 
@@ -144,7 +187,7 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", help_heading = "EAL")]
     pub log_level: Vec<String>,
 
-    /// EAL: read EAL arguments from a profile (see dpdk-config/)
+    /// EAL: read EAL arguments from a profile (see dpdk-config/); flags given here win over it
     #[arg(long, value_name = "FILE", help_heading = "EAL")]
     pub eal_config: Option<PathBuf>,
 
@@ -161,25 +204,41 @@ pub enum ShowArg {
     Interfaces,
 }
 
-fn positive_secs(s: &str) -> Result<f64, String> {
+fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("'{s}' is not a positive number of seconds")),
+        Ok(v) if v.is_finite() && (v > min || (min_inclusive && v == min)) && v <= max => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds {} {min} and at most {max}",
+            if min_inclusive { "of at least" } else { "above" }
+        )),
     }
 }
 
-/// A validated plan, the sections to print, and files that must live as
-/// long as the run (generated pcaps).
+fn duration_secs(s: &str) -> Result<f64, String> {
+    seconds(s, 0.0, false, MAX_DURATION_SECS)
+}
+
+fn interval_secs(s: &str) -> Result<f64, String> {
+    seconds(s, STATS_INTERVAL_SECS.0, true, STATS_INTERVAL_SECS.1)
+}
+
+/// A file a net_pcap vdev writes (`tx_pcap=`), through a sink that keeps
+/// the user's file intact until the run has a report.
+pub struct TxOutput {
+    pub vdev: String,
+    pub sink: Sink,
+}
+
+/// A validated plan, the sections to print, and what the run writes.
 pub struct Prepared {
     pub plan: Plan,
     pub sections: Vec<Section>,
     pub json: bool,
     pub trace_display: usize,
-    pub trace_pcapng: Option<PathBuf>,
+    pub trace_pcapng: Option<TraceDestination>,
+    pub tx_outputs: Vec<TxOutput>,
+    /// Generated pcaps, alive as long as the run.
     pub _workdir: Option<tempfile::TempDir>,
-    /// Output files (tx_pcap) that did not exist before this run: removed
-    /// if the run fails, so a failure leaves no half-written file.
-    pub new_outputs: Vec<PathBuf>,
     /// Said on stderr before the run (e.g. that the seed demo runs).
     pub notice: Option<String>,
 }
@@ -187,8 +246,23 @@ pub struct Prepared {
 pub fn prepare(cli: Cli) -> Result<Prepared> {
     let (rx_lcores, worker_lcores) = check_flags(&cli)?;
 
+    // The EAL flags given on the command line, which win over a profile's.
+    let mut ours: Vec<String> = Vec::new();
+    if let Some(m) = cli.memory {
+        ours.extend(["-m".into(), m.to_string()]);
+    }
+    if let Some(p) = &cli.file_prefix {
+        ours.extend(["--file-prefix".into(), p.clone()]);
+    }
+    if let Some(l) = &cli.corelist {
+        ours.extend(["-l".into(), l.clone()]);
+    }
+    if let Some(l) = &cli.lcores {
+        ours.extend(["--lcores".into(), l.clone()]);
+    }
+    ours.extend(cli.eal_extra.iter().cloned());
     let mut eal: Vec<String> = match &cli.eal_config {
-        Some(p) => eal_args::read_profile(p)?,
+        Some(p) => eal_args::drop_overridden(eal_args::read_profile(p)?, &ours),
         None => Vec::new(),
     };
     for v in &cli.vdevs {
@@ -197,14 +271,16 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     for a in &cli.allow {
         eal.extend(["-a".into(), a.clone()]);
     }
+    // Checked before anything is generated or created.
+    eal_args::validate(&eal.iter().chain(&ours).cloned().collect::<Vec<_>>())?;
+
     let mut notice = None;
     let mut workdir = None;
     let mut pg_vdevs = Vec::new();
     let mut trace = cli.trace;
-    let named_input =
-        |eal: &[String]| ["--vdev", "-a", "--allow"].iter().any(|f| !eal_args::values_of(eal, f).is_empty());
-    let all_so_far: Vec<String> = eal.iter().chain(&cli.eal_extra).cloned().collect();
-    let demo = cli.pg.is_none() && !named_input(&all_so_far);
+    let all_so_far: Vec<String> = eal.iter().chain(&ours).cloned().collect();
+    let named_input = ["--vdev", "-a", "--allow"].iter().any(|f| !eal_args::values_of(&all_so_far, f).is_empty());
+    let demo = cli.pg.is_none() && !named_input;
     if demo {
         notice = Some(
             "handoff: no input named; running the seed demo (dpdk-config/pg_input_script on a net_pcap vdev, \
@@ -216,14 +292,23 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         }
     }
     if cli.pg.is_some() || demo {
-        let dir =
-            tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
         let streams = match &cli.pg {
             Some(path) => pg::parse_file(path)?,
             None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
         };
-        pg_vdevs = pg_inputs(&streams, dir.path())?;
+        let dir =
+            tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
+        cleanup::note_temp_dir(dir.path().to_path_buf());
+        let generated = pg_inputs(&streams, dir.path())?;
         workdir = Some(dir);
+        // Named so that no user --vdev has the same name.
+        let taken: Vec<String> =
+            eal_args::values_of(&all_so_far, "--vdev").iter().map(|v| devices::parse_vdev(v).name).collect();
+        for (v, name) in generated.iter().zip(devices::free_pcap_names(&taken, generated.len())) {
+            let mut v = devices::parse_vdev(v);
+            v.name = name;
+            pg_vdevs.push(v.to_arg());
+        }
         for v in &pg_vdevs {
             eal.extend(["--vdev".into(), v.clone()]);
         }
@@ -232,28 +317,17 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     if no_huge && !eal.iter().any(|a| a == "--no-huge") {
         eal.push("--no-huge".into());
     }
-    if let Some(m) = cli.memory {
-        eal.extend(["-m".into(), m.to_string()]);
-    } else if no_huge && eal_args::values_of(&eal, "-m").is_empty() {
+    if cli.memory.is_none() && no_huge && eal_args::values_of(&all_so_far, "-m").is_empty() {
         // EAL's 64 MB default without hugepages is too tight for the pool.
         eal.extend(["-m".into(), "512".into()]);
     }
     if cli.in_memory {
         eal.push("--in-memory".into());
     }
-    if let Some(p) = &cli.file_prefix {
-        eal.extend(["--file-prefix".into(), p.clone()]);
-    }
     for l in &cli.log_level {
         eal.push(format!("--log-level={l}"));
     }
-    if let Some(l) = &cli.corelist {
-        eal.extend(["-l".into(), l.clone()]);
-    }
-    if let Some(l) = &cli.lcores {
-        eal.extend(["--lcores".into(), l.clone()]);
-    }
-    eal.extend(cli.eal_extra.iter().cloned());
+    eal.extend(ours);
     // Without an allow-list EAL would probe every PCI NIC, including the one
     // this machine is reached through; virtual devices need no PCI scan.
     let pci_named = ["-a", "--allow", "-b", "--block"].iter().any(|f| !eal_args::values_of(&eal, f).is_empty());
@@ -263,24 +337,34 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
 
     place_lcores(&mut eal, &rx_lcores, &worker_lcores)?;
     // A unique prefix lets several runs (and tests) share a machine.
-    let own_file_prefix = !eal.iter().any(|a| a == "--file-prefix" || a.starts_with("--file-prefix="))
-        && !eal.iter().any(|a| a == "--in-memory");
-    if own_file_prefix {
-        eal.extend(["--file-prefix".into(), format!("handoff-{}", std::process::id())]);
-    }
+    let user_prefix = eal_args::values_of(&eal, "--file-prefix").last().cloned();
+    let in_memory = eal.iter().any(|a| a == "--in-memory");
+    let prefix = match user_prefix {
+        Some(p) => p,
+        None if in_memory => "rte".to_string(),
+        None => {
+            let p = format!("handoff-{}", std::process::id());
+            eal.extend(["--file-prefix".into(), p.clone()]);
+            p
+        }
+    };
     if cli.log_level.is_empty() && !eal.iter().any(|a| a.starts_with("--log-level")) {
         // EAL's start-up chatter hides our output; errors and warnings still show.
         eal.push("--log-level=warning".into());
         eal.push("--log-level=lib.telemetry:error".into());
     }
 
-    let vdevs = eal_args::values_of(&eal, "--vdev");
-    let finite_inputs = input::finite_inputs(&vdevs)?;
-    let new_outputs = input::output_files(&vdevs).into_iter().filter(|p| !p.exists()).collect();
-    let output = match cli.output.as_str() {
-        "drop" => OutputChoice::Drop,
-        p => OutputChoice::Port(p.to_string()),
+    let named = devices::check(&eal)?;
+    let output = resolve_output(&cli.output, &named)?;
+    let backpressure = if cli.backpressure {
+        true
+    } else if cli.drop_on_congestion {
+        false
+    } else {
+        named.all_inputs_finite
     };
+
+    let (eal, tx_outputs, trace_pcapng) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
 
     let sections = if cli.show.is_empty() {
         let mut s = vec![Section::Errors, Section::Runtime];
@@ -303,12 +387,13 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     Ok(Prepared {
         plan: Plan {
             eal_args: eal,
-            own_file_prefix,
+            runtime_files: RuntimeFiles::before_init(&prefix),
+            devices: named.names.clone(),
             rx_lcores,
             worker_lcores,
             ring_size: cli.ring_size,
             burst: cli.burst as usize,
-            backpressure: cli.backpressure,
+            backpressure,
             symmetric: cli.symmetric,
             output,
             trace,
@@ -319,47 +404,123 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             rx_desc: cli.rx_desc,
             tx_desc: cli.tx_desc,
             mbufs: cli.mbufs,
-            finite_inputs,
+            finite_inputs: named.finite,
         },
         sections,
         json: cli.json,
-        trace_display: cli.trace_display,
-        trace_pcapng: cli.trace_pcapng.clone(),
+        trace_display: cli.trace_display as usize,
+        trace_pcapng,
+        tx_outputs,
         _workdir: workdir,
-        new_outputs,
         notice,
     })
 }
 
+/// `--output` against the devices the run names, before EAL starts (a typo
+/// must not cost the user an existing tx_pcap file).
+fn resolve_output(output: &str, named: &NamedDevices) -> Result<OutputChoice> {
+    if output == "drop" {
+        return Ok(OutputChoice::Drop);
+    }
+    let known = || named.names.join(", ");
+    if let Ok(id) = output.parse::<u16>() {
+        if usize::from(id) < named.names.len() {
+            return Ok(OutputChoice::Port(output.to_string()));
+        }
+        return Err(flag_error(format!(
+            "--output {id}: there are {} ports (ids 0-{}): {}",
+            named.names.len(),
+            named.names.len().saturating_sub(1),
+            known()
+        )));
+    }
+    // A PCI device's port may carry a suffix (representors); EAL normalises short PCI addresses.
+    let matches = |n: &String| {
+        n == output
+            || (n.contains(':') && (output.starts_with(n.as_str()) || output.ends_with(n.trim_start_matches("0000:"))))
+    };
+    if named.names.iter().any(matches) {
+        return Ok(OutputChoice::Port(output.to_string()));
+    }
+    Err(flag_error(format!("unknown port '{output}' for --output; ports are: {}", known())))
+}
+
+/// Sinks for every file the run writes, opened before EAL starts; each
+/// `tx_pcap` is pointed at its sink's temporary file.
+fn prepare_outputs(
+    eal: Vec<String>,
+    trace_pcapng: Option<&Path>,
+) -> Result<(Vec<String>, Vec<TxOutput>, Option<TraceDestination>)> {
+    let mut outputs: Vec<(String, PathBuf)> = Vec::new();
+    for v in eal_args::values_of(&eal, "--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
+        outputs.extend(v.values("tx_pcap").map(|f| (format!("tx_pcap of {}", v.name), PathBuf::from(f))));
+    }
+    if let Some(p) = trace_pcapng.filter(|p| p.as_os_str() != "-") {
+        outputs.push(("--trace-pcapng".into(), p.to_path_buf()));
+    }
+    devices::check_distinct_files(&devices::input_files(&eal), &outputs)?;
+
+    let mut tx_outputs = Vec::new();
+    let mut rewritten = Vec::with_capacity(eal.len());
+    let mut args = eal.into_iter();
+    while let Some(a) = args.next() {
+        let value = if a == "--vdev" {
+            rewritten.push(a);
+            args.next()
+        } else if let Some(v) = a.strip_prefix("--vdev=") {
+            rewritten.push("--vdev".into());
+            Some(v.to_string())
+        } else {
+            rewritten.push(a);
+            continue;
+        };
+        let Some(value) = value else { break };
+        let mut v = devices::parse_vdev(&value);
+        if v.is_pcap() {
+            for (k, file) in v.args.iter_mut() {
+                if k == "tx_pcap" {
+                    let sink = Sink::prepare(&format!("tx_pcap of {}", v.name), Path::new(file))?;
+                    *file = sink.write_path().to_string_lossy().into_owned();
+                    tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
+                }
+            }
+        }
+        rewritten.push(v.to_arg());
+    }
+    for t in tx_outputs.iter().filter(|t| !t.sink.can_verify()) {
+        log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
+    }
+    let trace = trace_pcapng.map(TraceDestination::prepare).transpose()?;
+    Ok((rewritten, tx_outputs, trace))
+}
+
 /// Checks what needs no EAL; returns the rx and worker lcores.
 fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
-    let rx_lcores = eal_args::parse_list(&cli.rx_lcores).context("--rx-lcores")?;
-    let worker_lcores = eal_args::parse_list(&cli.worker_lcores).context("--worker-lcores")?;
+    let rx_lcores = eal_args::parse_list(&cli.rx_lcores).map_err(|e| flag_error(format!("--rx-lcores: {e:#}")))?;
+    let worker_lcores =
+        eal_args::parse_list(&cli.worker_lcores).map_err(|e| flag_error(format!("--worker-lcores: {e:#}")))?;
     check_distinct(&rx_lcores, "--rx-lcores")?;
     check_distinct(&worker_lcores, "--worker-lcores")?;
     if let Some(l) = rx_lcores.iter().find(|l| worker_lcores.contains(l)) {
-        bail!("lcore {l} is both an rx lcore and a worker lcore; give each role its own lcore");
+        return Err(flag_error(format!(
+            "lcore {l} is both an rx lcore and a worker lcore; give each role its own lcore"
+        )));
     }
     if !cli.ring_size.is_power_of_two() || cli.ring_size < 2 {
-        bail!("--ring-size {} is not a power of two (try {})", cli.ring_size, cli.ring_size.next_power_of_two().max(2));
+        return Err(flag_error(format!(
+            "--ring-size {} is not a power of two (try {})",
+            cli.ring_size,
+            cli.ring_size.checked_next_power_of_two().unwrap_or(MAX_RING_SIZE).clamp(2, MAX_RING_SIZE)
+        )));
     }
-    if cli.trace > MAX_TRACE {
-        bail!("--trace {} is more than the {MAX_TRACE} packets a trace buffer holds", cli.trace);
+    if cli.ring_size > MAX_RING_SIZE {
+        return Err(flag_error(format!("--ring-size {} is more than {MAX_RING_SIZE}", cli.ring_size)));
     }
     if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
-        bail!("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)");
+        return Err(flag_error("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)"));
     }
     if let Some(expr) = &cli.trace_filter {
-        crate::trace::filter::compile(expr)?;
-    }
-    if let Some(p) = &cli.trace_pcapng {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            bail!("--trace-pcapng {}: directory {} does not exist", p.display(), dir.display());
-        }
-    }
-    if cli.count == Some(0) {
-        bail!("--count 0 would receive nothing; give at least 1");
+        crate::trace::filter::compile(expr).map_err(|e| flag_error(format!("{e:#}")))?;
     }
     Ok((rx_lcores, worker_lcores))
 }
@@ -369,9 +530,11 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
 fn place_lcores(eal: &mut Vec<String>, rx_lcores: &[u32], worker_lcores: &[u32]) -> Result<()> {
     let data: Vec<u32> = rx_lcores.iter().chain(worker_lcores).copied().collect();
     let mains = eal_args::values_of(eal, "--main-lcore");
-    match eal_args::lcore_set(eal)? {
+    match eal_args::lcore_set(eal).map_err(|e| flag_error(format!("{e:#}")))? {
         None => {
-            let control = (0..).find(|l| !data.contains(l)).expect("a free lcore id");
+            let Some(control) = (0..crate::dpdk::MAX_LCORE).find(|l| !data.contains(l)) else {
+                return Err(flag_error("every lcore id is an rx or worker lcore; none is left for the control thread"));
+            };
             let map = eal_args::default_lcores_map(&data, control, &eal_args::allowed_cpus());
             eal.extend(["--lcores".into(), map]);
             if mains.is_empty() {
@@ -381,15 +544,16 @@ fn place_lcores(eal: &mut Vec<String>, rx_lcores: &[u32], worker_lcores: &[u32])
         Some(set) => {
             for (l, role) in rx_lcores.iter().map(|l| (l, "rx")).chain(worker_lcores.iter().map(|l| (l, "worker"))) {
                 if !set.contains(l) {
-                    bail!("{role} lcore {l} is not in the EAL lcore map {:?}; add it to -l/--lcores", set);
+                    return Err(flag_error(format!(
+                        "{role} lcore {l} is not in the EAL lcore map {set:?}; add it to -l/--lcores"
+                    )));
                 }
             }
             if mains.is_empty() {
                 let Some(control) = set.iter().find(|l| !data.contains(l)) else {
-                    bail!(
-                        "the lcore map {:?} has no lcore left for the control thread besides the rx and worker lcores; add one (e.g. -l 0-2)",
-                        set
-                    );
+                    return Err(flag_error(format!(
+                        "the lcore map {set:?} has no lcore left for the control thread besides the rx and worker lcores; add one (e.g. -l 0-2)"
+                    )));
                 };
                 eal.extend(["--main-lcore".into(), control.to_string()]);
             }
@@ -402,7 +566,7 @@ fn check_distinct(list: &[u32], flag: &str) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for l in list {
         if !seen.insert(l) {
-            bail!("{flag} names lcore {l} twice");
+            return Err(flag_error(format!("{flag} names lcore {l} twice")));
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, tick, Receiver};
 
+use crate::dpdk::LcoreEnd;
 use crate::pipeline::counters::LcoreCounters;
 
 pub struct Limits {
@@ -27,21 +28,25 @@ pub enum StopReason {
 }
 
 /// Signals, forwarded to a channel by signal-hook's thread. The first
-/// SIGINT/SIGTERM asks for a graceful stop; a second SIGINT exits at once.
+/// SIGINT, SIGTERM or SIGHUP asks for a graceful stop; a second one aborts at
+/// once, after removing this run's files (runtime dir, temporary files).
 pub fn signals() -> std::io::Result<Receiver<&'static str>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let (tx, rx) = crossbeam_channel::bounded(4);
     std::thread::Builder::new().name("handoff-signals".into()).spawn(move || {
-        let mut interrupts = 0;
+        let mut received = 0;
         for sig in signals.forever() {
-            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-            if sig == SIGINT {
-                interrupts += 1;
-                if interrupts >= 2 {
-                    eprintln!("handoff: second SIGINT, aborting");
-                    std::process::exit(130);
-                }
+            let name = match sig {
+                SIGINT => "SIGINT",
+                SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            received += 1;
+            if received >= 2 {
+                eprintln!("handoff: second signal ({name}), aborting");
+                crate::cleanup::remove_all();
+                std::process::exit(128 + sig);
             }
             let _ = tx.try_send(name);
         }
@@ -61,7 +66,7 @@ pub fn install_signals() {
 }
 
 /// Blocks until `expected` lcores have reported they ended.
-pub fn wait_all(done: &Receiver<u32>, expected: usize) {
+pub fn wait_all(done: &Receiver<LcoreEnd>, expected: usize) {
     for _ in 0..expected {
         if done.recv().is_err() {
             break;
@@ -72,7 +77,7 @@ pub fn wait_all(done: &Receiver<u32>, expected: usize) {
 /// Runs thread 0's loop until every lcore has ended; returns why the run stopped.
 #[allow(clippy::too_many_arguments)]
 pub fn supervise(
-    done: &Receiver<u32>,
+    done: &Receiver<LcoreEnd>,
     expected: usize,
     limits: &Limits,
     stop: &Arc<AtomicBool>,
@@ -82,8 +87,10 @@ pub fn supervise(
     worker_lcores: &[u32],
 ) -> StopReason {
     let sigs = signal_channel();
-    let deadline = limits.duration.map(|d| after(Duration::from_secs_f64(d.max(0.0)))).unwrap_or_else(never);
-    let stats = limits.stats_interval.map(|s| tick(Duration::from_secs_f64(s.max(0.01)))).unwrap_or_else(never);
+    // The flags' ranges are checked, but the control thread must not panic on any number.
+    let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
+    let deadline = limits.duration.map(|d| after(secs(d.max(0.0)))).unwrap_or_else(never);
+    let stats = limits.stats_interval.map(|s| tick(secs(s.max(0.01)))).unwrap_or_else(never);
     let mut reason: Option<StopReason> = None;
     let mut ended = 0;
     let mut last = (Instant::now(), totals(all_counters));
@@ -95,11 +102,18 @@ pub fn supervise(
     };
     while ended < expected {
         select! {
-            recv(done) -> lcore => {
+            recv(done) -> end => {
                 ended += 1;
+                let Ok(end) = end else { break };
+                if end.panicked {
+                    // The others stop at once; the report says which one failed.
+                    abort.store(true, Ordering::Release);
+                    request_stop(&mut reason, StopReason::Failed(format!("lcore {} panicked", end.lcore)));
+                    continue;
+                }
                 let rx_all_done = rx_counters.iter().all(|c| c.done.load(Ordering::Acquire));
                 // A worker never ends before its producers unless it failed.
-                if lcore.is_ok_and(|l| worker_lcores.contains(&l)) && !rx_all_done {
+                if worker_lcores.contains(&end.lcore) && !rx_all_done {
                     abort.store(true, Ordering::Release);
                     request_stop(&mut reason, StopReason::Failed("a worker lcore ended early".into()));
                 }

@@ -6,10 +6,162 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::cli::FlagError;
+use crate::dpdk::runtime_files::prefix_problem;
+use crate::dpdk::MAX_LCORE;
+
+/// EAL's long options (DPDK 22.11 and 24.11). getopt accepts any unambiguous
+/// abbreviation of them, which is how `--file-pre=../x` would slip past a
+/// check of `--file-prefix`; abbreviations are refused instead.
+const EAL_LONG_OPTIONS: &[&str] = &[
+    "allow",
+    "base-virtaddr",
+    "block",
+    "create-uio-dev",
+    "file-prefix",
+    "force-max-simd-bitwidth",
+    "help",
+    "huge-dir",
+    "huge-unlink",
+    "huge-worker-stack",
+    "in-memory",
+    "iova-mode",
+    "lcores",
+    "legacy-mem",
+    "log-color",
+    "log-level",
+    "log-timestamp",
+    "main-lcore",
+    "match-allocations",
+    "mbuf-pool-ops-name",
+    "no-hpet",
+    "no-huge",
+    "no-pci",
+    "no-shconf",
+    "no-telemetry",
+    "proc-type",
+    "single-file-segments",
+    "socket-limit",
+    "socket-mem",
+    "syslog",
+    "telemetry",
+    "trace",
+    "trace-bufsz",
+    "trace-dir",
+    "trace-mode",
+    "vdev",
+    "vfio-intr",
+    "vfio-vf-token",
+    "vmware-tsc-map",
+];
+
 /// Reads an EAL profile: one argument (or `flag value`) per line, `#` comments.
+/// A profile can load code (`-d`), so like ssh with a key, handoff refuses
+/// one that someone other than root or the caller owns or can write.
 pub fn read_profile(path: &Path) -> Result<Vec<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read EAL profile {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("EAL profile {} is not a regular file", path.display());
+    }
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    if meta.uid() != 0 && meta.uid() != me {
+        bail!(
+            "EAL profile {} belongs to uid {}; a profile can load code (-d), so it must be yours or root's",
+            path.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "EAL profile {} is writable by others (mode {:o}); a profile can load code (-d): chmod go-w {}",
+            path.display(),
+            meta.mode() & 0o777,
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read EAL profile {}", path.display()))?;
     Ok(parse_profile(&text))
+}
+
+/// Checks what handoff must not let through to EAL: a `--file-prefix` that
+/// is not one safe path component (EAL makes and handoff removes a directory
+/// named by it), a process type other than primary, an abbreviated long
+/// option, lcore ids beyond RTE_MAX_LCORE.
+pub fn validate(args: &[String]) -> Result<()> {
+    for a in args {
+        let Some(long) = a.strip_prefix("--") else { continue };
+        let name = long.split('=').next().unwrap_or("");
+        if name.is_empty() || EAL_LONG_OPTIONS.contains(&name) {
+            continue;
+        }
+        if let Some(full) = EAL_LONG_OPTIONS.iter().find(|o| o.starts_with(name)) {
+            return Err(
+                FlagError::new(format!("EAL option '--{name}' is abbreviated; write it in full (--{full})")).into()
+            );
+        }
+    }
+    for p in values_of(args, "--file-prefix") {
+        if let Some(why) = prefix_problem(&p) {
+            return Err(FlagError::new(format!("--file-prefix '{}' {why}", p.escape_debug())).into());
+        }
+    }
+    for t in values_of(args, "--proc-type") {
+        if t != "primary" {
+            return Err(FlagError::new(format!(
+                "--proc-type {t} is refused: handoff is a primary process (attach tools such as dpdk-dumpcap as secondaries)"
+            ))
+            .into());
+        }
+    }
+    lcore_set(args).map_err(|e| FlagError::new(format!("{e:#}")))?;
+    for m in values_of(args, "--main-lcore") {
+        match m.parse::<u32>() {
+            Ok(l) if l < MAX_LCORE => {}
+            _ => return Err(FlagError::new(format!("--main-lcore '{m}' is not an lcore id below {MAX_LCORE}")).into()),
+        }
+    }
+    Ok(())
+}
+
+/// Options of one kind: when the command line sets one of them, a profile's
+/// settings of that kind are dropped (the command line wins).
+const OVERRIDE_GROUPS: &[&[&str]] = &[
+    &["-l", "--lcores", "-c"],
+    &["--main-lcore"],
+    &["-m", "--socket-mem"],
+    &["--file-prefix"],
+    &["--huge-dir"],
+    &["--iova-mode"],
+    &["-n"],
+];
+
+/// A profile's arguments without those the command line overrides.
+pub fn drop_overridden(profile: Vec<String>, command_line: &[String]) -> Vec<String> {
+    let overridden: Vec<&str> = OVERRIDE_GROUPS
+        .iter()
+        .filter(|g| g.iter().any(|o| !values_of(command_line, o).is_empty()))
+        .flat_map(|g| g.iter().copied())
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < profile.len() {
+        let a = &profile[i];
+        let hit = overridden.iter().find(|o| {
+            a == *o
+                || (o.starts_with("--") && a.starts_with(&format!("{o}=")))
+                || (!o.starts_with("--") && a.starts_with(*o))
+        });
+        match hit {
+            Some(o) if a == *o => i += 2, // the option and its value
+            Some(_) => i += 1,
+            None => {
+                out.push(a.clone());
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 pub fn parse_profile(text: &str) -> Vec<String> {
@@ -48,10 +200,6 @@ pub fn values_of(args: &[String], name: &str) -> Vec<String> {
     out
 }
 
-pub fn has_flag(args: &[String], name: &str) -> bool {
-    args.iter().any(|a| a == name)
-}
-
 /// Parses a list like `0-2,4` into numbers.
 pub fn parse_list(text: &str) -> Result<Vec<u32>> {
     let mut out = Vec::new();
@@ -67,8 +215,8 @@ pub fn parse_list(text: &str) -> Result<Vec<u32>> {
         if a > b {
             bail!("range '{part}' runs backwards in list '{text}'");
         }
-        if b >= 1024 {
-            bail!("'{part}' is out of range in list '{text}'");
+        if b >= MAX_LCORE {
+            bail!("'{part}' in list '{text}' is not below {MAX_LCORE}, the lcores this DPDK build has (RTE_MAX_LCORE)");
         }
         out.extend(a..=b);
     }
@@ -122,7 +270,7 @@ pub fn lcore_set(args: &[String]) -> Result<Option<BTreeSet<u32>>> {
         named = true;
         let mask =
             u128::from_str_radix(v.trim_start_matches("0x"), 16).with_context(|| format!("bad -c mask '{v}'"))?;
-        set.extend((0..128).filter(|b| mask >> b & 1 == 1));
+        set.extend((0..128u32).filter(|b| mask >> b & 1 == 1 && *b < MAX_LCORE));
     }
     Ok(named.then_some(set))
 }
@@ -178,6 +326,47 @@ mod tests {
     fn profile_lines() {
         let p = parse_profile("# ci\n--no-huge\n-m 256   # MB\n\n--vdev net_null0\n");
         assert_eq!(p, s(&["--no-huge", "-m", "256", "--vdev", "net_null0"]));
+    }
+
+    #[test]
+    fn refuses_what_must_not_reach_eal() {
+        for (bad, says) in [
+            (&["--file-prefix", "../../tmp/victim"][..], "--file-prefix"),
+            (&["--file-prefix=."], "--file-prefix"),
+            (&["--file-prefix", ".."], "--file-prefix"),
+            (&["--file-prefix", ""], "--file-prefix"),
+            (&["--file-pre=../x"], "abbreviated"),
+            (&["--proc-type", "secondary"], "primary process"),
+            (&["--proc-type=auto"], "primary process"),
+            (&["--proc=secondary"], "abbreviated"),
+            (&["-l", "0-200"], "RTE_MAX_LCORE"),
+            (&["--main-lcore", "999"], "below"),
+        ] {
+            let e = validate(&s(bad)).unwrap_err();
+            assert!(e.downcast_ref::<FlagError>().is_some(), "{bad:?} is a flag error");
+            assert!(e.to_string().contains(says), "{bad:?}: {e}");
+        }
+        validate(&s(&["--file-prefix", "mine", "--proc-type", "primary", "-l", "0-2", "--no-huge"])).unwrap();
+    }
+
+    #[test]
+    fn command_line_overrides_the_profile() {
+        let profile = s(&["-l", "0-2", "--main-lcore=1", "-m", "512", "--vdev", "net_null0", "-n4"]);
+        let kept = drop_overridden(profile.clone(), &s(&["--lcores", "0@0,2@1", "-m", "256"]));
+        assert_eq!(kept, s(&["--main-lcore=1", "--vdev", "net_null0", "-n4"]));
+        assert_eq!(drop_overridden(profile.clone(), &[]), profile);
+    }
+
+    #[test]
+    fn loose_profiles_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.eal");
+        std::fs::write(&p, "--no-huge\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_profile(&p).unwrap(), s(&["--no-huge"]));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(read_profile(&p).unwrap_err().to_string().contains("writable by others"));
     }
 
     #[test]

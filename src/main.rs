@@ -1,14 +1,18 @@
-//! handoff: VPP's handoffdemo on DPDK lcores. See README.md and SPEC.md.
+//! handoff: VPP's handoffdemo on DPDK lcores. See README.md.
 #![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use handoff::{cli, control, pipeline, report};
+use handoff::cli::{self, FlagError, TxOutput};
+use handoff::report::{self, FileCheck, RunFacts};
+use handoff::{cleanup, control, input, pipeline};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Whatever way main is left, a panic included, this run's files go.
+    let _cleanup = cleanup::OnExit;
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
@@ -27,7 +31,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("handoff: {}", one_line(&e));
-            ExitCode::FAILURE
+            if e.chain().any(|c| c.downcast_ref::<FlagError>().is_some()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -47,30 +55,55 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let outcome = match pipeline::run(&prepared.plan) {
         Ok(o) => o,
         Err(e) => {
-            // The PMD created these at start-up; a failed run leaves none behind.
-            for f in &prepared.new_outputs {
-                let _ = std::fs::remove_file(f);
+            // No report: every output stays as it was before the run.
+            for t in &prepared.tx_outputs {
+                t.sink.discard();
+            }
+            if let Some(d) = prepared.trace_pcapng {
+                d.discard();
             }
             return Err(e);
         }
     };
+    let mut facts = outcome.facts;
+    for t in prepared.tx_outputs.iter().filter(|t| t.sink.can_verify()) {
+        facts.file_checks.push(check_tx_file(t, &facts));
+    }
     let stopped_by = format!("{:?}", outcome.stop);
-    let report = report::build(&outcome.facts, &stopped_by);
-    if let Some(path) = &prepared.trace_pcapng {
-        let n = report::pcapng::write(path, &outcome.facts)?;
-        log::info!("{n} traced packets written to {}", path.display());
-    }
-
-    let mut out = std::io::stdout().lock();
-    if prepared.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(report.text(&prepared.sections, prepared.trace_display).as_bytes())?;
-    }
-    out.flush()?;
-
+    let report = report::build(&facts, &stopped_by);
     let mut code = ExitCode::SUCCESS;
+    // The run has a report: its outputs become the user's files, short or not.
+    for t in &prepared.tx_outputs {
+        if let Err(e) = t.sink.commit() {
+            eprintln!("handoff: {}", one_line(&e));
+            code = ExitCode::FAILURE;
+        }
+    }
+
+    // With `--trace-pcapng -` stdout carries the capture, so the report goes to stderr.
+    let pcapng_on_stdout = prepared.trace_pcapng.as_ref().is_some_and(|d| d.is_stdout());
+    let text = if prepared.json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        report.text(&prepared.sections, prepared.trace_display)
+    };
+    if pcapng_on_stdout {
+        eprint!("{text}");
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    if let Some(dest) = prepared.trace_pcapng {
+        match dest.write_with(|w| report::pcapng::write(w, &facts)) {
+            Ok(n) => log::info!("{n} traced packets written as pcapng"),
+            Err(e) => {
+                eprintln!("handoff: {}", one_line(&e));
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+
     if let control::StopReason::Failed(why) = &outcome.stop {
         eprintln!("handoff: the run failed: {why}");
         code = ExitCode::FAILURE;
@@ -80,4 +113,34 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         code = ExitCode::FAILURE;
     }
     Ok(code)
+}
+
+/// A tx_pcap file, read back after the port closed, against what its port
+/// counted transmitted: a full disk or frames cut at the snaplen show here.
+fn check_tx_file(t: &TxOutput, facts: &RunFacts) -> FileCheck {
+    let stats = facts.interfaces.iter().find(|(i, _)| i.name == t.vdev).map(|(_, s)| *s).unwrap_or_default();
+    let file = t.sink.target().display().to_string();
+    let mut check = FileCheck {
+        file,
+        device: t.vdev.clone(),
+        direction: "tx".into(),
+        expected_packets: stats.tx_packets,
+        packets: 0,
+        expected_bytes: Some(stats.tx_bytes),
+        bytes: None,
+        ok: false,
+        cause: None,
+    };
+    match input::capture_totals(t.sink.write_path()) {
+        Ok(totals) => {
+            check.packets = totals.packets;
+            check.bytes = Some(totals.captured_bytes);
+            check.ok = totals.packets == stats.tx_packets && totals.captured_bytes == stats.tx_bytes;
+            if !check.ok {
+                check.cause = Some(input::explain_shortfall(stats.tx_packets, stats.tx_bytes, &totals));
+            }
+        }
+        Err(e) => check.cause = Some(format!("it cannot be read back: {e:#}")),
+    }
+    check
 }

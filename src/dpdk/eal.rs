@@ -14,13 +14,17 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 /// needs the EAL (mempools, ports, rings, lcore launch) borrows it.
 pub struct Eal {
     main_lcore: u32,
-    /// This process's runtime files: removed at cleanup (see `cleanup`).
-    runtime_dir: Option<std::path::PathBuf>,
-    file_prefix: Option<String>,
+    /// What EAL logged while starting (warnings and errors), one line each.
+    init_log: Vec<String>,
 }
+
+/// EAL's log stream after start-up: stderr, so stdout keeps only our report.
+static LOG_TO_STDERR: AtomicBool = AtomicBool::new(false);
 
 impl Eal {
     /// Starts the EAL with `args` (argv[0] excluded). Refuses a second start.
+    /// EAL's log lines are echoed to stderr; its usage text is not (a wrong
+    /// argument gets one line from us instead of 100 from EAL).
     pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
         if EAL_STARTED.swap(true, Ordering::SeqCst) {
             return Err(DpdkError::EalAlreadyStarted);
@@ -36,30 +40,47 @@ impl Eal {
         // rte_eal_init may permute argv, so it gets its own array of pointers
         // into `owned`, which outlives the call.
         let mut argv: Vec<*mut c_char> = owned.iter().map(|s| s.as_ptr() as *mut c_char).collect();
-        // EAL prints its usage text on stdout when an argument is wrong; keep
-        // stdout for our report (JSON) by sending EAL's output to stderr.
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let _stdout = StdoutToStderr::new();
+        let log = Capture::log();
+        let stdout = Capture::stdout();
         // SAFETY: argv holds argc valid NUL-terminated strings that live until
         // after the call; EAL_STARTED guarantees this runs once per process.
         let ret = unsafe { sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
-        drop(_stdout);
+        let errno = rte_errno();
+        let printed = stdout.map(Capture::finish).unwrap_or_default();
+        let logged = log.map(Capture::finish).unwrap_or_default();
+        log_to_stderr();
+        // EAL's usage text (printed on a bad argument) is dropped; the rest is echoed.
+        let printed = printed.split("Usage:").next().unwrap_or("").to_string();
+        let lines: Vec<String> =
+            logged.lines().chain(printed.lines()).filter(|l| !l.trim().is_empty()).map(String::from).collect();
+        for l in &lines {
+            eprintln!("{l}");
+        }
         if ret < 0 {
-            let errno = rte_errno();
-            return Err(DpdkError::EalInit {
-                message: format!("{} (rte_errno {errno})", strerror(errno)),
-                hint: eal_hint(errno, args),
-            });
+            return Err(DpdkError::EalInit { message: eal_reason(&lines, errno), hint: eal_hint(errno, args) });
         }
         // SAFETY: the EAL is initialised.
         let main_lcore = unsafe { sys::rte_get_main_lcore() };
-        let in_memory = args.iter().any(|a| a == "--in-memory");
-        Ok(Eal {
-            main_lcore,
-            runtime_dir: if in_memory { None } else { runtime_dir() },
-            file_prefix: if in_memory { None } else { file_prefix(args) },
-        })
+        Ok(Eal { main_lcore, init_log: lines })
+    }
+
+    /// EAL's log lines that mention `device`, for saying why it did not come up.
+    pub fn log_about(&self, device: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (i, l) in self.init_log.iter().enumerate() {
+            if l.contains(device) {
+                // The PMD's own reason usually comes on the line before "failed to initialize".
+                if l.contains("failed to initialize") && i > 0 && !out.contains(&self.init_log[i - 1]) {
+                    out.push(self.init_log[i - 1].clone());
+                }
+                if !out.contains(l) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
     }
 
     pub fn main_lcore(&self) -> u32 {
@@ -83,12 +104,6 @@ impl Eal {
         unsafe { sys::rte_lcore_to_socket_id(lcore) }
     }
 
-    /// First CPU of an lcore's cpuset.
-    pub fn lcore_cpu(&self, lcore: u32) -> i32 {
-        // SAFETY: the EAL is initialised; unknown lcores give -1.
-        unsafe { sys::rte_lcore_to_cpu_id(lcore as c_int) }
-    }
-
     /// TSC ticks per second, as calibrated by the EAL.
     pub fn tsc_hz(&self) -> u64 {
         // SAFETY: the EAL is initialised.
@@ -104,96 +119,124 @@ impl Eal {
     }
 
     /// Releases the EAL's resources. Everything made with it must be gone.
-    /// Also removes this process's runtime directory and hugepage files,
-    /// which EAL leaves behind: the prefix is ours alone while we run (EAL
-    /// locks it), so nobody else can be using them.
+    /// The runtime files are removed by `RuntimeFiles`, which knows which are ours.
     pub fn cleanup(self) {
         // SAFETY: called once, at the end, after ports, rings and pools were
         // released (they borrow `self`, so they cannot outlive this call).
         unsafe { sys::rte_eal_cleanup() };
-        if let Some(dir) = &self.runtime_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some(prefix) = &self.file_prefix {
-            remove_hugepage_files(prefix);
-        }
     }
 }
 
-/// The `--file-prefix` in effect (EAL's default is "rte").
-fn file_prefix(args: &[String]) -> Option<String> {
-    let mut prefix = None;
-    for (i, a) in args.iter().enumerate() {
-        if a == "--file-prefix" {
-            prefix = args.get(i + 1).cloned();
-        } else if let Some(p) = a.strip_prefix("--file-prefix=") {
-            prefix = Some(p.to_string());
-        }
-    }
-    Some(prefix.unwrap_or_else(|| "rte".into()))
+/// Output captured while EAL starts: its log stream or file descriptor 1,
+/// into an anonymous temporary file, read back by `finish`.
+struct Capture {
+    file: *mut libc::FILE,
+    /// For a stdout capture, the saved descriptor 1.
+    saved_stdout: Option<c_int>,
 }
 
-/// Removes `<prefix>map_*` files from every hugetlbfs mount.
-fn remove_hugepage_files(prefix: &str) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else { return };
-    let want = format!("{prefix}map_");
-    for line in mounts.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(_), Some(dir), Some(fs)) = (f.next(), f.next(), f.next()) else { continue };
-        if fs != "hugetlbfs" {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&want) {
-                let _ = std::fs::remove_file(e.path());
+impl Capture {
+    /// EAL's log stream (rte_log) into a temporary file.
+    fn log() -> Option<Capture> {
+        // SAFETY: tmpfile returns a new stream or NULL; rte_openlog_stream
+        // only stores the pointer, which stays valid until `finish` swaps it out.
+        unsafe {
+            let file = libc::tmpfile();
+            if file.is_null() {
+                return None;
             }
+            sys::rte_openlog_stream(file as *mut sys::FILE);
+            Some(Capture { file, saved_stdout: None })
         }
     }
-}
 
-/// While alive, file descriptor 1 points at stderr; dropping it restores stdout.
-struct StdoutToStderr {
-    saved: c_int,
-}
-
-impl StdoutToStderr {
-    fn new() -> Option<StdoutToStderr> {
-        // SAFETY: dup/dup2 on the process's own standard descriptors; a
-        // failure leaves them as they were and we skip the redirect.
+    /// File descriptor 1 into a temporary file (EAL prints its usage there).
+    fn stdout() -> Option<Capture> {
+        // SAFETY: dup/dup2 on the process's own descriptors and a stream we
+        // just opened; on any failure everything is left as it was.
         unsafe {
             libc::fflush(std::ptr::null_mut());
+            let file = libc::tmpfile();
+            if file.is_null() {
+                return None;
+            }
             let saved = libc::dup(1);
-            if saved < 0 {
+            if saved < 0 || libc::dup2(libc::fileno(file), 1) < 0 {
+                if saved >= 0 {
+                    libc::close(saved);
+                }
+                libc::fclose(file);
                 return None;
             }
-            if libc::dup2(2, 1) < 0 {
-                libc::close(saved);
-                return None;
-            }
-            Some(StdoutToStderr { saved })
+            Some(Capture { file, saved_stdout: Some(saved) })
         }
     }
-}
 
-impl Drop for StdoutToStderr {
-    fn drop(&mut self) {
-        // SAFETY: restores fd 1 from the copy made in `new`, then closes the copy.
+    /// Restores what was redirected and returns what was written (at most 1 MiB).
+    fn finish(self) -> String {
+        let mut text = Vec::new();
+        // SAFETY: `file` is the stream opened in `log`/`stdout`, still open.
+        // The log stream is pointed away from it and fd 1 restored from the
+        // saved copy before it is closed; `buf` is a valid writable buffer.
         unsafe {
             libc::fflush(std::ptr::null_mut());
-            libc::dup2(self.saved, 1);
-            libc::close(self.saved);
+            if let Some(saved) = self.saved_stdout {
+                libc::dup2(saved, 1);
+                libc::close(saved);
+            } else {
+                sys::rte_openlog_stream(std::ptr::null_mut());
+            }
+            let fd = libc::fileno(self.file);
+            if libc::lseek(fd, 0, libc::SEEK_SET) == 0 {
+                let mut buf = [0u8; 4096];
+                while text.len() < 1 << 20 {
+                    let n = libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len());
+                    if n <= 0 {
+                        break;
+                    }
+                    text.extend_from_slice(&buf[..n as usize]);
+                }
+            }
+            libc::fclose(self.file);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+/// Points EAL's log at stderr for the rest of the process (after start-up
+/// Debian's EAL logs to stdout, where it would corrupt the JSON report).
+fn log_to_stderr() {
+    if LOG_TO_STDERR.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    // SAFETY: fdopen on descriptor 2 gives a stream that lives for the
+    // process (never closed); rte_openlog_stream stores the pointer.
+    unsafe {
+        let err = libc::fdopen(2, c"w".as_ptr());
+        if !err.is_null() {
+            libc::setvbuf(err, std::ptr::null_mut(), libc::_IOLBF, 0);
+            sys::rte_openlog_stream(err as *mut sys::FILE);
         }
     }
 }
 
-/// EAL's runtime directory for this process (`/var/run/dpdk/<prefix>` as
-/// root). Set early in rte_eal_init, so it is known even if init failed.
-pub fn runtime_dir() -> Option<std::path::PathBuf> {
-    // SAFETY: returns a pointer to EAL's static, NUL-terminated buffer.
-    let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
-    let dir = dir.to_string_lossy();
-    (!dir.is_empty()).then(|| dir.into_owned().into())
+/// EAL's reason for failing, from what it logged: its FATAL line, else its last line.
+fn eal_reason(lines: &[String], errno: i32) -> String {
+    let clean = |l: &str| {
+        let l = l.trim();
+        let l = l.strip_prefix("EAL: ").unwrap_or(l);
+        l.strip_prefix("FATAL: ").unwrap_or(l).trim_end_matches('.').to_string()
+    };
+    if let Some(l) = lines.iter().find(|l| l.contains("FATAL")) {
+        return clean(l);
+    }
+    if let Some(l) = lines.iter().rev().find(|l| !l.contains("Error - exiting")) {
+        return clean(l);
+    }
+    if errno != 0 {
+        return strerror(errno);
+    }
+    "invalid EAL arguments (EAL said why on the line above)".into()
 }
 
 /// The current TSC value.

@@ -17,7 +17,14 @@ struct Job<T> {
     body: Box<dyn FnOnce() -> T + Send>,
     slot: Arc<Mutex<Option<Outcome<T>>>>,
     lcore: u32,
-    done: Sender<u32>,
+    done: Sender<LcoreEnd>,
+}
+
+/// Sent on the `done` channel when a job returns or panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LcoreEnd {
+    pub lcore: u32,
+    pub panicked: bool,
 }
 
 /// A closure running on a worker lcore. Invariant: the lcore runs exactly
@@ -28,9 +35,9 @@ pub struct LcoreJob<T> {
     joined: bool,
 }
 
-/// Runs `body` on worker lcore `lcore`. When it returns (or panics) the lcore
-/// id is sent on `done`, so the control thread can block instead of spinning.
-pub fn launch<T, F>(eal: &Eal, lcore: u32, done: Sender<u32>, body: F) -> Result<LcoreJob<T>, DpdkError>
+/// Runs `body` on worker lcore `lcore`. When it returns (or panics) an
+/// `LcoreEnd` is sent on `done`, so the control thread can block instead of spinning.
+pub fn launch<T, F>(eal: &Eal, lcore: u32, done: Sender<LcoreEnd>, body: F) -> Result<LcoreJob<T>, DpdkError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -63,7 +70,7 @@ unsafe extern "C" fn trampoline<T>(arg: *mut c_void) -> c_int {
     let outcome = catch_unwind(AssertUnwindSafe(body)).map_err(panic_message);
     let failed = outcome.is_err();
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-    let _ = done.send(lcore);
+    let _ = done.send(LcoreEnd { lcore, panicked: failed });
     if failed {
         -1
     } else {

@@ -11,12 +11,18 @@ pub mod mbuf;
 pub mod mempool;
 pub mod port;
 pub mod ring;
+pub mod runtime_files;
 pub mod telemetry;
 
 pub use eal::{rdtsc, Eal};
 pub use error::DpdkError;
-pub use lcore::{launch, LcoreJob};
+pub use lcore::{launch, LcoreEnd, LcoreJob};
 pub use mbuf::{Burst, Mbuf, HEADROOM, MAX_BURST};
 pub use mempool::Buffers;
 pub use port::{Port, PortConfig, PortInfo, PortStats, RxQueue, TxQueue};
 pub use ring::{handoff_ring, RingConsumer, RingProducer};
+
+/// Lcore ids this DPDK build has (RTE_MAX_LCORE).
+pub const MAX_LCORE: u32 = sys::RTE_MAX_LCORE;
+/// Ports this DPDK build has room for (RTE_MAX_ETHPORTS).
+pub const MAX_ETHPORTS: u32 = sys::RTE_MAX_ETHPORTS;

@@ -14,9 +14,12 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::cleanup;
 use crate::control::{self, Limits, StopReason};
+use crate::devices::FiniteInput;
+use crate::dpdk::runtime_files::{self, RuntimeFiles};
 use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, MAX_BURST};
-use crate::report::RunFacts;
+use crate::report::{FileCheck, RunFacts};
 use crate::trace::record::RawPacketTrace;
 use counters::LcoreCounters;
 use rx::{InputQueue, RxLcore};
@@ -34,8 +37,10 @@ pub enum OutputChoice {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub eal_args: Vec<String>,
-    /// The EAL file prefix was made for this process (`handoff-<pid>`).
-    pub own_file_prefix: bool,
+    /// EAL's runtime files under this run's prefix, noted before EAL starts.
+    pub runtime_files: RuntimeFiles,
+    /// The Ethernet devices the arguments name: each must come up as a port.
+    pub devices: Vec<String>,
     pub rx_lcores: Vec<u32>,
     pub worker_lcores: Vec<u32>,
     pub ring_size: u32,
@@ -53,8 +58,8 @@ pub struct Plan {
     pub tx_desc: u16,
     /// Mbufs per pool; None sizes the pool from queues, rings and bursts.
     pub mbufs: Option<u32>,
-    /// Finite inputs by vdev name: packets in each rx queue's pcap file.
-    pub finite_inputs: BTreeMap<String, Vec<u64>>,
+    /// Finite inputs by vdev name: each rx queue's pcap file and its packets.
+    pub finite_inputs: BTreeMap<String, Vec<FiniteInput>>,
 }
 
 /// The outcome of a whole run.
@@ -64,22 +69,23 @@ pub struct RunOutcome {
 }
 
 pub fn run(plan: &Plan) -> Result<RunOutcome> {
+    for prefix in runtime_files::reclaim_stale() {
+        log::info!("removed the runtime files of {prefix}, a handoff process that is gone");
+    }
+    cleanup::note_runtime(plan.runtime_files.clone());
     let eal = match Eal::init(&plan.eal_args) {
         Ok(eal) => eal,
         Err(e) => {
-            // A prefix made for this process is nobody else's: clear what
-            // the failed start left. A user's prefix may be a running primary's.
-            if plan.own_file_prefix {
-                if let Some(dir) = dpdk::eal::runtime_dir() {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-            }
+            // Only a directory this start created is ours to clear.
+            plan.runtime_files.remove_after_failed_init();
             return Err(e.into());
         }
     };
+    cleanup::eal_started();
     let outcome = run_with_eal(&eal, plan);
     // Everything that borrowed the EAL is gone by now.
     eal.cleanup();
+    plan.runtime_files.remove_after_run();
     outcome
 }
 
@@ -99,6 +105,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         }
     }
     let all_ports = dpdk::port::ports(eal)?;
+    check_devices_came_up(eal, plan, &all_ports)?;
     if all_ports.is_empty() {
         bail!("no ports: name an input with --vdev, -a/--allow or --pg");
     }
@@ -268,9 +275,13 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
     let mut failures = Vec::new();
     let mut rx_traces: Vec<Vec<RawPacketTrace>> = Vec::new();
     let mut wk_traces: Vec<Vec<RawPacketTrace>> = Vec::new();
+    let mut inputs_ended = Vec::new();
     for j in launched.rx {
         match j.join() {
-            Ok(r) => rx_traces.push(r.traces),
+            Ok(r) => {
+                rx_traces.push(r.traces);
+                inputs_ended.extend(r.inputs);
+            }
             Err(e) => {
                 failures.push(e.to_string());
                 rx_traces.push(Vec::new());
@@ -289,6 +300,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
 
     let interfaces: Vec<(dpdk::PortInfo, dpdk::PortStats)> =
         ports.iter().map(|p| (p.info().clone(), p.stats())).collect();
+    let file_checks = input_checks(plan, &interfaces, &inputs_ended);
     // Close ports (their queues give back any mbufs they hold), then count
     // what is back in the pools.
     for p in ports {
@@ -318,6 +330,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         seconds,
         mbufs_total,
         mbufs_free,
+        file_checks,
     };
     Ok(RunOutcome { facts, stop: stop_reason })
 }
@@ -431,7 +444,7 @@ fn assign_queues(ports: &[Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) ->
         for q in 0..p.config().rx_queues.min(rxqs) {
             queues_of[k % n_rx].push(InputQueue {
                 rxq: p.rx_queue(q),
-                expected: expected.map(|files| files[q as usize]),
+                expected: expected.map(|files| files[q as usize].packets),
                 received: 0,
                 exhausted: false,
                 stalled_since: None,
@@ -453,6 +466,65 @@ fn find_port(ports: &[dpdk::PortInfo], name: &str) -> Result<u16> {
     }
     let known: Vec<String> = ports.iter().map(|p| format!("{} ({})", p.id, p.name)).collect();
     Err(anyhow!("unknown port '{name}' for --output; ports are: {}", known.join(", ")))
+}
+
+/// A finite input that ended short of its file's packet count lost packets
+/// before dpdk-input: one check per input file read to its end.
+fn input_checks(
+    plan: &Plan,
+    interfaces: &[(dpdk::PortInfo, dpdk::PortStats)],
+    ended: &[rx::InputEnd],
+) -> Vec<FileCheck> {
+    let mut checks = Vec::new();
+    for e in ended.iter().filter(|e| e.exhausted) {
+        let Some((info, stats)) = interfaces.iter().find(|(i, _)| i.id == e.port) else { continue };
+        let Some(input) = plan.finite_inputs.get(&info.name).and_then(|f| f.get(usize::from(e.queue))) else {
+            continue;
+        };
+        let ok = e.received == input.packets;
+        let cause = (!ok).then(|| {
+            if stats.rx_nombuf > 0 {
+                format!("net_pcap found no free mbuf {} times (raise --mbufs)", stats.rx_nombuf)
+            } else if stats.rx_errors > 0 {
+                format!("libpcap could not read {} records (rx_errors)", stats.rx_errors)
+            } else if stats.rx_missed > 0 {
+                format!("{} packets missed by the port (rx_missed)", stats.rx_missed)
+            } else {
+                "the file changed while it was read".to_string()
+            }
+        });
+        checks.push(FileCheck {
+            file: input.file.display().to_string(),
+            device: info.name.clone(),
+            direction: "rx".into(),
+            expected_packets: input.packets,
+            packets: e.received,
+            expected_bytes: None,
+            bytes: None,
+            ok,
+            cause,
+        });
+    }
+    checks
+}
+
+/// Every device the arguments name must be a port now: a vdev whose probe
+/// failed (EAL carries on without it) stops the run before a packet moves.
+fn check_devices_came_up(eal: &Eal, plan: &Plan, ports: &[dpdk::PortInfo]) -> Result<()> {
+    for name in &plan.devices {
+        // EAL writes PCI names in full (0000:01:00.0); a PCI device may have several ports.
+        let up = ports.iter().any(|p| {
+            p.name == *name
+                || (name.contains(':')
+                    && (p.name.starts_with(name.as_str()) || p.name.contains(name.trim_start_matches("0000:"))))
+        });
+        if !up {
+            let said = eal.log_about(name);
+            let why = if said.is_empty() { "EAL gave no reason".to_string() } else { said.join(" / ") };
+            bail!("device {name} did not come up: {why}");
+        }
+    }
+    Ok(())
 }
 
 fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {

@@ -59,6 +59,17 @@ fn input_lost_the_rest(q: &mut InputQueue, expected: u64, now: u64, tsc_hz: u64)
 /// What an rx lcore hands back when it ends.
 pub struct RxResult {
     pub traces: Vec<RawPacketTrace>,
+    pub inputs: Vec<InputEnd>,
+}
+
+/// How far one polled queue got.
+#[derive(Clone, Copy, Debug)]
+pub struct InputEnd {
+    pub port: u16,
+    pub queue: u16,
+    pub received: u64,
+    /// A finite input that ended (read to its end, or found to have lost the rest).
+    pub exhausted: bool,
 }
 
 /// Marks the lcore done even if its loop panics, so workers still drain.
@@ -125,7 +136,12 @@ impl RxLcore {
         }
         counters.input_exhausted.store(self.queues.iter().all(|q| q.exhausted), Ordering::Release);
         window.finish(&counters);
-        RxResult { traces }
+        let inputs = self
+            .queues
+            .iter()
+            .map(|q| InputEnd { port: q.rxq.port, queue: q.rxq.queue, received: q.received, exhausted: q.exhausted })
+            .collect();
+        RxResult { traces, inputs }
     }
 
     /// Takes up to a burst from the shared `--count` budget.

@@ -16,6 +16,7 @@ use crate::pipeline::counters::LcoreCounters;
 use crate::pipeline::nodes::{Node, Reason, RX_NODES, WORKER_NODES};
 use crate::trace::format::{format_packet, FormatContext};
 use crate::trace::record::RawPacketTrace;
+pub use model::FileCheck;
 use model::*;
 
 /// What the data path leaves behind for the report.
@@ -37,6 +38,8 @@ pub struct RunFacts {
     pub seconds: f64,
     pub mbufs_total: u64,
     pub mbufs_free: u64,
+    /// Input and output files checked against the counters.
+    pub file_checks: Vec<FileCheck>,
 }
 
 #[derive(Serialize)]
@@ -184,7 +187,8 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
         dropped,
         in_flight: in_flight.max(0) as u64,
         mbufs_leaked,
-        ok: in_flight == 0 && mbufs_leaked == 0,
+        files: f.file_checks.clone(),
+        ok: in_flight == 0 && mbufs_leaked == 0 && f.file_checks.iter().all(|c| c.ok),
     };
 
     Report { errors, runtime, interfaces, trace, conservation, seconds: f.seconds, stopped_by: stopped_by.to_string() }
@@ -227,6 +231,30 @@ impl Report {
         }
         if c.mbufs_leaked > 0 {
             parts.push(format!("{} mbufs not back in the pool", c.mbufs_leaked));
+        }
+        for f in c.files.iter().filter(|f| !f.ok) {
+            let held = match f.direction.as_str() {
+                "rx" => "holds",
+                _ => "should hold",
+            };
+            let mut line = format!(
+                "{} ({} {}) {held} {} packets but {} {}",
+                f.file,
+                f.device,
+                f.direction,
+                f.expected_packets,
+                f.packets,
+                if f.direction == "rx" { "were received" } else { "are in it" }
+            );
+            if let (Some(eb), Some(b)) = (f.expected_bytes, f.bytes) {
+                if eb != b {
+                    line.push_str(&format!(", {eb} bytes counted but {b} written"));
+                }
+            }
+            if let Some(cause) = &f.cause {
+                line.push_str(&format!(": {cause}"));
+            }
+            parts.push(line);
         }
         Some(parts.join("; "))
     }

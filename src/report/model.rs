@@ -108,5 +108,28 @@ pub struct Conservation {
     pub dropped: u64,
     pub in_flight: u64,
     pub mbufs_leaked: u64,
+    /// Capture files the run must account for beyond its counters.
+    pub files: Vec<FileCheck>,
     pub ok: bool,
+}
+
+/// A file whose packets must all be accounted for: a finite input read to
+/// its end (`rx`: every packet it holds was received), or a `tx_pcap`
+/// written (`tx`: it holds every packet and byte counted transmitted to it).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FileCheck {
+    pub file: String,
+    pub device: String,
+    /// `rx` or `tx`.
+    pub direction: String,
+    pub expected_packets: u64,
+    pub packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    pub ok: bool,
+    /// The likely cause of a shortfall.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }

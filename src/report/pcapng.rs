@@ -1,12 +1,11 @@
 //! `--trace-pcapng FILE`: the traced packets (the bytes dpdk-input kept) as
 //! pcapng, each with its node path across threads as a packet comment, for
-//! Wireshark / tshark. Written to a temporary file and renamed, so a failed
-//! write leaves no half-written file.
+//! Wireshark / tshark. Where it goes (a file replaced atomically, a device,
+//! stdout) is `output::TraceDestination`'s business.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::BufWriter;
-use std::path::Path;
+use std::io::{BufWriter, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -18,11 +17,9 @@ use pcap_file::DataLink;
 use super::RunFacts;
 use crate::trace::record::{RawPacketTrace, RecordKind, TRACE_DATA_BYTES};
 
-/// Writes the file; returns how many packets it holds.
-pub fn write(path: &Path, f: &RunFacts) -> Result<usize> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut w = PcapNgWriter::new(BufWriter::new(tmp.as_file())).context("pcapng header")?;
+/// Writes the capture to `out`; returns how many packets it holds.
+pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
+    let mut w = PcapNgWriter::new(BufWriter::new(out)).context("pcapng header")?;
     // One interface per port, timestamps in nanoseconds (what pcap-file writes).
     for name in &f.port_names {
         w.write_pcapng_block(InterfaceDescriptionBlock {
@@ -73,10 +70,6 @@ pub fn write(path: &Path, f: &RunFacts) -> Result<usize> {
             written += 1;
         }
     }
-    drop(w.into_inner());
-    // A capture is for reading by others too (the temporary file was 0600).
-    use std::os::unix::fs::PermissionsExt;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    w.into_inner().flush().context("pcapng")?;
     Ok(written)
 }

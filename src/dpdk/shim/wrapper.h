@@ -11,5 +11,6 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <rte_pdump.h>
+#include <rte_log.h>
 #include <rte_telemetry.h>
 #include "shim.h"

@@ -1,0 +1,264 @@
+//! The devices a run names (`--vdev`, `-a`), checked before EAL starts:
+//! unique names, no more than DPDK has port slots for, which ones read
+//! finite capture files, and no file that is both read and written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::FlagError;
+use crate::dpdk::MAX_ETHPORTS;
+use crate::eal_args;
+
+/// A `--vdev` argument split into its device name and `key=value` pairs.
+#[derive(Clone, Debug)]
+pub struct Vdev {
+    pub name: String,
+    pub args: Vec<(String, String)>,
+}
+
+impl Vdev {
+    pub fn values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.args.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_pcap(&self) -> bool {
+        self.name.starts_with("net_pcap") || self.name.starts_with("eth_pcap")
+    }
+
+    /// An Ethernet device (a port), by DPDK's naming (`net_*`, or the old `eth_*` aliases).
+    pub fn is_ethdev(&self) -> bool {
+        self.name.starts_with("net_") || self.name.starts_with("eth_")
+    }
+
+    /// Back to the `name,key=value,...` form EAL reads.
+    pub fn to_arg(&self) -> String {
+        let mut s = self.name.clone();
+        for (k, v) in &self.args {
+            s.push(',');
+            s.push_str(k);
+            if !v.is_empty() {
+                s.push('=');
+                s.push_str(v);
+            }
+        }
+        s
+    }
+}
+
+pub fn parse_vdev(text: &str) -> Vdev {
+    let mut parts = text.split(',');
+    let name = parts.next().unwrap_or("").trim().to_string();
+    let args = parts
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+            None => (p.trim().to_string(), String::new()),
+        })
+        .collect();
+    Vdev { name, args }
+}
+
+/// One rx queue's capture file and how many packets libpcap reads from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiniteInput {
+    pub file: PathBuf,
+    pub packets: u64,
+}
+
+/// What the named devices are.
+#[derive(Clone, Debug, Default)]
+pub struct NamedDevices {
+    /// Ethernet device names EAL will create, in argument order (vdevs, PCI addresses).
+    pub names: Vec<String>,
+    /// Finite inputs by pcap vdev name, one per rx queue (none: a tx-only vdev, not polled).
+    pub finite: BTreeMap<String, Vec<FiniteInput>>,
+    /// Every device that receives reads a finite file: a file is not a wire,
+    /// so a full ring holds and retries instead of dropping.
+    pub all_inputs_finite: bool,
+}
+
+/// Checks the devices in an EAL argument list; counts each finite input's packets.
+pub fn check(eal: &[String]) -> Result<NamedDevices> {
+    let vdevs: Vec<Vdev> = eal_args::values_of(eal, "--vdev").iter().map(|v| parse_vdev(v)).collect();
+    let pci: Vec<String> = ["-a", "--allow"]
+        .iter()
+        .flat_map(|f| eal_args::values_of(eal, f))
+        .map(|a| a.split(',').next().unwrap_or("").to_string())
+        .collect();
+    let mut seen = BTreeSet::new();
+    for name in vdevs.iter().map(|v| v.name.as_str()).chain(pci.iter().map(String::as_str)) {
+        if name.is_empty() {
+            return Err(FlagError::new("a --vdev or -a/--allow has an empty device name").into());
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(FlagError::new(format!(
+                "device '{name}' is named twice; give each --vdev its own name (net_pcap0, net_pcap1, ...)"
+            ))
+            .into());
+        }
+    }
+    let ports = vdevs.iter().filter(|v| v.is_ethdev()).count() + pci.len();
+    if ports > MAX_ETHPORTS as usize {
+        return Err(FlagError::new(format!(
+            "{ports} devices are named, more than the {MAX_ETHPORTS} ports this DPDK build supports (RTE_MAX_ETHPORTS)"
+        ))
+        .into());
+    }
+
+    let mut finite = BTreeMap::new();
+    let mut any_live = !pci.is_empty();
+    for v in &vdevs {
+        if !v.is_ethdev() {
+            continue; // not an Ethernet device (crypto, event, ...): nothing to poll
+        }
+        if !v.is_pcap() {
+            any_live = true;
+            continue;
+        }
+        let files: Vec<&str> = v.values("rx_pcap").collect();
+        let live = ["rx_iface", "rx_iface_in", "iface"].iter().any(|k| v.values(k).next().is_some());
+        let infinite = v.values("infinite_rx").any(|x| x == "1");
+        let mut inputs = Vec::new();
+        for f in &files {
+            // Every file is checked, finite or not: a bad file is a user error.
+            let packets = crate::input::count_packets(Path::new(f)).with_context(|| format!("in --vdev {}", v.name))?;
+            if packets == 0 && infinite {
+                bail!("pcap file '{f}' (in --vdev {}) holds no packets to replay with infinite_rx", v.name);
+            }
+            inputs.push(FiniteInput { file: PathBuf::from(f), packets });
+        }
+        if live || infinite {
+            any_live = true;
+        } else {
+            // A tx-only pcap vdev is here with no files: it gets no rx queue.
+            finite.insert(v.name.clone(), inputs);
+        }
+    }
+    let all_inputs_finite = !any_live && finite.values().any(|f| !f.is_empty());
+    let names = vdevs.iter().filter(|v| v.is_ethdev()).map(|v| v.name.clone()).chain(pci).collect();
+    Ok(NamedDevices { names, finite, all_inputs_finite })
+}
+
+/// Every file the vdevs read (`rx_pcap`), finite or not.
+pub fn input_files(eal: &[String]) -> Vec<PathBuf> {
+    eal_args::values_of(eal, "--vdev")
+        .iter()
+        .map(|v| parse_vdev(v))
+        .filter(Vdev::is_pcap)
+        .flat_map(|v| v.values("rx_pcap").map(PathBuf::from).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Refuses a run in which one file is both read and written, or written twice:
+/// the writer would truncate the capture being read (and the run never end).
+pub fn check_distinct_files(inputs: &[PathBuf], outputs: &[(String, PathBuf)]) -> Result<()> {
+    let id = |p: &Path| -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    };
+    // A file that does not exist yet is identified by its resolved directory and name.
+    let spelled = |p: &Path| -> PathBuf {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        dir.join(p.file_name().unwrap_or_default())
+    };
+    let is_device = |p: &Path| {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+    };
+    for (i, (what, out)) in outputs.iter().enumerate() {
+        for input in inputs {
+            let same = match (id(out), id(input)) {
+                (Some(a), Some(b)) => a == b,
+                _ => spelled(out) == spelled(input),
+            };
+            if same {
+                return Err(FlagError::new(format!(
+                    "{what} {} is also read as rx_pcap {}: writing it would destroy the capture",
+                    out.display(),
+                    input.display()
+                ))
+                .into());
+            }
+        }
+        for (other_what, other) in &outputs[..i] {
+            // Two writers into one device (/dev/null) are harmless; into one file they are not.
+            if is_device(out) {
+                continue;
+            }
+            let same = match (id(out), id(other)) {
+                (Some(a), Some(b)) => a == b,
+                _ => spelled(out) == spelled(other),
+            };
+            if same {
+                return Err(FlagError::new(format!(
+                    "{what} and {other_what} both write {}; give each output its own file",
+                    out.display()
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names for generated pcap vdevs that no user device has: net_pcap0, net_pcap1, ... skipping taken ones.
+pub fn free_pcap_names(taken: &[String], count: usize) -> Vec<String> {
+    (0..).map(|i| format!("net_pcap{i}")).filter(|n| !taken.contains(n)).take(count).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn vdev_split_and_back() {
+        let v = parse_vdev("net_pcap0,rx_pcap=a.pcap,rx_pcap=b.pcap,tx_pcap=c");
+        assert_eq!(v.name, "net_pcap0");
+        assert_eq!(v.args.len(), 3);
+        assert_eq!(v.to_arg(), "net_pcap0,rx_pcap=a.pcap,rx_pcap=b.pcap,tx_pcap=c");
+    }
+
+    #[test]
+    fn duplicate_and_too_many_devices_are_refused() {
+        let e = check(&s(&["--vdev", "net_null0", "--vdev", "net_null0"])).unwrap_err();
+        assert!(e.to_string().contains("named twice"), "{e}");
+        let many: Vec<String> =
+            (0..=MAX_ETHPORTS).flat_map(|i| ["--vdev".to_string(), format!("net_null{i}")]).collect();
+        let e = check(&many).unwrap_err();
+        assert!(e.to_string().contains("RTE_MAX_ETHPORTS"), "{e}");
+    }
+
+    #[test]
+    fn live_devices_make_the_run_live() {
+        assert!(!check(&s(&["--vdev", "net_null0"])).unwrap().all_inputs_finite);
+        assert!(!check(&s(&["-a", "0000:01:00.0"])).unwrap().all_inputs_finite);
+    }
+
+    #[test]
+    fn one_file_read_and_written_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.pcap");
+        std::fs::write(&a, b"x").unwrap();
+        let same = dir.path().join(".").join("a.pcap");
+        let e = check_distinct_files(&[a.clone()], &[("tx_pcap".into(), same)]).unwrap_err();
+        assert!(e.to_string().contains("destroy"), "{e}");
+        let new = dir.path().join("new.pcap");
+        let e =
+            check_distinct_files(&[], &[("tx_pcap".into(), new.clone()), ("--trace-pcapng".into(), new)]).unwrap_err();
+        assert!(e.to_string().contains("both write"), "{e}");
+        let null = PathBuf::from("/dev/null");
+        check_distinct_files(&[a], &[("tx_pcap".into(), null.clone()), ("tx_pcap".into(), null)]).unwrap();
+    }
+
+    #[test]
+    fn generated_names_skip_the_users() {
+        assert_eq!(free_pcap_names(&s(&["net_pcap0", "net_pcap2"]), 3), s(&["net_pcap1", "net_pcap3", "net_pcap4"]));
+    }
+}
