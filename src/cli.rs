@@ -575,7 +575,6 @@ fn check_distinct(list: &[u32], flag: &str) -> Result<()> {
 /// Writes each pg interface's packets to a pcap file and returns one
 /// net_pcap vdev per interface, in order of first appearance.
 fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<String>> {
-    let mut interfaces: Vec<(String, Vec<Vec<u8>>, bool)> = Vec::new();
     for s in streams {
         if s.rate.is_some() {
             log::warn!("pg stream '{}': rate is not applied, net_pcap replays as fast as it can", s.name);
@@ -583,28 +582,15 @@ fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<String>> {
         if s.worker.is_some() || s.maxframe.is_some() {
             log::warn!("pg stream '{}': worker and maxframe are not applied (see --rx-lcores, --burst)", s.name);
         }
-        let packets = s.packets()?;
-        match interfaces.iter_mut().find(|(name, _, _)| *name == s.interface) {
-            Some((_, all, infinite)) => {
-                all.extend(packets);
-                *infinite |= s.is_infinite();
-            }
-            None => interfaces.push((s.interface.clone(), packets, s.is_infinite())),
-        }
     }
+    let inputs = pg::write_inputs(streams, dir)?;
     let mut vdevs = Vec::new();
-    for (i, (name, packets, infinite)) in interfaces.iter().enumerate() {
-        let file = dir.join(format!("pg-{i}-{}.pcap", sanitize(name)));
-        pg::write_pcap(&file, packets).with_context(|| format!("cannot write {}", file.display()))?;
-        let mut v = format!("net_pcap{i},rx_pcap={}", file.display());
-        if *infinite {
+    for (i, input) in inputs.iter().enumerate() {
+        let mut v = format!("net_pcap{i},rx_pcap={}", input.path.display());
+        if input.infinite {
             v.push_str(",infinite_rx=1");
         }
         vdevs.push(v);
     }
     Ok(vdevs)
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }

@@ -1,14 +1,20 @@
 //! FD.io VPP packet-generator scripts (`packet-generator new { ... }`).
 //!
 //! [`parse_file`] / [`parse_str`] read the stanzas (VPP's `src/vnet/pg/cli.c`
-//! grammar), [`Stream::packets`] makes the packets and [`write_pcap`] stores
-//! them as a classic Ethernet pcap for a DPDK net_pcap vdev. Nothing here
-//! panics on bad input: every problem is a [`PgError`] naming file and line.
+//! grammar); [`write_inputs`] (or [`plan_inputs`] then [`InputPlan::write`])
+//! stores each interface's streams as one classic Ethernet pcap for a DPDK
+//! net_pcap vdev. Packets go to disk as they are made, so memory does not
+//! grow with `limit`; the whole script is sized first and refused if it
+//! would pass the script-wide caps or the free disk. Nothing here panics on
+//! bad input: every problem is a [`PgError`] in one line.
 
 mod build;
+mod output;
 mod parse;
 mod pcapio;
 
+#[cfg(test)]
+mod output_tests;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use build::Template;
 
+pub use output::{check_free_space, free_space, plan_inputs, write_inputs, GeneratedInput, InputPlan};
+#[cfg(test)]
 pub use pcapio::write_pcap;
 
 /// Largest packet we make or accept (jumbo frame).
@@ -29,6 +37,24 @@ pub const MAX_BYTES_PER_STREAM: u64 = 2 << 30;
 pub const SUPPORTED_NODES: [&str; 3] = ["handoffdemo-1", "ethernet-input", "dpdk-input"];
 /// Packets in one period of an endless `size A+B` stream.
 pub const RANDOM_PERIOD: u64 = 256;
+/// Most bytes of pcap files one script may make, headers included. The
+/// per-stream caps alone leave a many-stream script unbounded; 2 GiB is the
+/// old per-stream budget, far more than a functional run needs, and small
+/// enough that net_pcap's `infinite_rx=1` (which copies the whole file into
+/// mbufs) and the disk under the temp dir cope.
+pub const MAX_SCRIPT_BYTES: u64 = 2 << 30;
+/// Most packets one script may make, over all streams: with tiny packets
+/// the byte cap would allow ~125M records, and planning replays every
+/// random stream's sizes, so this keeps planning and writing to seconds.
+pub const MAX_PACKETS_PER_SCRIPT: u64 = 16 * MAX_PACKETS_PER_STREAM;
+/// Free space left untouched on the output filesystem: block rounding and
+/// metadata of the files, and room for whatever else writes there (logs,
+/// the run's own output pcaps), so the inputs never take the last bytes.
+pub const FREE_SPACE_MARGIN: u64 = 16 << 20;
+/// Bytes of a classic pcap file header.
+pub const PCAP_FILE_HEADER: u64 = 24;
+/// Bytes of a classic pcap record header, before each packet's data.
+pub const PCAP_RECORD_HEADER: u64 = 16;
 
 /// Packet sizes of a stream, in bytes (VPP's `size A-B` / `size A+B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +163,20 @@ pub enum PgError {
     Read { file: String, error: std::io::Error },
     #[error("{file}:{line}: {kind}")]
     At { file: String, line: usize, kind: ErrorKind },
+    #[error("{file}: the streams make {packets} packets, over the limit of {max} packets per script")]
+    ScriptTooManyPackets { file: String, packets: u64, max: u64 },
+    #[error("{file}: the streams need {bytes} bytes of pcap files, over the limit of {max} bytes per script")]
+    ScriptTooBig { file: String, bytes: u64, max: u64 },
+    #[error(
+        "{dir}: the pg inputs need {needed} bytes but only {free} bytes are free \
+         ({margin} bytes are kept spare)"
+    )]
+    NoSpace { dir: String, needed: u64, free: u64, margin: u64 },
+    /// io errors in the message, as for `Read`.
+    #[error("{dir}: cannot check free space: {error}")]
+    FreeSpace { dir: String, error: std::io::Error },
+    #[error("{file}: cannot write: {error}")]
+    Write { file: String, error: std::io::Error },
 }
 
 impl PgError {
@@ -144,15 +184,16 @@ impl PgError {
     pub fn kind(&self) -> Option<&ErrorKind> {
         match self {
             PgError::At { kind, .. } => Some(kind),
-            PgError::Read { .. } => None,
+            _ => None,
         }
     }
 
-    /// Line of the problem (`None` for an unreadable script).
+    /// Line of the problem (`None` for an unreadable script and for errors
+    /// about the script as a whole or the files written).
     pub fn line(&self) -> Option<usize> {
         match self {
             PgError::At { line, .. } => Some(*line),
-            PgError::Read { .. } => None,
+            _ => None,
         }
     }
 }
@@ -179,53 +220,18 @@ pub fn parse_str(text: &str, source: &str, base_dir: &Path) -> Result<Vec<Stream
 }
 
 impl Stream {
-    /// The packets this stream sends. For limit 0 (forever) returns one period that the caller loops
-    /// (one packet per distinct size for Step, 256 packets for Random, all packets for `pcap`).
+    /// The packets this stream sends, all at once (tests only: the product
+    /// streams them to disk through [`PacketGen`]). For limit 0 (forever)
+    /// returns one period that the caller loops (one packet per distinct
+    /// size for Step, 256 packets for Random, all packets for `pcap`).
+    #[cfg(test)]
     pub fn packets(&self) -> Result<Vec<Vec<u8>>, PgError> {
-        let err = |line: usize, kind: ErrorKind| at(&self.source, line, kind);
-        let count = self.packet_count()?;
-        match &self.data {
-            DataSpec::Pcap { packets, .. } => {
-                if packets.is_empty() {
-                    return Err(err(self.line, ErrorKind::NoData));
-                }
-                let longest = packets.iter().map(Vec::len).max().unwrap_or(0);
-                let longest = u16::try_from(longest).unwrap_or(u16::MAX);
-                check_bytes(count, longest).map_err(|k| err(self.line, k))?;
-                // count fits in usize: it is at most MAX_PACKETS_PER_STREAM.
-                Ok((0..count as usize).map(|i| packets[i % packets.len()].clone()).collect())
-            }
-            DataSpec::Template { tpl, line } => {
-                let (min, max) = check_size(self.size).map_err(|k| err(self.line, k))?;
-                if usize::from(min) < tpl.header_len() {
-                    return Err(err(*line, ErrorKind::HeaderTooBig { min, header: tpl.header_len() }));
-                }
-                check_bytes(count, max).map_err(|k| err(self.line, k))?;
-                // Built once per distinct size, then copied.
-                let mut cache: Vec<Option<Vec<u8>>> = vec![None; usize::from(max - min) + 1];
-                let mut rng = fastrand::Rng::with_seed(self.seed());
-                let mut out = Vec::with_capacity(count as usize);
-                for i in 0..count {
-                    let size = match self.size {
-                        SizeSpec::Step { .. } => {
-                            let span = u64::from(max - min) + 1;
-                            // i % span < span <= 9000, so it fits u16.
-                            min + (i % span) as u16
-                        }
-                        SizeSpec::Random { .. } => rng.u16(min..=max),
-                    };
-                    let slot = &mut cache[usize::from(size - min)];
-                    if slot.is_none() {
-                        let p = tpl.build(usize::from(size)).map_err(|m| err(*line, ErrorKind::Layer(m)))?;
-                        *slot = Some(p);
-                    }
-                    if let Some(p) = slot {
-                        out.push(p.clone());
-                    }
-                }
-                Ok(out)
-            }
+        let mut gen = PacketGen::new(self)?;
+        let mut out = Vec::new();
+        while let Some(p) = gen.next_packet() {
+            out.push(p?.to_vec());
         }
+        Ok(out)
     }
 
     /// True when the stream sends forever (limit 0, not from a pcap file).
@@ -233,7 +239,8 @@ impl Stream {
         self.limit == 0 && !matches!(self.data, DataSpec::Pcap { .. })
     }
 
-    /// How many packets [`Stream::packets`] returns.
+    /// How many packets the stream puts in its pcap file (one period when
+    /// it is infinite).
     pub fn packet_count(&self) -> Result<u64, PgError> {
         let n = match (&self.data, self.limit) {
             (DataSpec::Pcap { packets, .. }, 0) => packets.len() as u64,
@@ -288,4 +295,118 @@ fn check_bytes(count: u64, max_size: u16) -> Result<(), ErrorKind> {
         return Err(ErrorKind::TooManyBytes(bytes));
     }
     Ok(())
+}
+
+/// Where a checked stream's packets come from.
+enum Source<'a> {
+    Pcap(&'a [Vec<u8>]),
+    Template {
+        tpl: &'a Template,
+        line: usize,
+        min: u16,
+        max: u16,
+        random: bool,
+        /// Packets built so far, one per distinct size, built on first use:
+        /// at most 9000 sizes of at most 9000 bytes, whatever the limit.
+        cache: Vec<Option<Vec<u8>>>,
+    },
+}
+
+/// A stream's packets one at a time, in order: the sizes alone for the
+/// planner ([`PacketGen::total_len`]), the bytes for the writer. Both walk
+/// the same sequence, so the planned size is the written size.
+pub(crate) struct PacketGen<'a> {
+    stream: &'a Stream,
+    src: Source<'a>,
+    rng: fastrand::Rng,
+    next: u64,
+    count: u64,
+}
+
+impl<'a> PacketGen<'a> {
+    /// Checks the stream again (its fields are public and may have been
+    /// edited since parsing) and starts at its first packet.
+    pub fn new(stream: &'a Stream) -> Result<PacketGen<'a>, PgError> {
+        let err = |line: usize, kind: ErrorKind| at(&stream.source, line, kind);
+        let count = stream.packet_count()?;
+        let src = match &stream.data {
+            DataSpec::Pcap { packets, .. } => {
+                if packets.is_empty() {
+                    return Err(err(stream.line, ErrorKind::NoData));
+                }
+                let longest = packets.iter().map(Vec::len).max().unwrap_or(0);
+                let longest = u16::try_from(longest).unwrap_or(u16::MAX);
+                check_bytes(count, longest).map_err(|k| err(stream.line, k))?;
+                Source::Pcap(packets)
+            }
+            DataSpec::Template { tpl, line } => {
+                let (min, max) = check_size(stream.size).map_err(|k| err(stream.line, k))?;
+                if usize::from(min) < tpl.header_len() {
+                    return Err(err(*line, ErrorKind::HeaderTooBig { min, header: tpl.header_len() }));
+                }
+                check_bytes(count, max).map_err(|k| err(stream.line, k))?;
+                let random = matches!(stream.size, SizeSpec::Random { .. });
+                Source::Template { tpl, line: *line, min, max, random, cache: Vec::new() }
+            }
+        };
+        Ok(PacketGen { stream, src, rng: fastrand::Rng::with_seed(stream.seed()), next: 0, count })
+    }
+
+    /// Packets this stream makes in all.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Steps to the next packet: for `pcap` its index in the file's
+    /// packets, for `data` its size.
+    fn pick(&mut self) -> Option<usize> {
+        if self.next >= self.count {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        Some(match &self.src {
+            // i % len < len, so it fits usize.
+            Source::Pcap(p) => (i % p.len() as u64) as usize,
+            Source::Template { min, max, random: true, .. } => usize::from(self.rng.u16(*min..=*max)),
+            Source::Template { min, max, .. } => {
+                let span = u64::from(max - min) + 1;
+                // i % span < span <= 9000.
+                usize::from(*min) + (i % span) as usize
+            }
+        })
+    }
+
+    /// Sum of the lengths of the packets not yet made, consuming them.
+    pub fn total_len(&mut self) -> u64 {
+        let mut sum = 0u64;
+        while let Some(k) = self.pick() {
+            sum += match &self.src {
+                Source::Pcap(p) => p[k].len() as u64,
+                Source::Template { .. } => k as u64,
+            };
+        }
+        sum
+    }
+
+    /// The next packet, or `None` after the last.
+    pub fn next_packet(&mut self) -> Option<Result<&[u8], PgError>> {
+        let k = self.pick()?;
+        Some(match &mut self.src {
+            Source::Pcap(p) => Ok(p[k].as_slice()),
+            Source::Template { tpl, line, min, max, cache, .. } => {
+                if cache.is_empty() {
+                    *cache = vec![None; usize::from(*max - *min) + 1];
+                }
+                let slot = &mut cache[k - usize::from(*min)];
+                if slot.is_none() {
+                    match tpl.build(k) {
+                        Ok(p) => *slot = Some(p),
+                        Err(m) => return Some(Err(at(&self.stream.source, *line, ErrorKind::Layer(m)))),
+                    }
+                }
+                Ok(slot.as_deref().unwrap_or_default())
+            }
+        })
+    }
 }

@@ -1,44 +1,94 @@
 //! Classic pcap in and out, through the pcap-file crate.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::path::Path;
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::{DataLink, Endianness, PcapError};
 
-use super::{MAX_BYTES_PER_STREAM, MAX_PACKETS_PER_STREAM, MAX_PACKET_SIZE};
+use super::{MAX_BYTES_PER_STREAM, MAX_PACKETS_PER_STREAM, MAX_PACKET_SIZE, PCAP_FILE_HEADER, PCAP_RECORD_HEADER};
 
-/// Writes Ethernet (linktype 1) packets to a classic pcap file, microsecond timestamps 1 us apart.
+/// snaplen of the files we write: every packet is at most `MAX_PACKET_SIZE`.
+const SNAPLEN: u32 = 65535;
+
+/// A classic Ethernet (linktype 1) pcap being written packet by packet,
+/// microsecond timestamps 1 us apart, never more than `budget` bytes.
+pub(super) struct PcapOut {
+    writer: PcapWriter<BufWriter<File>>,
+    packets: u64,
+    bytes: u64,
+    budget: u64,
+}
+
+impl PcapOut {
+    /// Creates (or truncates) `path` and writes the file header.
+    pub fn create(path: &Path, budget: u64) -> io::Result<PcapOut> {
+        let header = PcapHeader {
+            snaplen: SNAPLEN,
+            datalink: DataLink::ETHERNET,
+            endianness: Endianness::Little,
+            ..PcapHeader::default()
+        };
+        let file = BufWriter::new(File::create(path)?);
+        let writer = PcapWriter::with_header(file, header).map_err(to_io)?;
+        let out = PcapOut { writer, packets: 0, bytes: PCAP_FILE_HEADER, budget };
+        out.check_budget()?;
+        Ok(out)
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(data.len())
+            .ok()
+            .filter(|&l| l <= SNAPLEN)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "packet too long for pcap"))?;
+        // The planner said how big the file gets; going past it would break
+        // the disk bound it checked, so it is an error, not a surprise.
+        self.bytes += PCAP_RECORD_HEADER + u64::from(len);
+        self.check_budget()?;
+        let ts = Duration::from_micros(self.packets);
+        self.writer.write_packet(&PcapPacket::new(ts, len, data)).map_err(to_io)?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Flushes; returns (packets, bytes) written.
+    pub fn finish(self) -> io::Result<(u64, u64)> {
+        // Explicit flush: BufWriter's drop would swallow a late write error.
+        // No fsync: net_pcap reads the file back from the page cache, and
+        // the free space was checked before the first byte.
+        self.writer.into_writer().into_inner().map_err(|e| e.into_error())?;
+        Ok((self.packets, self.bytes))
+    }
+
+    fn check_budget(&self) -> io::Result<()> {
+        if self.bytes > self.budget {
+            let msg = format!("{} bytes, more than the {} planned", self.bytes, self.budget);
+            return Err(io::Error::other(msg));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `packets` to a pcap file in one go (tests only: the product
+/// writes stream by stream through `PcapOut`).
 ///
 /// On error the partly written file is removed, so no half-written output
 /// is left behind.
+#[cfg(test)]
 pub fn write_pcap(path: &Path, packets: &[Vec<u8>]) -> io::Result<()> {
-    let res = write_all(path, packets);
+    let res = PcapOut::create(path, u64::MAX).and_then(|mut out| {
+        for p in packets {
+            out.write(p)?;
+        }
+        out.finish()
+    });
     if res.is_err() {
         // Best effort: the write error is the one worth reporting.
         let _ = std::fs::remove_file(path);
     }
-    res
-}
-
-fn write_all(path: &Path, packets: &[Vec<u8>]) -> io::Result<()> {
-    let longest = packets.iter().map(Vec::len).max().unwrap_or(0);
-    let snaplen = u32::try_from(longest.max(65535))
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too long for pcap"))?;
-    let header =
-        PcapHeader { snaplen, datalink: DataLink::ETHERNET, endianness: Endianness::Little, ..PcapHeader::default() };
-    let file = BufWriter::new(File::create(path)?);
-    let mut writer = PcapWriter::with_header(file, header).map_err(to_io)?;
-    for (i, data) in packets.iter().enumerate() {
-        let len = u32::try_from(data.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too long for pcap"))?;
-        let ts = Duration::from_micros(i as u64);
-        writer.write_packet(&PcapPacket::new(ts, len, data)).map_err(to_io)?;
-    }
-    // Explicit flush: BufWriter's drop would swallow a late write error.
-    writer.into_writer().flush()
+    res.map(|_| ())
 }
 
 fn to_io(e: PcapError) -> io::Error {
