@@ -139,6 +139,10 @@ pub fn capture_totals(path: &Path) -> Result<CaptureTotals> {
     if meta.len() == 0 {
         bail!("pcap file '{shown}' is empty");
     }
+    if path.to_str().is_none() {
+        // The pcap crate would hand libpcap a null name.
+        bail!("pcap file '{shown}' has a name that is not UTF-8, which cannot be passed to libpcap");
+    }
     let libpcap_says = |e: pcap::Error| match e {
         pcap::Error::PcapError(m) => m,
         other => other.to_string(),
@@ -201,6 +205,7 @@ mod tests {
     use super::captures::*;
     use super::*;
     use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn vdev_split() {
@@ -357,6 +362,9 @@ mod tests {
         assert!(refusal(Path::new("/dev/null")).contains("is a device"));
         let arg = format!("net_pcap0,rx_pcap={}", junk.display());
         assert!(finite_inputs(&[arg]).is_err());
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.pcap"));
+        std::fs::write(&odd, pcap(USEC, false, 65535, &[]).bytes).unwrap();
+        assert!(refusal(&odd).contains("not UTF-8"));
         let e = format!("{:#}", capture_totals(Path::new("-")).unwrap_err());
         assert!(e.contains("standard input"), "{e}");
     }
