@@ -1,92 +1,321 @@
-//! Capture files: how many packets (and bytes) a pcap or pcapng file holds.
+//! Capture files, read with libpcap as net_pcap reads them: how many
+//! packets and bytes an input holds, and what a tx_pcap file holds after a run.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::path::Path;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::PcapNgReader;
+use anyhow::{anyhow, bail, Context, Result};
 
-/// Packets in a pcap or pcapng file; a missing or corrupt file is an error.
+/// net_pcap's `RTE_ETH_PCAP_SNAPLEN` in DPDK 22.11 (`RTE_ETHER_MAX_JUMBO_FRAME_LEN`): a transmitted
+/// frame longer than this that spans several mbufs is written cut to it (caplen 16128, orig_len the
+/// frame's), and the port's tx byte counter counts only the bytes written, not the whole frame.
+pub const NET_PCAP_SNAPLEN: u32 = 16128;
+
+/// What libpcap, the reader net_pcap uses, reads from a capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureTotals {
+    pub packets: u64,
+    /// Bytes of the records (their caplen): what net_pcap puts in mbufs and counts as rx bytes.
+    pub captured_bytes: u64,
+    /// The frames' lengths on the wire (orig_len).
+    pub original_bytes: u64,
+    /// Records with caplen < orig_len.
+    pub truncated: u64,
+}
+
+/// A record libpcap could not read. It carries the totals up to it, so a
+/// caller checking a `tx_pcap` file (cut short by a full disk) can still say
+/// how much arrived: `err.downcast_ref::<UnreadableRecord>()`.
+#[derive(Debug, thiserror::Error)]
+#[error("pcap file '{}' is corrupt after {} readable packets: {message}", path.display(), before.packets)]
+pub struct UnreadableRecord {
+    pub path: PathBuf,
+    pub before: CaptureTotals,
+    pub message: String,
+}
+
+/// Packets in a pcap or pcapng file; see [`capture_totals`].
 pub fn count_packets(path: &Path) -> Result<u64> {
-    let mut file = File::open(path).with_context(|| format!("cannot open pcap file '{}'", path.display()))?;
-    let mut magic = [0u8; 4];
-    file.read_exact(&mut magic)
-        .with_context(|| format!("pcap file '{}' is too short to be a capture", path.display()))?;
-    drop(file);
-    let reader = BufReader::new(File::open(path)?);
-    let corrupt = |e: pcap_file::PcapError| anyhow::anyhow!("pcap file '{}' is corrupt: {e}", path.display());
-    let mut n = 0u64;
-    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-        let mut r = PcapNgReader::new(reader).map_err(corrupt)?;
-        while let Some(block) = r.next_block() {
-            if matches!(
-                block.map_err(corrupt)?,
-                pcap_file::pcapng::Block::EnhancedPacket(_) | pcap_file::pcapng::Block::SimplePacket(_)
-            ) {
-                n += 1;
+    Ok(capture_totals(path)?.packets)
+}
+
+/// Reads a capture to its end with libpcap, as net_pcap will, and totals it.
+///
+/// Refused, each with one line naming the file: anything but a regular file
+/// (a FIFO or device cannot be counted up front nor re-read for infinite_rx),
+/// an empty file, a file libpcap does not open, and a file with a record libpcap
+/// cannot read. That last one is refused rather than counted up to the bad
+/// record: net_pcap (22.11.11) counts one rx error there and reads on, taking
+/// the bytes after a bad record header as more records (a file with one bad
+/// caplen in the middle delivered all 40 good packets, not the 5 before it),
+/// so no count made up front would match what the run receives.
+pub fn capture_totals(path: &Path) -> Result<CaptureTotals> {
+    let shown = path.display();
+    if path.as_os_str() == "-" {
+        // libpcap reads standard input for "-".
+        bail!("pcap file '-' would be standard input to libpcap, which cannot be counted up front; name a file (./- for one called '-')");
+    }
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open pcap file '{shown}'"))?;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        bail!("pcap file '{shown}' is a directory");
+    }
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        bail!(
+            "pcap file '{shown}' is {what}: handoff counts a capture's packets before the run (and net_pcap re-reads it \
+             for infinite_rx), so it must be a regular file"
+        );
+    }
+    if meta.len() == 0 {
+        bail!("pcap file '{shown}' is empty");
+    }
+    if path.to_str().is_none() {
+        // The pcap crate would hand libpcap a null name.
+        bail!("pcap file '{shown}' has a name that is not UTF-8, which cannot be passed to libpcap");
+    }
+    let libpcap_says = |e: pcap::Error| match e {
+        pcap::Error::PcapError(m) => m,
+        other => other.to_string(),
+    };
+    // pcap_open_offline, as net_pcap opens rx_pcap files.
+    let mut cap = pcap::Capture::from_file(path)
+        .map_err(|e| anyhow!("libpcap cannot read pcap file '{shown}': {}", libpcap_says(e)))?;
+    let mut t = CaptureTotals::default();
+    loop {
+        match cap.next_packet() {
+            Ok(p) => {
+                t.packets += 1;
+                t.captured_bytes += u64::from(p.header.caplen);
+                t.original_bytes += u64::from(p.header.len);
+                t.truncated += u64::from(p.header.caplen < p.header.len);
+            }
+            Err(pcap::Error::NoMorePackets) => return Ok(t),
+            Err(e) => {
+                let mut message = libpcap_says(e);
+                if message.contains("different from the") {
+                    message.push_str(
+                        " (libpcap reads a pcapng file only if all its interfaces share one link type and snaplen)",
+                    );
+                }
+                return Err(UnreadableRecord { path: path.to_path_buf(), before: t, message }.into());
             }
         }
-    } else {
-        let mut r = PcapReader::new(reader).map_err(corrupt)?;
-        while let Some(p) = r.next_packet() {
-            p.map_err(corrupt)?;
-            n += 1;
-        }
     }
-    Ok(n)
+}
+
+/// The likely reason a `tx_pcap` file does not hold what its port counted
+/// transmitted (`packets`, `bytes` from the port's tx counters), or None
+/// when it does. For a file cut mid-record, pass [`UnreadableRecord::before`].
+pub fn explain_shortfall(packets: u64, bytes: u64, found: &CaptureTotals) -> Option<String> {
+    if found.packets < packets {
+        // net_pcap ignores pcap_dump's failed writes and counts the packets sent anyway.
+        return Some("the disk or device is full (net_pcap does not check its writes)".into());
+    }
+    if found.packets > packets {
+        return Some("the file holds more packets than the port sent: another port or process wrote to it".into());
+    }
+    if found.truncated > 0 {
+        // The port counts only the written bytes, so this shows in the records, not in the byte totals.
+        return Some(format!("frames longer than net_pcap's {NET_PCAP_SNAPLEN}-byte snaplen were cut"));
+    }
+    if found.captured_bytes != bytes {
+        return Some(
+            "the packets in the file differ in size from those sent: the file was changed after the run".into(),
+        );
+    }
+    None
 }
 
 #[cfg(test)]
+#[path = "../tests/common/captures.rs"]
+mod captures;
+
+#[cfg(test)]
 mod tests {
+    use super::captures::*;
     use super::*;
     use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn totals_of(dir: &Path, name: &str, bytes: &[u8]) -> Result<CaptureTotals> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        capture_totals(&path)
+    }
+
+    fn whole(packets: u64, bytes: u64) -> CaptureTotals {
+        CaptureTotals { packets, captured_bytes: bytes, original_bytes: bytes, truncated: 0 }
+    }
+
+    /// Its one line, which names the file.
+    fn refusal(path: &Path) -> String {
+        let line = format!("{:#}", capture_totals(path).unwrap_err());
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(&path.display().to_string()), "{line}");
+        line
+    }
+
+    #[test]
+    fn pcap_usec_and_nsec_both_byte_orders() {
+        let dir = tempfile::tempdir().unwrap();
+        for magic in [USEC, NSEC] {
+            for big in [false, true] {
+                let b = pcap(magic, big, 65535, &full(&[60, 1514, 600]));
+                let t = totals_of(dir.path(), "x.pcap", &b.bytes).unwrap();
+                assert_eq!(t, whole(3, 60 + 1514 + 600), "magic {magic:#x} big-endian {big}");
+            }
+        }
+    }
+
+    #[test]
+    fn modified_pcap() {
+        let dir = tempfile::tempdir().unwrap();
+        for big in [false, true] {
+            let b = pcap(MODIFIED, big, 65535, &full(&[60, 70, 80, 90]));
+            assert_eq!(totals_of(dir.path(), "m.pcap", &b.bytes).unwrap(), whole(4, 300));
+        }
+    }
+
+    #[test]
+    fn snaplen_limited_counts_the_truncated() {
+        // tcpdump -s 96: orig_len > caplen on every long frame.
+        let dir = tempfile::tempdir().unwrap();
+        let recs = vec![Rec::cut(0, 1514, 96), Rec::cut(1, 60, 96), Rec::cut(2, 9000, 96)];
+        let b = pcap(USEC, false, 96, &recs);
+        let t = totals_of(dir.path(), "s96.pcap", &b.bytes).unwrap();
+        assert_eq!(
+            t,
+            CaptureTotals { packets: 3, captured_bytes: 96 + 60 + 96, original_bytes: 1514 + 60 + 9000, truncated: 2 }
+        );
+    }
+
+    #[test]
+    fn caplen_above_the_snaplen_is_cut_to_it() {
+        // libpcap reads the snaplen's worth and skips the rest, as net_pcap will see it.
+        let dir = tempfile::tempdir().unwrap();
+        let b = pcap(USEC, false, 100, &full(&[200, 60]));
+        let t = totals_of(dir.path(), "over.pcap", &b.bytes).unwrap();
+        assert_eq!(t, CaptureTotals { packets: 2, captured_bytes: 160, original_bytes: 260, truncated: 1 });
+    }
+
+    #[test]
+    fn header_only_is_zero_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(totals_of(dir.path(), "h.pcap", &pcap(USEC, false, 65535, &[]).bytes).unwrap(), whole(0, 0));
+    }
+
+    #[test]
+    fn pcapng_one_or_several_like_interfaces() {
+        let dir = tempfile::tempdir().unwrap();
+        for big in [false, true] {
+            let one = pcapng(big, &[(1, 0)], &[(0, Rec::full(0, 61)), (0, Rec::cut(1, 1514, 128))]);
+            let t = totals_of(dir.path(), "one.pcapng", &one.bytes).unwrap();
+            assert_eq!(t, CaptureTotals { packets: 2, captured_bytes: 189, original_bytes: 1575, truncated: 1 });
+            let two = pcapng(big, &[(1, 0), (1, 0)], &[(0, Rec::full(0, 60)), (1, Rec::full(1, 100))]);
+            assert_eq!(totals_of(dir.path(), "two.pcapng", &two.bytes).unwrap(), whole(2, 160));
+        }
+    }
+
+    #[test]
+    fn pcapng_with_mixed_link_types_is_refused_at_the_second_interface() {
+        // libpcap 1.10 takes one link type and snaplen per file; it fails on
+        // reaching an interface that differs, after the packets before it.
+        let dir = tempfile::tempdir().unwrap();
+        let b = pcapng(false, &[(1, 0), (113, 0)], &[(0, Rec::full(0, 60))]);
+        let path = dir.path().join("mixed.pcapng");
+        std::fs::write(&path, &b.bytes).unwrap();
+        let line = refusal(&path);
+        assert!(line.contains("type 113 different") && line.contains("share one link type"), "{line}");
+        // The IDBs come first here, so libpcap fails before any packet.
+        assert!(line.contains("after 0 readable packets"), "{line}");
+        let b = pcapng(false, &[(1, 0), (1, 128)], &[(0, Rec::full(0, 60))]);
+        std::fs::write(&path, &b.bytes).unwrap();
+        assert!(refusal(&path).contains("snapshot length 128 different"));
+    }
+
+    #[test]
+    fn truncated_record_names_file_count_and_libpcap_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = pcap(USEC, false, 65535, &full(&[60, 60, 1000])).bytes;
+        b.truncate(b.len() - 10);
+        let path = dir.path().join("cut.pcap");
+        std::fs::write(&path, &b).unwrap();
+        let line = refusal(&path);
+        assert!(line.contains("corrupt after 2 readable packets"), "{line}");
+        assert!(line.contains("truncated dump file; tried to read 1000 captured bytes, only got 990"), "{line}");
+        // The partial totals are there for a caller that checks an output file.
+        let e = capture_totals(&path).unwrap_err();
+        let r = e.downcast_ref::<UnreadableRecord>().expect("typed");
+        assert_eq!(r.before, whole(2, 120));
+        // A header cut short fails the same way.
+        b.truncate(24 + 16 + 60 + 7);
+        std::fs::write(&path, &b).unwrap();
+        assert!(refusal(&path).contains("after 1 readable packets: truncated dump file; tried to read 16 header bytes"));
+    }
+
+    #[test]
+    fn caplen_beyond_libpcaps_maximum_is_refused_not_allocated() {
+        let dir = tempfile::tempdir().unwrap();
+        for caplen in [0xffff_ffffu32, 262_145] {
+            let recs = vec![Rec::full(0, 60), Rec { caplen, len: caplen, data: vec![0; 64] }];
+            let path = dir.path().join("huge.pcap");
+            std::fs::write(&path, pcap(USEC, false, 0, &recs).bytes).unwrap();
+            let line = refusal(&path);
+            assert!(line.contains(&format!("invalid packet capture length {caplen}")), "{line}");
+        }
+    }
 
     #[test]
     fn bad_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pcap");
-        let e = count_packets(&missing).unwrap_err();
-        assert!(format!("{e:#}").contains("cannot open"));
+        assert!(refusal(&missing).contains("cannot open pcap file"));
         let junk = dir.path().join("junk.pcap");
         std::fs::File::create(&junk).unwrap().write_all(b"this is not a pcap file at all").unwrap();
-        assert!(format!("{:#}", count_packets(&junk).unwrap_err()).contains("corrupt"));
+        assert!(refusal(&junk).contains("libpcap cannot read pcap file"));
+        assert!(refusal(&junk).contains("unknown file format"));
+        let short = dir.path().join("short.pcap");
+        std::fs::write(&short, &USEC.to_le_bytes()[..3]).unwrap();
+        assert!(refusal(&short).contains("truncated dump file"));
+        let empty = dir.path().join("empty.pcap");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(refusal(&empty).contains("is empty"));
+        assert!(refusal(dir.path()).contains("is a directory"));
+        assert!(refusal(Path::new("/dev/null")).contains("is a device"));
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.pcap"));
+        std::fs::write(&odd, pcap(USEC, false, 65535, &[]).bytes).unwrap();
+        assert!(refusal(&odd).contains("not UTF-8"));
+        let e = format!("{:#}", capture_totals(Path::new("-")).unwrap_err());
+        assert!(e.contains("standard input"), "{e}");
     }
-}
 
-/// What a capture file holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CaptureTotals {
-    pub packets: u64,
-    pub captured_bytes: u64,
-    pub original_bytes: u64,
-    /// Records cut short (captured length below the frame's length).
-    pub truncated: u64,
-}
-
-/// Totals of a pcap file (placeholder until the libpcap reader lands).
-pub fn capture_totals(path: &Path) -> Result<CaptureTotals> {
-    let reader = BufReader::new(File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?);
-    let mut r = PcapReader::new(reader).map_err(|e| anyhow::anyhow!("'{}': {e}", path.display()))?;
-    let mut t = CaptureTotals::default();
-    while let Some(p) = r.next_packet() {
-        let p = p.map_err(|e| anyhow::anyhow!("'{}': {e}", path.display()))?;
-        t.packets += 1;
-        t.captured_bytes += p.data.len() as u64;
-        t.original_bytes += u64::from(p.orig_len);
-        t.truncated += u64::from((p.data.len() as u32) < p.orig_len);
+    #[test]
+    fn fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("in.fifo");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success();
+        assert!(ok, "mkfifo failed");
+        // Opening a FIFO with no writer would block; we look before we open.
+        let line = refusal(&fifo);
+        assert!(line.contains("is a FIFO") && line.contains("regular file"), "{line}");
     }
-    Ok(t)
-}
 
-/// The likely cause when a written capture holds less than was counted into it.
-pub fn explain_shortfall(packets: u64, bytes: u64, t: &CaptureTotals) -> String {
-    if t.packets == packets && t.truncated > 0 {
-        format!("{} frames were cut to net_pcap's snaplen ({} bytes of {bytes} kept)", t.truncated, t.captured_bytes)
-    } else if t.packets < packets {
-        "the disk or device filled up, or a write failed".to_string()
-    } else {
-        "the file holds more than was sent to it".to_string()
+    #[test]
+    fn shortfall_causes() {
+        let t = CaptureTotals { packets: 4, captured_bytes: 33702, original_bytes: 37574, truncated: 1 };
+        assert!(explain_shortfall(4, 33702, &t).unwrap().contains("16128-byte snaplen were cut"));
+        assert!(explain_shortfall(5, 40000, &t).unwrap().contains("disk or device is full"));
+        assert!(explain_shortfall(3, 30000, &t).unwrap().contains("another port or process"));
+        assert_eq!(explain_shortfall(2, 120, &whole(2, 120)), None);
+        assert!(explain_shortfall(2, 130, &whole(2, 120)).is_some());
     }
 }

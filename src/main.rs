@@ -131,16 +131,27 @@ fn check_tx_file(t: &TxOutput, facts: &RunFacts) -> FileCheck {
         ok: false,
         cause: None,
     };
-    match input::capture_totals(t.sink.write_path()) {
-        Ok(totals) => {
-            check.packets = totals.packets;
-            check.bytes = Some(totals.captured_bytes);
-            check.ok = totals.packets == stats.tx_packets && totals.captured_bytes == stats.tx_bytes;
-            if !check.ok {
-                check.cause = Some(input::explain_shortfall(stats.tx_packets, stats.tx_bytes, &totals));
-            }
-        }
-        Err(e) => check.cause = Some(format!("it cannot be read back: {e:#}")),
+    let found = match input::capture_totals(t.sink.write_path()) {
+        Ok(totals) => Ok(totals),
+        // A write that failed midway (disk full) usually ends in a cut record.
+        Err(e) => match e.downcast_ref::<input::UnreadableRecord>() {
+            Some(r) => Err((r.before, "it ends in a cut record: the disk or device filled up".to_string())),
+            None => Err((Default::default(), format!("it cannot be read back: {e:#}"))),
+        },
+    };
+    let (totals, cause) = match found {
+        Ok(t) => (t, None),
+        Err((t, why)) => (t, Some(why)),
+    };
+    check.packets = totals.packets;
+    check.bytes = Some(totals.captured_bytes);
+    // net_pcap counts the bytes it wrote: a frame cut at its snaplen shows only as a cut record.
+    check.ok = cause.is_none()
+        && totals.packets == stats.tx_packets
+        && totals.captured_bytes == stats.tx_bytes
+        && totals.truncated == 0;
+    if !check.ok {
+        check.cause = cause.or_else(|| input::explain_shortfall(stats.tx_packets, stats.tx_bytes, &totals));
     }
     check
 }
