@@ -1,0 +1,586 @@
+//! Trust, as a table: every hostile or careless command line the trust
+//! issue found, and the ones found fixing it. Each row runs the binary and
+//! asserts the exit code, the one `handoff:` line, that no file outside the
+//! run's own was touched (a snapshot of a sandbox tree holding inputs,
+//! outputs and a "victim" directory), that the run's runtime directory is
+//! gone, and, for runs that go, conservation.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Files under `root`: kind, size, mode and a content hash, by path.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            let desc = if meta.is_dir() {
+                stack.push(e.path());
+                format!("dir {:o}", meta.mode())
+            } else if meta.file_type().is_symlink() {
+                format!("link -> {}", std::fs::read_link(e.path()).unwrap().display())
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                let hash = bytes
+                    .iter()
+                    .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+                format!("file {:o} {} {hash:x}", meta.mode(), meta.len())
+            };
+            out.insert(e.path(), desc);
+        }
+    }
+    out
+}
+
+/// A sandbox: an input capture, an existing output, a victim tree.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        write_pcap(&dir.path().join("in.pcap"), &random_packets(20, 3));
+        write_pcap(&dir.path().join("existing.pcap"), &random_packets(3, 4));
+        std::fs::create_dir_all(dir.path().join("victim/sub")).unwrap();
+        std::fs::write(dir.path().join("victim/sub/precious"), b"do not delete").unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        Sandbox { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+}
+
+fn runtime_dir(prefix: &str) -> PathBuf {
+    PathBuf::from("/var/run/dpdk").join(prefix)
+}
+
+/// One row: arguments (with `{S}` for the sandbox), the exit code, and what
+/// the one `handoff:` line says (all of the pieces) when it fails.
+struct Case {
+    name: &'static str,
+    args: Vec<String>,
+    code: i32,
+    says: &'static [&'static str],
+    /// Sandbox paths the run may change (relative).
+    writes: &'static [&'static str],
+}
+
+fn case(name: &'static str, a: &[&str], code: i32, says: &'static [&'static str]) -> Case {
+    Case { name, args: args(a), code, says, writes: &[] }
+}
+
+fn run_case(sb: &Sandbox, c: &Case) -> Output {
+    // Numbered, not named: a prefix is at most 48 characters.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let prefix = format!("handoff-test-trust{n}-{}", std::process::id());
+    let mut a: Vec<String> = c.args.iter().map(|x| x.replace("{S}", &sb.path(""))).collect();
+    // A case that sets its own prefix or EAL arguments keeps them; others get a unique prefix.
+    if !a.iter().any(|x| x.contains("file-pre") || x == "--eal-config") {
+        let at = a.iter().position(|x| x == "--").unwrap_or(a.len());
+        a.splice(at..at, ["--file-prefix".to_string(), prefix.clone()]);
+    }
+    // Hugepages only where the case is about them.
+    if !a.iter().any(|x| x == "--pg" || x == "--huge-dir") {
+        a.insert(0, "--no-huge".into());
+    }
+    let before = snapshot(sb.dir.path());
+    let child = spawn_env(&a, &[("TMPDIR", &sb.path("tmp"))]);
+    let pid = child.id();
+    let out = wait(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let what = format!("case {} ({a:?})\nstderr:\n{stderr}", c.name);
+    assert_eq!(out.status.code(), Some(c.code), "{what}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{what}");
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff:")).collect();
+    if c.code != 0 {
+        assert_eq!(ours.len(), 1, "one line: {what}");
+        for piece in c.says {
+            assert!(ours[0].contains(piece), "the line should say {piece:?}: {what}");
+        }
+        assert!(!stderr.contains("Usage:"), "no EAL usage text: {what}");
+    }
+    // Nothing of the user's changed, apart from what the case writes.
+    let mut after = snapshot(sb.dir.path());
+    let mut before = before;
+    for w in c.writes {
+        let p = sb.dir.path().join(w);
+        after.remove(&p);
+        before.remove(&p);
+    }
+    assert_eq!(before, after, "files outside the run's own changed: {what}");
+    assert!(std::fs::read_dir(sb.path("tmp")).unwrap().next().is_none(), "temporary files left in TMPDIR: {what}");
+    for p in [prefix, format!("handoff-{pid}")] {
+        assert!(!runtime_dir(&p).exists(), "runtime dir {p} left behind: {what}");
+    }
+    out
+}
+
+#[test]
+fn hostile_and_careless_command_lines() {
+    let _g = serial();
+    let sb = Sandbox::new();
+    let profile = sb.path("traversal.eal");
+    std::fs::write(&profile, "--file-prefix ../../../tmp/x\n").unwrap();
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose = sb.path("loose.eal");
+    std::fs::write(&loose, "--vdev net_null0\n").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::create_dir(sb.path("notmounted")).unwrap();
+    let victim = format!("../../..{}", sb.path("victim"));
+    let many: Vec<String> = (0..40).flat_map(|i| ["--vdev".to_string(), format!("net_null{i}")]).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let in_pcap = "net_pcap0,rx_pcap={S}/in.pcap";
+    let cases = vec![
+        // 1. Runtime files: the prefix is one safe path component, from wherever it comes.
+        case(
+            "prefix-traversal",
+            &["--vdev", "net_null0", "--file-prefix", &victim],
+            2,
+            &["--file-prefix", "one path component"],
+        ),
+        case("prefix-dot", &["--vdev", "net_null0", "--file-prefix", "."], 2, &["--file-prefix '.'"]),
+        case("prefix-dotdot", &["--vdev", "net_null0", "--file-prefix", ".."], 2, &["--file-prefix '..'"]),
+        case("prefix-empty", &["--vdev", "net_null0", "--file-prefix", ""], 2, &["is empty"]),
+        case("prefix-long", &["--vdev", "net_null0", "--file-prefix", &"p".repeat(200)], 2, &["longer than"]),
+        case(
+            "prefix-in-profile",
+            &["--eal-config", &profile, "--vdev", "net_null0"],
+            2,
+            &["--file-prefix", "../../../tmp/x"],
+        ),
+        case("prefix-after-dashdash", &["--vdev", "net_null0", "--", "--file-prefix=.."], 2, &["--file-prefix '..'"]),
+        case(
+            "prefix-abbreviated",
+            &["--vdev", "net_null0", "--", "--file-pre=.."],
+            2,
+            &["abbreviated", "--file-prefix"],
+        ),
+        case(
+            "secondary",
+            &["--vdev", "net_null0", "--", "--proc-type", "secondary"],
+            2,
+            &["--proc-type secondary", "primary"],
+        ),
+        case("auto", &["--vdev", "net_null0", "--", "--proc-type=auto"], 2, &["--proc-type auto"]),
+        case("proc-abbreviated", &["--vdev", "net_null0", "--", "--proc=secondary"], 2, &["abbreviated"]),
+        // 6. Bounded numbers: out of range is exit 2 and one line, before EAL.
+        case("duration-huge", &["--vdev", "net_null0", "--duration", "1e20"], 2, &["--duration", "31536000"]),
+        case("duration-nan", &["--vdev", "net_null0", "--duration", "NaN"], 2, &["--duration"]),
+        case("interval-huge", &["--vdev", "net_null0", "--stats-interval", "1e20"], 2, &["--stats-interval"]),
+        case("interval-tiny", &["--vdev", "net_null0", "--stats-interval", "0.001"], 2, &["--stats-interval"]),
+        case("count-zero", &["--vdev", "net_null0", "--count", "0"], 2, &["--count"]),
+        case("ring-huge", &["--vdev", "net_null0", "--ring-size", "33554432"], 2, &["--ring-size", "16777216"]),
+        case("mbufs-huge", &["--vdev", "net_null0", "--mbufs", "4000000000"], 2, &["--mbufs"]),
+        case("desc-zero", &["--vdev", "net_null0", "--rx-desc", "0"], 2, &["--rx-desc"]),
+        case("trace-huge", &["--vdev", "net_null0", "--trace", "100001"], 2, &["--trace"]),
+        case("memory-zero", &["--vdev", "net_null0", "-m", "0"], 2, &["-m"]),
+        case(
+            "lcore-huge",
+            &["--vdev", "net_null0", "--worker-lcores", "4096"],
+            2,
+            &["--worker-lcores", "RTE_MAX_LCORE"],
+        ),
+        case("eal-lcore-huge", &["--vdev", "net_null0", "-l", "0-300"], 2, &["RTE_MAX_LCORE"]),
+        case("main-lcore-huge", &["--vdev", "net_null0", "--", "--main-lcore", "5000"], 2, &["--main-lcore"]),
+        // 5. One file is never both read and written.
+        case("rx-is-tx", &["--vdev", "net_pcap0,rx_pcap={S}/in.pcap,tx_pcap={S}/in.pcap"], 2, &["in.pcap", "destroy"]),
+        case(
+            "pcapng-is-input",
+            &["--vdev", in_pcap, "--trace", "2", "--trace-pcapng", "{S}/in.pcap"],
+            2,
+            &["--trace-pcapng", "destroy"],
+        ),
+        case(
+            "two-writers",
+            &["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap={S}/o.pcap", "--vdev", "net_pcap2,tx_pcap={S}/./o.pcap"],
+            2,
+            &["both write"],
+        ),
+        // 2. Outputs: refused before EAL, existing files untouched by a failed run.
+        case(
+            "pcapng-dir",
+            &["--vdev", in_pcap, "--trace", "2", "--trace-pcapng", "{S}/victim"],
+            1,
+            &["is a directory"],
+        ),
+        case(
+            "pcapng-nodir",
+            &["--vdev", in_pcap, "--trace", "2", "--trace-pcapng", "{S}/nope/t.pcapng"],
+            1,
+            &["does not exist"],
+        ),
+        case("tx-dir", &["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap={S}/victim"], 1, &["is a directory"]),
+        case(
+            "output-typo",
+            &["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap={S}/existing.pcap", "--output", "net_pcap7"],
+            2,
+            &["unknown port 'net_pcap7'", "net_pcap1"],
+        ),
+        case(
+            "output-id-out-of-range",
+            &["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap={S}/existing.pcap", "--output", "9"],
+            2,
+            &["--output 9"],
+        ),
+        case(
+            "too-few-queues",
+            &[
+                "--vdev",
+                in_pcap,
+                "--vdev",
+                "net_pcap1,tx_pcap={S}/existing.pcap",
+                "--output",
+                "net_pcap1",
+                "--worker-lcores",
+                "2,3",
+            ],
+            1,
+            &["net_pcap1", "2 tx are needed"],
+        ),
+        // 5. Every named device comes up, or the run does not start.
+        case("duplicate-vdev", &["--vdev", "net_null0", "--vdev", "net_null0"], 2, &["net_null0", "named twice"]),
+        case("too-many-ports", &many, 2, &["RTE_MAX_ETHPORTS"]),
+        case(
+            "probe-fails",
+            &["--vdev", "net_pcap0,iface=handoffnosuch0"],
+            1,
+            &["net_pcap0 did not come up", "handoffnosuch0"],
+        ),
+        case(
+            "probe-fails-af-packet",
+            &["--vdev", "net_af_packet0,iface=handoffnosuch0"],
+            1,
+            &["net_af_packet0 did not come up"],
+        ),
+        // 9. Messages: EAL's real reason, no usage dump.
+        case("eal-bad-option", &["--vdev", "net_null0", "--", "--no-such-eal-option"], 1, &["EAL cannot start"]),
+        case(
+            "eal-no-hugepages",
+            &["--vdev", "net_null0", "--", "--huge-dir", "{S}/notmounted"],
+            1,
+            &["EAL cannot start", "--no-huge"],
+        ),
+        // 10. A profile others can write could load code: refused like a loose ssh key.
+        case("loose-profile", &["--eal-config", &loose], 1, &["writable by others", "chmod go-w"]),
+        // Runs that go: outputs into devices, generated inputs named apart from the user's.
+        Case {
+            name: "pcapng-dev-null",
+            args: args(&["--vdev", in_pcap, "--trace", "3", "--trace-pcapng", "/dev/null"]),
+            code: 0,
+            says: &[],
+            writes: &[],
+        },
+        Case {
+            name: "tx-dev-null",
+            args: args(&["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap=/dev/null", "--output", "net_pcap1"]),
+            code: 0,
+            says: &[],
+            writes: &[],
+        },
+        Case {
+            name: "pg-beside-user-vdev",
+            args: args(&[
+                "--pg",
+                &repo().join("dpdk-config/pg_input_script").to_string_lossy(),
+                "--vdev",
+                "net_pcap0,tx_pcap={S}/pg-out.pcap",
+                "--output",
+                "net_pcap0",
+            ]),
+            code: 0,
+            says: &[],
+            writes: &["pg-out.pcap"],
+        },
+    ];
+    for c in &cases {
+        let out = run_case(&sb, c);
+        if c.code == 0 {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("handoffdemo-1"), "case {} printed its report:\n{text}", c.name);
+        }
+    }
+    assert_eq!(read_pcap(Path::new(&sb.path("pg-out.pcap"))).len(), 5, "the seed's 5 packets left by the user's port");
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null is still a device");
+}
+
+/// `--trace-pcapng -` writes the capture to stdout (the report goes to
+/// stderr), and a symlink to a device is written into, not replaced.
+#[test]
+fn trace_pcapng_into_stdout_and_symlinks() {
+    let _g = serial();
+    let sb = Sandbox::new();
+    let c = Case {
+        name: "pcapng-stdout",
+        args: args(&["--vdev", "net_pcap0,rx_pcap={S}/in.pcap", "--trace", "4", "--trace-pcapng", "-"]),
+        code: 0,
+        says: &[],
+        writes: &[],
+    };
+    let out = run_case(&sb, &c);
+    assert_eq!(&out.stdout[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "stdout is a pcapng section header");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("handoffdemo-1"), "the report went to stderr");
+
+    std::os::unix::fs::symlink("/dev/null", sb.dir.path().join("null-link")).unwrap();
+    let c = Case {
+        name: "pcapng-link",
+        args: args(&["--vdev", "net_pcap0,rx_pcap={S}/in.pcap", "--trace", "4", "--trace-pcapng", "{S}/null-link"]),
+        code: 0,
+        says: &[],
+        writes: &[],
+    };
+    run_case(&sb, &c);
+    assert!(std::fs::symlink_metadata(sb.path("null-link")).unwrap().file_type().is_symlink());
+
+    // A regular file is replaced atomically, and keeps its mode.
+    let target = sb.path("trace.pcapng");
+    std::fs::write(&target, b"old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let c = Case {
+        name: "pcapng-replace",
+        args: args(&["--vdev", "net_pcap0,rx_pcap={S}/in.pcap", "--trace", "4", "--trace-pcapng", "{S}/trace.pcapng"]),
+        code: 0,
+        says: &[],
+        writes: &["trace.pcapng"],
+    };
+    run_case(&sb, &c);
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    assert_eq!(&std::fs::read(&target).unwrap()[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
+}
+
+/// Trust item 3: A file is not a wire: pcap to pcap is complete and in order by default,
+/// whatever the ring size; VPP's drop is there when asked for.
+#[test]
+fn a_large_capture_forwarded_to_a_file_arrives_complete_and_in_order() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.pcap");
+    let packets: Vec<Vec<u8>> = (0..200_000u32)
+        .map(|i| {
+            let mut p = vec![0u8; 64];
+            p[12] = 0x08;
+            p[60..64].copy_from_slice(&i.to_be_bytes());
+            p
+        })
+        .collect();
+    write_pcap(&input, &packets);
+    let output = dir.path().join("out.pcap");
+    let mut a = eal_base("bigfwd");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={}", input.display()),
+        "--vdev",
+        &format!("net_pcap1,tx_pcap={}", output.display()),
+        "--output",
+        "net_pcap1",
+        "--ring-size",
+        "64",
+    ]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["transmitted"], 200_000);
+    assert_eq!(error_count(&doc, 1, "handoff queue congestion drops"), 0);
+    let files = doc["conservation"]["files"].as_array().unwrap();
+    assert!(files.iter().all(|f| f["ok"] == true) && files.len() == 2, "{files:?}");
+    let got = read_pcap(&output);
+    assert_eq!(got.len(), 200_000);
+    assert!(got.iter().zip(&packets).all(|(a, b)| a == b), "every packet, in order");
+
+    // Asked for, VPP's drop-on-congestion counts its drops and still conserves.
+    let mut a = eal_base("bigdrop");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={}", input.display()),
+        "--ring-size",
+        "16",
+        "--drop-on-congestion",
+    ]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    let handed = error_count(&doc, 1, "packets handed off processed");
+    let dropped = error_count(&doc, 1, "handoff queue congestion drops");
+    assert_eq!(handed + dropped, 200_000);
+}
+
+/// Trust item 4: Every loss is loud: frames cut at net_pcap's snaplen, and a tx_pcap on
+/// a full file system, fail the run with a line naming the file and cause.
+#[test]
+fn short_tx_files_fail_the_run() {
+    let _g = serial();
+    let sb = Sandbox::new();
+    let mut big = random_packets(3, 5);
+    let mut jumbo = big[0].clone();
+    jumbo.resize(17_000, 0xab);
+    big.push(jumbo);
+    write_pcap(Path::new(&sb.path("jumbo.pcap")), &big);
+    let c = Case {
+        name: "snaplen",
+        args: args(&[
+            "--vdev",
+            "net_pcap0,rx_pcap={S}/jumbo.pcap",
+            "--vdev",
+            "net_pcap1,tx_pcap={S}/cut.pcap",
+            "--output",
+            "net_pcap1",
+            "--json",
+        ]),
+        code: 1,
+        says: &["conservation check failed", "cut.pcap", "snaplen"],
+        writes: &["cut.pcap"],
+    };
+    let out = run_case(&sb, &c);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["conservation"]["ok"], false);
+
+    // A 64 KiB file system for a 20-packet capture of up to 1.5 KB frames.
+    let full = sb.dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&full)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mounting a tmpfs needs root, as CI runs");
+    let c = Case {
+        name: "disk-full",
+        args: args(&[
+            "--vdev",
+            "net_pcap0,rx_pcap={S}/in.pcap",
+            "--vdev",
+            "net_pcap1,tx_pcap={S}/full/out.pcap",
+            "--output",
+            "net_pcap1",
+        ]),
+        code: 1,
+        says: &["conservation check failed", "out.pcap", "full"],
+        writes: &["full/out.pcap"],
+    };
+    let result = std::panic::catch_unwind(|| run_case(&sb, &c));
+    let _ = std::process::Command::new("umount").arg(&full).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Trust items 8 and 10: SIGHUP stops gracefully; a second signal aborts at once and
+/// still removes the runtime directory and the generated pg inputs.
+#[test]
+fn signals_stop_gracefully_and_aborts_clean_up() {
+    let _g = serial();
+    let sb = Sandbox::new();
+    let prefix = format!("handoff-test-trust-hup-{}", std::process::id());
+    let child = spawn(&args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null0", "--json"]));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(runtime_dir(&prefix).exists(), "EAL made its runtime dir");
+    kill("-HUP", child.id());
+    let out = wait(child, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["stopped_by"], "Signal(\"SIGHUP\")");
+    assert_conserved(&doc);
+    assert!(!runtime_dir(&prefix).exists());
+
+    // An endless pg stream keeps the run going until the signals.
+    let script = sb.path("endless.pg");
+    std::fs::write(&script, "packet-generator new {\n  name x\n  size 64-64\n  data { incrementing 30 }\n}\n").unwrap();
+    let prefix = format!("handoff-test-trust-abort-{}", std::process::id());
+    let child =
+        spawn_env(&args(&["--pg", &script, "--file-prefix", &prefix, "--json"]), &[("TMPDIR", &sb.path("tmp"))]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(std::fs::read_dir(sb.path("tmp")).unwrap().next().is_some(), "the pg input is being read");
+    kill("-INT", child.id());
+    kill("-INT", child.id());
+    let out = wait(child, Duration::from_secs(30));
+    let code = out.status.code();
+    assert!(code == Some(130) || code == Some(0), "aborted or finished: {code:?}");
+    assert!(!runtime_dir(&prefix).exists(), "abort left the runtime dir");
+    assert!(std::fs::read_dir(sb.path("tmp")).unwrap().next().is_none(), "abort left the pg input");
+}
+
+fn kill(signal: &str, pid: u32) {
+    assert!(std::process::Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+}
+
+/// Trust item 6: A panic after launch stops the lcores: the process exits non-zero
+/// within a second or two on a live input with no limit.
+#[test]
+fn a_panic_after_launch_ends_the_run_promptly() {
+    let _g = serial();
+    let mut a = eal_base("trustpanic");
+    a.extend(args(&["--vdev", "net_null0"]));
+    let start = Instant::now();
+    let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", "panic-worker")]), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+}
+
+/// Trust items 1 and 2: a secondary is refused without touching a running primary; a
+/// second primary on the same prefix fails with EAL's reason and leaves the
+/// first one's runtime files alone.
+#[test]
+fn a_running_primary_is_left_alone() {
+    let _g = serial();
+    let prefix = format!("handoff-test-trust-primary-{}", std::process::id());
+    let primary =
+        spawn(&args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null0", "--duration", "4", "--json"]));
+    let config = runtime_dir(&prefix).join("config");
+    let start = Instant::now();
+    while !config.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(config.exists(), "the primary is up");
+    for (extra, code, says) in
+        [(&["--", "--proc-type", "secondary"][..], 2, "primary process"), (&[][..], 1, "another primary")]
+    {
+        let mut a = args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null1", "--duration", "1"]);
+        a.extend(args(extra));
+        let out = run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.lines().any(|l| l.starts_with("handoff:") && l.contains(says)), "{stderr}");
+        assert!(config.exists(), "the primary's runtime files are intact after {extra:?}");
+    }
+    let out = wait(primary, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_conserved(&serde_json::from_slice(&out.stdout).unwrap());
+    assert!(!runtime_dir(&prefix).exists());
+}
+
+/// Trust item 1: Runtime dirs of handoff processes that are gone are reclaimed at
+/// start; those of live processes, and anything not EAL's, are kept.
+#[test]
+fn stale_runtime_dirs_of_dead_processes_are_reclaimed() {
+    let _g = serial();
+    // A pid that no process has: the highest one not in /proc, below pid_max.
+    let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let dead = (1..max).rev().find(|p| !Path::new(&format!("/proc/{p}")).exists()).unwrap();
+    let dead_dir = runtime_dir(&format!("handoff-{dead}"));
+    let live_dir = runtime_dir(&format!("handoff-{}", std::process::id()));
+    for d in [&dead_dir, &live_dir] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("config"), [0u8; 64]).unwrap();
+        std::fs::write(d.join("fbarray_memzone"), [0u8; 64]).unwrap();
+    }
+    let mut a = eal_base("reclaim");
+    a.extend(args(&["--vdev", "net_null0", "--count", "100"]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    let dead_gone = !dead_dir.exists();
+    let live_kept = live_dir.join("config").exists();
+    let _ = std::fs::remove_dir_all(&live_dir);
+    let _ = std::fs::remove_dir_all(&dead_dir);
+    assert!(dead_gone, "the dead process's runtime dir was reclaimed");
+    assert!(live_kept, "a live process's runtime dir was kept");
+}
