@@ -479,7 +479,7 @@ fn prepare_outputs(
         if v.is_pcap() {
             for (k, file) in v.args.iter_mut() {
                 if k == "tx_pcap" {
-                    let sink = Sink::prepare(&format!("tx_pcap of {}", v.name), Path::new(file))?;
+                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file))?;
                     *file = sink.write_path().to_string_lossy().into_owned();
                     tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
                 }

@@ -247,7 +247,7 @@ mod tests {
         let a = dir.path().join("a.pcap");
         std::fs::write(&a, b"x").unwrap();
         let same = dir.path().join(".").join("a.pcap");
-        let e = check_distinct_files(&[a.clone()], &[("tx_pcap".into(), same)]).unwrap_err();
+        let e = check_distinct_files(std::slice::from_ref(&a), &[("tx_pcap".into(), same)]).unwrap_err();
         assert!(e.to_string().contains("destroy"), "{e}");
         let new = dir.path().join("new.pcap");
         let e =

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use handoff::cli::{self, FlagError, TxOutput};
+use handoff::output::Written;
 use handoff::report::{self, FileCheck, RunFacts};
 use handoff::{cleanup, control, input, pipeline};
 
@@ -131,13 +132,17 @@ fn check_tx_file(t: &TxOutput, facts: &RunFacts) -> FileCheck {
         ok: false,
         cause: None,
     };
-    let found = match input::capture_totals(t.sink.write_path()) {
-        Ok(totals) => Ok(totals),
-        // A write that failed midway (disk full) usually ends in a cut record.
-        Err(e) => match e.downcast_ref::<input::UnreadableRecord>() {
-            Some(r) => Err((r.before, "it ends in a cut record: the disk or device filled up".to_string())),
-            None => Err((Default::default(), format!("it cannot be read back: {e:#}"))),
+    let found = match t.sink.written() {
+        Some(Written::File(path)) => match input::capture_totals(&path) {
+            Ok(totals) => Ok(totals),
+            // A write that failed midway (disk full) usually ends in a cut record.
+            Err(e) => match e.downcast_ref::<input::UnreadableRecord>() {
+                Some(r) => Err((r.before, "it ends in a cut record: the disk or device filled up".to_string())),
+                None => Err((Default::default(), format!("it cannot be read back: {e:#}"))),
+            },
         },
+        Some(Written::Relayed(r)) => r,
+        None => Err((Default::default(), "it cannot be checked".to_string())),
     };
     let (totals, cause) = match found {
         Ok(t) => (t, None),

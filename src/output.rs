@@ -5,13 +5,17 @@
 //! is written into; a directory or an unwritable place is refused.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use crossbeam_channel::Receiver;
 
 use crate::cleanup;
+use crate::input::CaptureTotals;
 
 /// Where an output's bytes go.
 #[derive(Debug)]
@@ -20,6 +24,9 @@ pub enum Sink {
     Replace { temp: PathBuf, target: PathBuf, mode: u32 },
     /// A character device, FIFO or socket (or a symlink to one): written into.
     Into { target: PathBuf },
+    /// A device or FIFO a PMD writes: through a FIFO of ours, relayed into
+    /// the target by a thread that counts what reached it.
+    Relay(Relay),
 }
 
 impl Sink {
@@ -66,23 +73,44 @@ impl Sink {
         Ok(Sink::Replace { temp, target: target.to_path_buf(), mode })
     }
 
+    /// For a file a PMD writes (tx_pcap): a device or FIFO gets a relay,
+    /// so that what reaches it is counted too.
+    pub fn prepare_for_pmd(what: &str, target: &Path) -> Result<Sink> {
+        match Self::prepare(what, target)? {
+            Sink::Into { target } => Ok(Sink::Relay(Relay::start(what, &target)?)),
+            other => Ok(other),
+        }
+    }
+
     /// The path the writer (handoff or a PMD) opens.
     pub fn write_path(&self) -> &Path {
         match self {
             Sink::Replace { temp, .. } => temp,
             Sink::Into { target } => target,
+            Sink::Relay(r) => &r.fifo,
         }
     }
 
     pub fn target(&self) -> &Path {
         match self {
             Sink::Replace { target, .. } | Sink::Into { target } => target,
+            Sink::Relay(r) => &r.target,
         }
     }
 
-    /// Whether what was written can be read back and checked (not a device or FIFO).
+    /// Whether what was written can be checked after the run.
     pub fn can_verify(&self) -> bool {
-        matches!(self, Sink::Replace { .. })
+        !matches!(self, Sink::Into { .. })
+    }
+
+    /// What reached the target, once its writer closed it: re-read from a
+    /// file, or counted by the relay; with the cause when it fell short.
+    pub fn written(&self) -> Option<Written> {
+        match self {
+            Sink::Replace { temp, .. } => Some(Written::File(temp.clone())),
+            Sink::Into { .. } => None,
+            Sink::Relay(r) => Some(Written::Relayed(r.finish())),
+        }
     }
 
     /// Makes the written file the user's: renames it over the target.
@@ -98,10 +126,177 @@ impl Sink {
 
     /// Drops what was written; the target stays as it was.
     pub fn discard(&self) {
-        if let Sink::Replace { temp, .. } = self {
-            let _ = std::fs::remove_file(temp);
-            cleanup::forget_temp_file(temp);
+        match self {
+            Sink::Replace { temp, .. } => {
+                let _ = std::fs::remove_file(temp);
+                cleanup::forget_temp_file(temp);
+            }
+            Sink::Relay(r) => {
+                let _ = r.finish();
+            }
+            Sink::Into { .. } => {}
         }
+    }
+}
+
+/// What a sink's target holds after the run.
+pub enum Written {
+    /// A regular file to read back.
+    File(PathBuf),
+    /// What the relay wrote, and why it stopped writing if it did.
+    Relayed(Result<CaptureTotals, (CaptureTotals, String)>),
+}
+
+/// A FIFO of our own between a PMD and a device or FIFO target.
+#[derive(Debug)]
+pub struct Relay {
+    fifo: PathBuf,
+    target: PathBuf,
+    done: Receiver<Result<CaptureTotals, (CaptureTotals, String)>>,
+    result: Mutex<Option<Result<CaptureTotals, (CaptureTotals, String)>>>,
+}
+
+impl Relay {
+    fn start(what: &str, target: &Path) -> Result<Relay> {
+        let out = OpenOptions::new()
+            .write(true)
+            .open(target)
+            .with_context(|| format!("cannot write {what} {}", target.display()))?;
+        let dir = tempfile::Builder::new().prefix("handoff-relay-").tempdir().context("cannot make a relay FIFO")?;
+        let dir = dir.keep();
+        cleanup::note_temp_dir(dir.clone());
+        let fifo = dir.join("tx.fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))
+            .with_context(|| format!("cannot make a relay FIFO for {what}"))?;
+        let (tx, done) = crossbeam_channel::bounded(1);
+        let reader_path = fifo.clone();
+        std::thread::Builder::new()
+            .name("handoff-relay".into())
+            .spawn(move || {
+                let _ = tx.send(relay(&reader_path, out));
+            })
+            .context("cannot start a relay thread")?;
+        Ok(Relay { fifo, target: target.to_path_buf(), done, result: Mutex::new(None) })
+    }
+
+    /// Waits (bounded) for the writer to close the FIFO and the relay to drain it.
+    fn finish(&self) -> Result<CaptureTotals, (CaptureTotals, String)> {
+        let mut result = self.result.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = result.as_ref() {
+            return r.clone();
+        }
+        // A PMD that never opened the FIFO (EAL failed) leaves the relay
+        // waiting in open(): a writer that comes and goes releases it
+        // (O_RDWR never blocks on a FIFO, and is a writer).
+        if self.done.is_empty() {
+            drop(OpenOptions::new().read(true).write(true).open(&self.fifo));
+        }
+        let r = self
+            .done
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| Err((CaptureTotals::default(), "the relay did not finish".to_string())));
+        *result = Some(r.clone());
+        r
+    }
+}
+
+/// Copies a pcap stream from `fifo` into `out` until the writer closes it;
+/// counts the records that reached `out` whole. After a write error it
+/// keeps draining (so the PMD never blocks) and reports the error.
+fn relay(fifo: &Path, mut out: File) -> Result<CaptureTotals, (CaptureTotals, String)> {
+    let mut input = match File::open(fifo) {
+        Ok(f) => f,
+        Err(e) => return Err((CaptureTotals::default(), format!("relay FIFO: {e}"))),
+    };
+    let mut counter = PcapStreamCounter::default();
+    let mut failed: Option<String> = None;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                failed.get_or_insert(format!("relay read: {e}"));
+                break;
+            }
+        };
+        if failed.is_none() {
+            match out.write_all(&buf[..n]) {
+                Ok(()) => counter.feed(&buf[..n]),
+                Err(e) => failed = Some(format!("writing it failed: {e}")),
+            }
+        }
+    }
+    match failed {
+        None => Ok(counter.totals),
+        Some(why) => Err((counter.totals, why)),
+    }
+}
+
+/// Counts whole records in a pcap byte stream as it goes by.
+#[derive(Default)]
+struct PcapStreamCounter {
+    /// Bytes of the file header still to skip, then of the current record.
+    header: Vec<u8>,
+    big_endian: Option<bool>,
+    /// Bytes of the current record's data still to come.
+    data_left: u64,
+    record: (u32, u32),
+    totals: CaptureTotals,
+}
+
+impl PcapStreamCounter {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.data_left > 0 {
+                let take = (self.data_left as usize).min(bytes.len());
+                self.data_left -= take as u64;
+                bytes = &bytes[take..];
+                if self.data_left == 0 {
+                    self.count_record();
+                }
+                continue;
+            }
+            let want = if self.big_endian.is_none() { 24 } else { 16 };
+            let take = (want - self.header.len()).min(bytes.len());
+            self.header.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.header.len() < want {
+                continue;
+            }
+            let word = |i: usize, be: bool| {
+                let w = [self.header[i], self.header[i + 1], self.header[i + 2], self.header[i + 3]];
+                if be {
+                    u32::from_be_bytes(w)
+                } else {
+                    u32::from_le_bytes(w)
+                }
+            };
+            match self.big_endian {
+                None => {
+                    let le = word(0, false);
+                    self.big_endian = Some(!(le == 0xa1b2_c3d4 || le == 0xa1b2_3c4d));
+                }
+                Some(be) => {
+                    let (caplen, len) = (word(8, be), word(12, be));
+                    self.record = (caplen, len);
+                    self.data_left = u64::from(caplen);
+                    if caplen == 0 {
+                        self.count_record();
+                    }
+                }
+            }
+            self.header.clear();
+        }
+    }
+
+    fn count_record(&mut self) {
+        let (caplen, len) = self.record;
+        self.totals.packets += 1;
+        self.totals.captured_bytes += u64::from(caplen);
+        self.totals.original_bytes += u64::from(len);
+        self.totals.truncated += u64::from(caplen < len);
     }
 }
 
@@ -198,6 +393,47 @@ mod tests {
         assert!(e.to_string().contains("is a directory"), "{e}");
         let e = Sink::prepare("tx_pcap", Path::new("/nonexistent/dir/x.pcap")).unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn the_stream_counter_counts_whole_records_in_any_chunking() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+        stream.extend_from_slice(&[0u8; 20]);
+        for (caplen, len) in [(60u32, 60u32), (100, 1500), (0, 0)] {
+            for w in [0, 0, caplen, len] {
+                stream.extend_from_slice(&w.to_le_bytes());
+            }
+            stream.extend(std::iter::repeat_n(7u8, caplen as usize));
+        }
+        for chunk in [1, 3, 7, 16, 1000] {
+            let mut c = PcapStreamCounter::default();
+            stream.chunks(chunk).for_each(|b| c.feed(b));
+            assert_eq!(c.totals, CaptureTotals { packets: 3, captured_bytes: 160, original_bytes: 1560, truncated: 1 });
+        }
+        // A record cut off by a write error is not counted.
+        let mut c = PcapStreamCounter::default();
+        c.feed(&stream[..stream.len() - 120]);
+        assert_eq!(c.totals.packets, 1);
+    }
+
+    #[test]
+    fn a_relay_into_dev_full_reports_the_failure() {
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full")).unwrap();
+        let mut w = OpenOptions::new().write(true).open(sink.write_path()).unwrap();
+        w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
+        w.write_all(&[0u8; 20]).unwrap();
+        drop(w);
+        match sink.written() {
+            Some(Written::Relayed(Err((_, why)))) => assert!(why.contains("No space left"), "{why}"),
+            _ => panic!("a write into /dev/full must fail"),
+        }
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        drop(OpenOptions::new().write(true).open(sink.write_path()).unwrap());
+        assert!(matches!(sink.written(), Some(Written::Relayed(Ok(t))) if t.packets == 0));
+        // Never opened by a writer (EAL failed): finishing does not hang.
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        sink.discard();
     }
 
     #[test]

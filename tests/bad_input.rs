@@ -139,20 +139,20 @@ fn bad_trace_filter_and_pcapng_destination() {
 }
 
 /// EAL without usable hugepages (here: a --huge-dir that is no hugetlbfs):
-/// the line names both ways out.
+/// the line names both ways out, and the failed start leaves no runtime
+/// directory under handoff's own prefix (handoff-<pid>).
 #[test]
 fn eal_without_hugepages_names_both_ways_out() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    // handoff's own prefix (handoff-<pid>), which it may clean after a failed start.
-    let line = fails(&args(&["--vdev", "net_null0", "--", "--huge-dir", dir.path().to_str().unwrap()]));
-    assert!(line.contains("EAL cannot start"), "{line}");
+    let child = spawn(&args(&["--vdev", "net_null0", "--", "--huge-dir", dir.path().to_str().unwrap()]));
+    let own = std::path::PathBuf::from(format!("/var/run/dpdk/handoff-{}", child.id()));
+    let out = wait(child, std::time::Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff:")).collect();
+    assert_eq!(ours.len(), 1, "{stderr}");
+    let line = ours[0];
+    assert!(line.contains("EAL cannot start") && !line.contains("Success"), "{line}");
     assert!(line.contains("scripts/setup-hugepages.sh") && line.contains("--no-huge"), "{line}");
-    let left: Vec<_> = std::fs::read_dir("/var/run/dpdk")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    assert!(
-        !left.iter().any(|n| n.starts_with("handoff-") && !n.starts_with("handoff-test-")),
-        "left behind: {left:?}"
-    );
+    assert!(!own.exists(), "left behind: {}", own.display());
 }

@@ -196,21 +196,37 @@ fn two_rx_lcores_and_two_workers_share_the_load() {
 }
 
 /// A pool too small for the input: net_pcap drops what finds no mbuf
-/// (rx_nombuf). The run must still end by itself and account for the rest.
+/// (rx_nombuf). The run still ends by itself, but a file is not a wire: a
+/// packet of it that never reached dpdk-input fails the run, and the line
+/// names the file, both counts and the cause.
 #[test]
-fn finite_input_ends_even_when_the_pool_runs_dry() {
+fn finite_input_short_of_its_file_fails_the_run() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let input = pcap_input(dir.path(), "dry.pcap", 3000, 13);
-    for run in 0..3 {
-        let mut a = eal_base(&format!("dry{run}"));
-        a.extend(args(&["--vdev", &input, "--mbufs", "128", "--burst", "64"]));
-        let doc = run_json(&a);
-        assert_conserved(&doc);
+    // 64 mbufs and 256-packet bursts: the first burst alone runs the pool dry.
+    for attempt in 0..2 {
+        let mut a = eal_base(&format!("dry{attempt}"));
+        a.extend(args(&["--vdev", &input, "--mbufs", "64", "--burst", "256", "--json"]));
+        let out = run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is printed");
         let received = doc["conservation"]["received"].as_u64().unwrap();
         let nombuf = doc["interfaces"][0]["rx_nombuf"].as_u64().unwrap();
         assert_eq!(received + nombuf, 3000, "every packet of the file is received or counted as rx_nombuf");
         assert_eq!(doc["stopped_by"], "InputDone");
+        assert!(nombuf > 0, "the pool ran dry");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let line = stderr.lines().find(|l| l.starts_with("handoff: conservation check failed")).unwrap_or("");
+        assert!(
+            line.contains("dry.pcap")
+                && line.contains("3000")
+                && line.contains(&received.to_string())
+                && line.contains("--mbufs"),
+            "{stderr}"
+        );
+        assert_eq!(doc["conservation"]["ok"], false);
+        assert_eq!(doc["conservation"]["files"][0]["expected_packets"], 3000);
     }
 }
 

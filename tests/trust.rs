@@ -272,6 +272,13 @@ fn hostile_and_careless_command_lines() {
             1,
             &["EAL cannot start", "--no-huge"],
         ),
+        // 4. A device that refuses writes is a loss too: the relay sees it.
+        case(
+            "tx-dev-full",
+            &["--vdev", in_pcap, "--vdev", "net_pcap1,tx_pcap=/dev/full", "--output", "net_pcap1"],
+            1,
+            &["conservation check failed", "/dev/full", "No space left"],
+        ),
         // 10. A profile others can write could load code: refused like a loose ssh key.
         case("loose-profile", &["--eal-config", &loose], 1, &["writable by others", "chmod go-w"]),
         // Runs that go: outputs into devices, generated inputs named apart from the user's.

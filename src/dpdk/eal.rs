@@ -43,23 +43,32 @@ impl Eal {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let log = Capture::log();
-        let stdout = Capture::stdout();
+        let stdout = Capture::fd(1);
+        let stderr = Capture::fd(2);
         // SAFETY: argv holds argc valid NUL-terminated strings that live until
         // after the call; EAL_STARTED guarantees this runs once per process.
         let ret = unsafe { sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
         let errno = rte_errno();
+        let said = stderr.map(Capture::finish).unwrap_or_default();
         let printed = stdout.map(Capture::finish).unwrap_or_default();
         let logged = log.map(Capture::finish).unwrap_or_default();
         log_to_stderr();
         // EAL's usage text (printed on a bad argument) is dropped; the rest is echoed.
         let printed = printed.split("Usage:").next().unwrap_or("").to_string();
-        let lines: Vec<String> =
-            logged.lines().chain(printed.lines()).filter(|l| !l.trim().is_empty()).map(String::from).collect();
+        let lines: Vec<String> = said
+            .lines()
+            .chain(logged.lines())
+            .chain(printed.lines())
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect();
         for l in &lines {
             eprintln!("{l}");
         }
         if ret < 0 {
-            return Err(DpdkError::EalInit { message: eal_reason(&lines, errno), hint: eal_hint(errno, args) });
+            let message = eal_reason(&lines, errno);
+            let hint = eal_hint(errno, args, &message);
+            return Err(DpdkError::EalInit { message, hint });
         }
         // SAFETY: the EAL is initialised.
         let main_lcore = unsafe { sys::rte_get_main_lcore() };
@@ -131,8 +140,8 @@ impl Eal {
 /// into an anonymous temporary file, read back by `finish`.
 struct Capture {
     file: *mut libc::FILE,
-    /// For a stdout capture, the saved descriptor 1.
-    saved_stdout: Option<c_int>,
+    /// For a descriptor capture: the saved copy, and which descriptor.
+    saved_fd: Option<(c_int, c_int)>,
 }
 
 impl Capture {
@@ -146,12 +155,13 @@ impl Capture {
                 return None;
             }
             sys::rte_openlog_stream(file as *mut sys::FILE);
-            Some(Capture { file, saved_stdout: None })
+            Some(Capture { file, saved_fd: None })
         }
     }
 
-    /// File descriptor 1 into a temporary file (EAL prints its usage there).
-    fn stdout() -> Option<Capture> {
+    /// File descriptor `fd` (1 or 2) into a temporary file: EAL prints its
+    /// usage on stdout, getopt and EAL's alerts on stderr.
+    fn fd(fd: c_int) -> Option<Capture> {
         // SAFETY: dup/dup2 on the process's own descriptors and a stream we
         // just opened; on any failure everything is left as it was.
         unsafe {
@@ -160,15 +170,15 @@ impl Capture {
             if file.is_null() {
                 return None;
             }
-            let saved = libc::dup(1);
-            if saved < 0 || libc::dup2(libc::fileno(file), 1) < 0 {
+            let saved = libc::dup(fd);
+            if saved < 0 || libc::dup2(libc::fileno(file), fd) < 0 {
                 if saved >= 0 {
                     libc::close(saved);
                 }
                 libc::fclose(file);
                 return None;
             }
-            Some(Capture { file, saved_stdout: Some(saved) })
+            Some(Capture { file, saved_fd: Some((saved, fd)) })
         }
     }
 
@@ -180,8 +190,8 @@ impl Capture {
         // saved copy before it is closed; `buf` is a valid writable buffer.
         unsafe {
             libc::fflush(std::ptr::null_mut());
-            if let Some(saved) = self.saved_stdout {
-                libc::dup2(saved, 1);
+            if let Some((saved, fd)) = self.saved_fd {
+                libc::dup2(saved, fd);
                 libc::close(saved);
             } else {
                 sys::rte_openlog_stream(std::ptr::null_mut());
@@ -220,18 +230,26 @@ fn log_to_stderr() {
     }
 }
 
-/// EAL's reason for failing, from what it logged: its FATAL line, else its last line.
+/// EAL's reason for failing, from what it logged. rte_eal_init's alert
+/// prints "FATAL: <headline>" on stderr itself and logs the headline last;
+/// the detail that says why comes on a line before it.
 fn eal_reason(lines: &[String], errno: i32) -> String {
     let clean = |l: &str| {
         let l = l.trim();
-        let l = l.strip_prefix("EAL: ").unwrap_or(l);
+        let l = l.strip_prefix("EAL: ").or_else(|| l.strip_prefix("handoff-eal: ")).unwrap_or(l);
         l.strip_prefix("FATAL: ").unwrap_or(l).trim_end_matches('.').to_string()
     };
-    if let Some(l) = lines.iter().find(|l| l.contains("FATAL")) {
-        return clean(l);
-    }
-    if let Some(l) = lines.iter().rev().find(|l| !l.contains("Error - exiting")) {
-        return clean(l);
+    // EAL's start-up facts ("Detected NUMA nodes: 1") say nothing about a failure.
+    let useful: Vec<String> = lines
+        .iter()
+        .map(|l| clean(l))
+        .filter(|l| !l.contains("Error - exiting") && !l.starts_with("Detected ") && !l.starts_with("Selected "))
+        .collect();
+    if let Some(headline) = useful.last() {
+        return match useful.iter().rev().find(|l| *l != headline) {
+            Some(detail) => format!("{headline}: {detail}"),
+            None => headline.clone(),
+        };
     }
     if errno != 0 {
         return strerror(errno);
@@ -246,28 +264,29 @@ pub fn rdtsc() -> u64 {
     unsafe { sys::rte_rdtsc() }
 }
 
-/// What went wrong and what to try when rte_eal_init fails. EAL says
-/// "Permission denied" both without root and without free hugepages, so
-/// the causes are checked here rather than read from errno alone.
-fn eal_hint(errno: i32, args: &[String]) -> String {
+/// What to try when rte_eal_init fails. EAL says "Permission denied" both
+/// without root and without free hugepages, so the causes are checked here
+/// rather than read from errno alone.
+fn eal_hint(errno: i32, args: &[String], reason: &str) -> String {
     let no_huge = args.iter().any(|a| a == "--no-huge");
     let mut causes = Vec::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
+    let hugepages = !no_huge && (free_hugepages() == Some(0) || reason.to_lowercase().contains("hugepage"));
     if !no_huge && free_hugepages() == Some(0) {
         causes.push("no free hugepages (HugePages_Free is 0 in /proc/meminfo)");
     }
+    if reason.contains("another primary") {
+        causes.push("another DPDK primary process uses this --file-prefix; give this run its own");
+    }
     if !root && matches!(errno, libc::EACCES | libc::EPERM) {
         causes.push("EAL needs root (or CAP_SYS_ADMIN and CAP_IPC_LOCK) for hugepages and devices");
-    }
-    if errno == libc::EINVAL {
-        causes.push("an EAL argument is invalid (see the EAL lines above)");
     }
     if errno == libc::ENOMEM && no_huge {
         causes.push("not enough memory for -m (megabytes)");
     }
     let mut hint: String = causes.iter().map(|c| format!("; {c}")).collect();
-    if !no_huge {
+    if hugepages {
         hint.push_str("; reserve hugepages with scripts/setup-hugepages.sh, or run with --no-huge");
     }
     hint

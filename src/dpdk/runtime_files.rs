@@ -9,9 +9,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-/// Longest `--file-prefix` accepted (EAL builds socket paths from it, and a
-/// Unix socket path has 108 bytes).
-pub const MAX_PREFIX_LEN: usize = 40;
+/// Longest `--file-prefix` accepted: EAL builds Unix socket paths from it
+/// (`/var/run/dpdk/<prefix>/mp_socket_<pid>_<n>`), which have 108 bytes.
+pub const MAX_PREFIX_LEN: usize = 48;
 
 /// Why a `--file-prefix` is refused, or None when it is one safe path component.
 pub fn prefix_problem(prefix: &str) -> Option<&'static str> {
@@ -19,7 +19,7 @@ pub fn prefix_problem(prefix: &str) -> Option<&'static str> {
         return Some("is empty");
     }
     if prefix.len() > MAX_PREFIX_LEN {
-        return Some("is longer than 40 characters");
+        return Some("is longer than 48 characters");
     }
     if prefix.contains('/') {
         return Some("must be one path component, without '/' (it names a directory under /var/run/dpdk)");
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn prefixes_are_one_safe_component() {
-        for bad in ["", ".", "..", "../../tmp/victim", "a/b", "/abs", ".hidden", "a b", "x\n", &"p".repeat(41)] {
+        for bad in ["", ".", "..", "../../tmp/victim", "a/b", "/abs", ".hidden", "a b", "x\n", &"p".repeat(49)] {
             assert!(prefix_problem(bad).is_some(), "{bad:?} should be refused");
         }
         for good in ["rte", "handoff-123", "my_run.1", "A-b_c"] {
