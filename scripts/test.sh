@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo clippy --all-targets --features fault-injection -- -D warnings
+# The tests' build carries the fault-injection hook (HANDOFF_FAULT); release builds do not.
+cargo test --all-targets --features fault-injection

@@ -8,11 +8,12 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 
 use crate::cleanup;
-use crate::devices::{self, NamedDevices};
+use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
-use crate::eal_args;
+use crate::eal_args::{self, EalArgs};
 use crate::output::{Sink, TraceDestination};
 use crate::pg;
+use crate::pipeline::topology::Topology;
 use crate::pipeline::{OutputChoice, Plan};
 use crate::report::Section;
 
@@ -30,23 +31,7 @@ pub const MAX_RING_SIZE: u32 = 1 << 24;
 /// Largest `--mbufs` per pool: 16 Mi mbufs (about 40 GB of 2 KB buffers).
 pub const MAX_MBUFS: u32 = 1 << 24;
 
-/// A wrong command line (exit 2), as opposed to a run that failed (exit 1).
-#[derive(Debug)]
-pub struct FlagError(pub String);
-
-impl FlagError {
-    pub fn new(msg: impl Into<String>) -> FlagError {
-        FlagError(msg.into())
-    }
-}
-
-impl std::fmt::Display for FlagError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for FlagError {}
+pub use crate::flag_error::FlagError;
 
 fn flag_error(msg: impl Into<String>) -> anyhow::Error {
     FlagError::new(msg).into()
@@ -123,8 +108,8 @@ pub struct Cli {
     pub drop_on_congestion: bool,
 
     /// `drop` (the seed: error-drop -> drop) or a port name/id to transmit on
-    #[arg(long, value_name = "drop|PORT", default_value = "drop")]
-    pub output: String,
+    #[arg(long, value_name = "drop|PORT", default_value = "drop", value_parser = output_choice)]
+    pub output: OutputChoice,
 
     /// Rx lcores (dpdk-input + handoffdemo-1), e.g. 0 or 0,1
     #[arg(long, value_name = "LIST", default_value = "0")]
@@ -214,6 +199,14 @@ fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, Stri
     }
 }
 
+fn output_choice(s: &str) -> Result<OutputChoice, String> {
+    match s {
+        "" => Err("name a port, or drop".into()),
+        "drop" => Ok(OutputChoice::Drop),
+        port => Ok(OutputChoice::Port(port.to_string())),
+    }
+}
+
 fn duration_secs(s: &str) -> Result<f64, String> {
     seconds(s, 0.0, false, MAX_DURATION_SECS)
 }
@@ -245,152 +238,34 @@ pub struct Prepared {
 
 pub fn prepare(cli: Cli) -> Result<Prepared> {
     let (rx_lcores, worker_lcores) = check_flags(&cli)?;
-
-    // The EAL flags given on the command line, which win over a profile's.
-    let mut ours: Vec<String> = Vec::new();
-    if let Some(m) = cli.memory {
-        ours.extend(["-m".into(), m.to_string()]);
+    let ours = command_line_eal(&cli);
+    let mut eal = profile_and_devices(&cli, &ours)?;
+    let generated = generated_input(&cli, &eal, &ours)?;
+    if let Some(g) = &generated {
+        eal.extend(g.vdevs.iter().flat_map(|v| ["--vdev".to_string(), v.to_arg()]));
     }
-    if let Some(p) = &cli.file_prefix {
-        ours.extend(["--file-prefix".into(), p.clone()]);
-    }
-    if let Some(l) = &cli.corelist {
-        ours.extend(["-l".into(), l.clone()]);
-    }
-    if let Some(l) = &cli.lcores {
-        ours.extend(["--lcores".into(), l.clone()]);
-    }
-    ours.extend(cli.eal_extra.iter().cloned());
-    let mut eal: Vec<String> = match &cli.eal_config {
-        Some(p) => eal_args::drop_overridden(eal_args::read_profile(p)?, &ours),
-        None => Vec::new(),
-    };
-    for v in &cli.vdevs {
-        eal.extend(["--vdev".into(), v.clone()]);
-    }
-    for a in &cli.allow {
-        eal.extend(["-a".into(), a.clone()]);
-    }
-    // Checked before anything is generated or created.
-    eal_args::validate(&eal.iter().chain(&ours).cloned().collect::<Vec<_>>())?;
-
-    let mut notice = None;
-    let mut workdir = None;
-    let mut pg_vdevs = Vec::new();
-    let mut trace = cli.trace;
-    let all_so_far: Vec<String> = eal.iter().chain(&ours).cloned().collect();
-    let named_input = ["--vdev", "-a", "--allow"].iter().any(|f| !eal_args::values_of(&all_so_far, f).is_empty());
-    let demo = cli.pg.is_none() && !named_input;
-    if demo {
-        notice = Some(
-            "handoff: no input named; running the seed demo (dpdk-config/pg_input_script on a net_pcap vdev, \
-             --trace 100, no hugepages)"
-                .to_string(),
-        );
-        if trace == 0 {
-            trace = 100;
-        }
-    }
-    if cli.pg.is_some() || demo {
-        let streams = match &cli.pg {
-            Some(path) => pg::parse_file(path)?,
-            None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
-        };
-        let dir =
-            tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
-        cleanup::note_temp_dir(dir.path().to_path_buf());
-        let generated = pg_inputs(&streams, dir.path())?;
-        workdir = Some(dir);
-        // Named so that no user --vdev has the same name.
-        let taken: Vec<String> =
-            eal_args::values_of(&all_so_far, "--vdev").iter().map(|v| devices::parse_vdev(v).name).collect();
-        for (v, name) in generated.iter().zip(devices::free_pcap_names(&taken, generated.len())) {
-            let mut v = devices::parse_vdev(v);
-            v.name = name;
-            pg_vdevs.push(v.to_arg());
-        }
-        for v in &pg_vdevs {
-            eal.extend(["--vdev".into(), v.clone()]);
-        }
-    }
-    let no_huge = cli.no_huge || !pg_vdevs.is_empty();
-    if no_huge && !eal.iter().any(|a| a == "--no-huge") {
-        eal.push("--no-huge".into());
-    }
-    if cli.memory.is_none() && no_huge && eal_args::values_of(&all_so_far, "-m").is_empty() {
-        // EAL's 64 MB default without hugepages is too tight for the pool.
-        eal.extend(["-m".into(), "512".into()]);
-    }
-    if cli.in_memory {
-        eal.push("--in-memory".into());
-    }
-    for l in &cli.log_level {
-        eal.push(format!("--log-level={l}"));
-    }
-    eal.extend(ours);
-    // Without an allow-list EAL would probe every PCI NIC, including the one
-    // this machine is reached through; virtual devices need no PCI scan.
-    let pci_named = ["-a", "--allow", "-b", "--block"].iter().any(|f| !eal_args::values_of(&eal, f).is_empty());
-    if !pci_named && !eal.iter().any(|a| a == "--no-pci") {
-        eal.push("--no-pci".into());
-    }
-
-    place_lcores(&mut eal, &rx_lcores, &worker_lcores)?;
-    // A unique prefix lets several runs (and tests) share a machine.
-    let user_prefix = eal_args::values_of(&eal, "--file-prefix").last().cloned();
-    let in_memory = eal.iter().any(|a| a == "--in-memory");
-    let prefix = match user_prefix {
-        Some(p) => p,
-        None if in_memory => "rte".to_string(),
-        None => {
-            let p = format!("handoff-{}", std::process::id());
-            eal.extend(["--file-prefix".into(), p.clone()]);
-            p
-        }
-    };
-    if cli.log_level.is_empty() && !eal.iter().any(|a| a.starts_with("--log-level")) {
-        // EAL's start-up chatter hides our output; errors and warnings still show.
-        eal.push("--log-level=warning".into());
-        eal.push("--log-level=lib.telemetry:error".into());
-    }
+    let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
 
     let named = devices::check(&eal)?;
     let output = resolve_output(&cli.output, &named)?;
-    let backpressure = if cli.backpressure {
-        true
-    } else if cli.drop_on_congestion {
-        false
-    } else {
-        named.all_inputs_finite
-    };
-
+    // A file is not a wire: with only capture files in, a full ring holds.
+    let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite);
     let (eal, tx_outputs, trace_pcapng) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
 
-    let sections = if cli.show.is_empty() {
-        let mut s = vec![Section::Errors, Section::Runtime];
-        if trace > 0 {
-            s.push(Section::Trace);
-        }
-        s
-    } else {
-        cli.show
-            .iter()
-            .map(|s| match s {
-                ShowArg::Errors => Section::Errors,
-                ShowArg::Runtime => Section::Runtime,
-                ShowArg::Trace => Section::Trace,
-                ShowArg::Interfaces => Section::Interfaces,
-            })
-            .collect()
+    let trace = match &generated {
+        Some(g) if g.demo && cli.trace == 0 => 100,
+        _ => cli.trace,
     };
-
+    let (notice, workdir) = match generated {
+        Some(g) => (g.demo.then(|| SEED_DEMO_NOTICE.to_string()), Some(g.dir)),
+        None => (None, None),
+    };
     Ok(Prepared {
         plan: Plan {
             eal_args: eal,
             runtime_files: RuntimeFiles::before_init(&prefix),
             devices: named.names.clone(),
-            rx_lcores,
-            worker_lcores,
+            topology: Topology::new(&rx_lcores, &worker_lcores),
             ring_size: cli.ring_size,
             burst: cli.burst as usize,
             backpressure,
@@ -406,7 +281,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             mbufs: cli.mbufs,
             finite_inputs: named.finite,
         },
-        sections,
+        sections: sections(&cli.show, trace > 0),
         json: cli.json,
         trace_display: cli.trace_display as usize,
         trace_pcapng,
@@ -416,12 +291,157 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     })
 }
 
+const SEED_DEMO_NOTICE: &str = "handoff: no input named; running the seed demo \
+     (dpdk-config/pg_input_script on a net_pcap vdev, --trace 100, no hugepages)";
+
+/// The EAL flags given on the command line, which win over a profile's.
+fn command_line_eal(cli: &Cli) -> EalArgs {
+    let mut ours = EalArgs::default();
+    if let Some(m) = cli.memory {
+        ours.push("-m", Some(&m.to_string()));
+    }
+    if let Some(p) = &cli.file_prefix {
+        ours.push("--file-prefix", Some(p));
+    }
+    if let Some(l) = &cli.corelist {
+        ours.push("-l", Some(l));
+    }
+    if let Some(l) = &cli.lcores {
+        ours.push("--lcores", Some(l));
+    }
+    ours.extend(cli.eal_extra.iter().cloned());
+    ours
+}
+
+/// The profile (less what the command line overrides) and the named devices,
+/// checked together with the command line's EAL flags before anything is made.
+fn profile_and_devices(cli: &Cli, ours: &EalArgs) -> Result<EalArgs> {
+    let mut eal = match &cli.eal_config {
+        Some(p) => EalArgs::new(eal_args::drop_overridden(eal_args::read_profile(p)?, ours.as_slice())),
+        None => EalArgs::default(),
+    };
+    for v in &cli.vdevs {
+        eal.push("--vdev", Some(v));
+    }
+    for a in &cli.allow {
+        eal.push("-a", Some(a));
+    }
+    let all: Vec<String> = eal.as_slice().iter().chain(ours.as_slice()).cloned().collect();
+    eal_args::validate(&all)?;
+    Ok(eal)
+}
+
+/// Inputs generated from a pg script (or the seed demo when nothing is named).
+struct Generated {
+    vdevs: Vec<Vdev>,
+    dir: tempfile::TempDir,
+    demo: bool,
+}
+
+fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Generated>> {
+    let named_input = eal.names_any(&["--vdev", "-a", "--allow"]) || ours.names_any(&["--vdev", "-a", "--allow"]);
+    let demo = cli.pg.is_none() && !named_input;
+    if cli.pg.is_none() && !demo {
+        return Ok(None);
+    }
+    let streams = match &cli.pg {
+        Some(path) => pg::parse_file(path)?,
+        None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
+    };
+    let dir = tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
+    cleanup::note_temp_dir(dir.path().to_path_buf());
+    let inputs = pg_inputs(&streams, dir.path())?;
+    // Named so that no user --vdev has the same name.
+    let taken: Vec<String> =
+        eal.values("--vdev").iter().chain(&ours.values("--vdev")).map(|v| devices::parse_vdev(v).name).collect();
+    let vdevs = inputs
+        .iter()
+        .zip(devices::free_pcap_names(&taken, inputs.len()))
+        .map(|(input, name)| {
+            let mut args = vec![("rx_pcap".to_string(), input.path.to_string_lossy().into_owned())];
+            if input.infinite {
+                args.push(("infinite_rx".into(), "1".into()));
+            }
+            Vdev { name, args }
+        })
+        .collect();
+    Ok(Some(Generated { vdevs, dir, demo }))
+}
+
+/// Everything EAL needs besides the devices: memory, the command line's
+/// flags, no PCI scan unless asked, the lcore map and a file prefix of the
+/// run's own. Returns the prefix.
+fn complete_eal(
+    cli: &Cli,
+    eal: &mut EalArgs,
+    ours: EalArgs,
+    generated: bool,
+    rx_lcores: &[u32],
+    worker_lcores: &[u32],
+) -> Result<String> {
+    let no_huge = cli.no_huge || generated;
+    if no_huge && !eal.has("--no-huge") {
+        eal.push("--no-huge", None);
+    }
+    if no_huge && !eal.names_any(&["-m"]) && !ours.names_any(&["-m"]) {
+        // EAL's 64 MB default without hugepages is too tight for the pool.
+        eal.push("-m", Some("512"));
+    }
+    if cli.in_memory {
+        eal.push("--in-memory", None);
+    }
+    eal.extend(cli.log_level.iter().map(|l| format!("--log-level={l}")));
+    eal.extend(ours.as_slice().iter().cloned());
+    // Without an allow-list EAL would probe every PCI NIC, including the one
+    // this machine is reached through; virtual devices need no PCI scan.
+    if !eal.names_any(&["-a", "--allow", "-b", "--block"]) && !eal.has("--no-pci") {
+        eal.push("--no-pci", None);
+    }
+    place_lcores(eal, rx_lcores, worker_lcores)?;
+    // A prefix of its own lets several runs (and tests) share a machine.
+    let prefix = match eal.file_prefix() {
+        Some(p) => p,
+        None if eal.has("--in-memory") => "rte".to_string(),
+        None => {
+            let p = format!("handoff-{}", std::process::id());
+            eal.push("--file-prefix", Some(&p));
+            p
+        }
+    };
+    if !eal.as_slice().iter().any(|a| a.starts_with("--log-level")) {
+        // EAL's start-up chatter hides our output; errors and warnings still show.
+        eal.extend(["--log-level=warning".to_string(), "--log-level=lib.telemetry:error".to_string()]);
+    }
+    Ok(prefix)
+}
+
+/// The text sections to print: those asked for, else errors and runtime
+/// (and the trace when tracing).
+fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
+    if show.is_empty() {
+        let mut s = vec![Section::Errors, Section::Runtime];
+        if tracing {
+            s.push(Section::Trace);
+        }
+        return s;
+    }
+    show.iter()
+        .map(|s| match s {
+            ShowArg::Errors => Section::Errors,
+            ShowArg::Runtime => Section::Runtime,
+            ShowArg::Trace => Section::Trace,
+            ShowArg::Interfaces => Section::Interfaces,
+        })
+        .collect()
+}
+
 /// `--output` against the devices the run names, before EAL starts (a typo
 /// must not cost the user an existing tx_pcap file).
-fn resolve_output(output: &str, named: &NamedDevices) -> Result<OutputChoice> {
-    if output == "drop" {
-        return Ok(OutputChoice::Drop);
-    }
+fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputChoice> {
+    let output = match output {
+        OutputChoice::Drop => return Ok(OutputChoice::Drop),
+        OutputChoice::Port(p) => p.as_str(),
+    };
     let known = || named.names.join(", ");
     if let Ok(id) = output.parse::<u16>() {
         if usize::from(id) < named.names.len() {
@@ -448,11 +468,11 @@ fn resolve_output(output: &str, named: &NamedDevices) -> Result<OutputChoice> {
 /// Sinks for every file the run writes, opened before EAL starts; each
 /// `tx_pcap` is pointed at its sink's temporary file.
 fn prepare_outputs(
-    eal: Vec<String>,
+    eal: EalArgs,
     trace_pcapng: Option<&Path>,
-) -> Result<(Vec<String>, Vec<TxOutput>, Option<TraceDestination>)> {
+) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
-    for v in eal_args::values_of(&eal, "--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
+    for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
         outputs.extend(v.values("tx_pcap").map(|f| (format!("tx_pcap of {}", v.name), PathBuf::from(f))));
     }
     if let Some(p) = trace_pcapng.filter(|p| p.as_os_str() != "-") {
@@ -461,8 +481,8 @@ fn prepare_outputs(
     devices::check_distinct_files(&devices::input_files(&eal), &outputs)?;
 
     let mut tx_outputs = Vec::new();
-    let mut rewritten = Vec::with_capacity(eal.len());
-    let mut args = eal.into_iter();
+    let mut rewritten = Vec::with_capacity(eal.as_slice().len());
+    let mut args = eal.as_slice().to_vec().into_iter();
     while let Some(a) = args.next() {
         let value = if a == "--vdev" {
             rewritten.push(a);
@@ -491,7 +511,7 @@ fn prepare_outputs(
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
     let trace = trace_pcapng.map(TraceDestination::prepare).transpose()?;
-    Ok((rewritten, tx_outputs, trace))
+    Ok((EalArgs::new(rewritten), tx_outputs, trace))
 }
 
 /// Checks what needs no EAL; returns the rx and worker lcores.
@@ -527,18 +547,18 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
 
 /// The control thread runs on EAL's main lcore, which must not be an rx or
 /// worker lcore: picks it (and, without -l/--lcores, the whole lcore map).
-fn place_lcores(eal: &mut Vec<String>, rx_lcores: &[u32], worker_lcores: &[u32]) -> Result<()> {
+fn place_lcores(eal: &mut EalArgs, rx_lcores: &[u32], worker_lcores: &[u32]) -> Result<()> {
     let data: Vec<u32> = rx_lcores.iter().chain(worker_lcores).copied().collect();
-    let mains = eal_args::values_of(eal, "--main-lcore");
-    match eal_args::lcore_set(eal).map_err(|e| flag_error(format!("{e:#}")))? {
+    let mains = eal.values("--main-lcore");
+    match eal.lcore_set().map_err(|e| flag_error(format!("{e:#}")))? {
         None => {
             let Some(control) = (0..crate::dpdk::MAX_LCORE).find(|l| !data.contains(l)) else {
                 return Err(flag_error("every lcore id is an rx or worker lcore; none is left for the control thread"));
             };
             let map = eal_args::default_lcores_map(&data, control, &eal_args::allowed_cpus());
-            eal.extend(["--lcores".into(), map]);
+            eal.push("--lcores", Some(&map));
             if mains.is_empty() {
-                eal.extend(["--main-lcore".into(), control.to_string()]);
+                eal.push("--main-lcore", Some(&control.to_string()));
             }
         }
         Some(set) => {
@@ -555,7 +575,7 @@ fn place_lcores(eal: &mut Vec<String>, rx_lcores: &[u32], worker_lcores: &[u32])
                         "the lcore map {set:?} has no lcore left for the control thread besides the rx and worker lcores; add one (e.g. -l 0-2)"
                     )));
                 };
-                eal.extend(["--main-lcore".into(), control.to_string()]);
+                eal.push("--main-lcore", Some(&control.to_string()));
             }
         }
     }
@@ -572,9 +592,8 @@ fn check_distinct(list: &[u32], flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes each pg interface's packets to a pcap file and returns one
-/// net_pcap vdev per interface, in order of first appearance.
-fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<String>> {
+/// Writes each pg interface's packets to a pcap file, in order of first appearance.
+fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<pg::GeneratedInput>> {
     for s in streams {
         if s.rate.is_some() {
             log::warn!("pg stream '{}': rate is not applied, net_pcap replays as fast as it can", s.name);
@@ -583,14 +602,5 @@ fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<String>> {
             log::warn!("pg stream '{}': worker and maxframe are not applied (see --rx-lcores, --burst)", s.name);
         }
     }
-    let inputs = pg::write_inputs(streams, dir)?;
-    let mut vdevs = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
-        let mut v = format!("net_pcap{i},rx_pcap={}", input.path.display());
-        if input.infinite {
-            v.push_str(",infinite_rx=1");
-        }
-        vdevs.push(v);
-    }
-    Ok(vdevs)
+    Ok(pg::write_inputs(streams, dir)?)
 }

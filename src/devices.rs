@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::FlagError;
 use crate::dpdk::MAX_ETHPORTS;
-use crate::eal_args;
+use crate::eal_args::EalArgs;
+use crate::flag_error::FlagError;
 
 /// A `--vdev` argument split into its device name and `key=value` pairs.
 #[derive(Clone, Debug)]
@@ -80,11 +80,11 @@ pub struct NamedDevices {
 }
 
 /// Checks the devices in an EAL argument list; counts each finite input's packets.
-pub fn check(eal: &[String]) -> Result<NamedDevices> {
-    let vdevs: Vec<Vdev> = eal_args::values_of(eal, "--vdev").iter().map(|v| parse_vdev(v)).collect();
+pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
+    let vdevs: Vec<Vdev> = eal.values("--vdev").iter().map(|v| parse_vdev(v)).collect();
     let pci: Vec<String> = ["-a", "--allow"]
         .iter()
-        .flat_map(|f| eal_args::values_of(eal, f))
+        .flat_map(|f| eal.values(f))
         .map(|a| a.split(',').next().unwrap_or("").to_string())
         .collect();
     let mut seen = BTreeSet::new();
@@ -142,8 +142,8 @@ pub fn check(eal: &[String]) -> Result<NamedDevices> {
 }
 
 /// Every file the vdevs read (`rx_pcap`), finite or not.
-pub fn input_files(eal: &[String]) -> Vec<PathBuf> {
-    eal_args::values_of(eal, "--vdev")
+pub fn input_files(eal: &EalArgs) -> Vec<PathBuf> {
+    eal.values("--vdev")
         .iter()
         .map(|v| parse_vdev(v))
         .filter(Vdev::is_pcap)
@@ -227,18 +227,18 @@ mod tests {
 
     #[test]
     fn duplicate_and_too_many_devices_are_refused() {
-        let e = check(&s(&["--vdev", "net_null0", "--vdev", "net_null0"])).unwrap_err();
+        let e = check(&EalArgs::new(s(&["--vdev", "net_null0", "--vdev", "net_null0"]))).unwrap_err();
         assert!(e.to_string().contains("named twice"), "{e}");
         let many: Vec<String> =
             (0..=MAX_ETHPORTS).flat_map(|i| ["--vdev".to_string(), format!("net_null{i}")]).collect();
-        let e = check(&many).unwrap_err();
+        let e = check(&EalArgs::new(many)).unwrap_err();
         assert!(e.to_string().contains("RTE_MAX_ETHPORTS"), "{e}");
     }
 
     #[test]
     fn live_devices_make_the_run_live() {
-        assert!(!check(&s(&["--vdev", "net_null0"])).unwrap().all_inputs_finite);
-        assert!(!check(&s(&["-a", "0000:01:00.0"])).unwrap().all_inputs_finite);
+        assert!(!check(&EalArgs::new(s(&["--vdev", "net_null0"]))).unwrap().all_inputs_finite);
+        assert!(!check(&EalArgs::new(s(&["-a", "0000:01:00.0"]))).unwrap().all_inputs_finite);
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::FlagError;
 use crate::dpdk::runtime_files::prefix_problem;
 use crate::dpdk::MAX_LCORE;
+use crate::flag_error::FlagError;
 
 /// EAL's long options (DPDK 22.11 and 24.11). getopt accepts any unambiguous
 /// abbreviation of them, which is how `--file-pre=../x` would slip past a
@@ -54,6 +54,61 @@ const EAL_LONG_OPTIONS: &[&str] = &[
     "vfio-vf-token",
     "vmware-tsc-map",
 ];
+
+/// EAL's argument list (argv[0] excluded), with the questions handoff asks
+/// of it; EAL itself reads the list as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EalArgs(Vec<String>);
+
+impl EalArgs {
+    pub fn new(args: Vec<String>) -> EalArgs {
+        EalArgs(args)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Adds a flag (`--no-huge`) or an option with its value.
+    pub fn push(&mut self, flag: &str, value: Option<&str>) {
+        self.0.push(flag.to_string());
+        if let Some(v) = value {
+            self.0.push(v.to_string());
+        }
+    }
+
+    pub fn extend(&mut self, args: impl IntoIterator<Item = String>) {
+        self.0.extend(args);
+    }
+
+    /// Every value of option `name`, in any spelling (`--opt v`, `--opt=v`, `-lV`).
+    pub fn values(&self, name: &str) -> Vec<String> {
+        values_of(&self.0, name)
+    }
+
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+
+    /// Whether any of these options is given (with any value).
+    pub fn names_any(&self, options: &[&str]) -> bool {
+        options.iter().any(|o| !self.values(o).is_empty())
+    }
+
+    /// The `--file-prefix` in effect: the last one given.
+    pub fn file_prefix(&self) -> Option<String> {
+        self.values("--file-prefix").pop()
+    }
+
+    /// Without shared files nothing can attach (telemetry stays, dumpcap cannot).
+    pub fn single_process(&self) -> bool {
+        self.has("--no-shconf") || self.has("--in-memory")
+    }
+
+    pub fn lcore_set(&self) -> Result<Option<BTreeSet<u32>>> {
+        lcore_set(&self.0)
+    }
+}
 
 /// Reads an EAL profile: one argument (or `flag value`) per line, `#` comments.
 /// A profile can load code (`-d`), so like ssh with a key, handoff refuses

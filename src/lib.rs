@@ -1,28 +1,38 @@
-//! handoff: VPP's handoffdemo on DPDK. The layout follows the data:
+//! handoff: VPP's handoffdemo on DPDK. Layers, each importing only from
+//! those below it:
 //!
-//! - `dpdk`: the safe wrapper over DPDK, the only module with `unsafe`.
-//! - `pipeline`: the nodes on the rx lcores and workers, their counters.
-//! - `control`: thread 0, which supervises a run without busy-polling.
-//! - `trace`: raw trace records (fast path) and their text (thread 0).
-//! - `report`: VPP-style text and JSON, the conservation check.
-//! - `pg`: VPP packet-generator scripts made into pcap input.
-//! - `cli`, `eal_args`, `devices`, `input`, `output`: flags, EAL arguments,
-//!   named devices, capture files read and written.
-//! - `cleanup`: what this run created, removed on every way out.
+//! 1. `dpdk` (the safe wrapper, the only `unsafe` code), `ids`, `flag_error`.
+//! 2. `trace`: header decode, the trace filter, shared trace text helpers.
+//! 3. `nodes`: one file per graph node (its counters, trace record, text
+//!    and burst function), the per-lcore counters, the flow hash.
+//! 4. What a run reads and writes: `eal_args`, `devices`, `input`,
+//!    `output`, `pg`, `cleanup`.
+//! 5. `pipeline`: the topology, set-up, launch, the lcore loops,
+//!    supervision on thread 0, telemetry, and the facts a run leaves.
+//! 6. `report`: VPP text, JSON, the conservation check, pcapng.
+//! 7. `cli`: flags into a validated plan; `main` on top.
 
 #![deny(unsafe_code)]
 
-pub mod cleanup;
-pub mod cli;
-pub mod control;
 // The one module allowed `unsafe`: every block in it says why it is sound.
-pub mod devices;
 #[allow(unsafe_code)]
 pub mod dpdk;
+pub mod flag_error;
+pub mod ids;
+
+pub mod trace;
+
+pub mod nodes;
+
+pub mod cleanup;
+pub mod devices;
 pub mod eal_args;
 pub mod input;
 pub mod output;
 pub mod pg;
+
 pub mod pipeline;
+
 pub mod report;
-pub mod trace;
+
+pub mod cli;

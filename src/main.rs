@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use handoff::cli::{self, FlagError, TxOutput};
 use handoff::output::Written;
-use handoff::report::{self, FileCheck, RunFacts};
-use handoff::{cleanup, control, input, pipeline};
+use handoff::pipeline::facts::{FileCheck, RunFacts};
+use handoff::pipeline::supervise::{self, StopReason};
+use handoff::report;
+use handoff::{cleanup, input, pipeline};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
@@ -52,7 +54,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     if let Some(n) = &prepared.notice {
         eprintln!("{n}");
     }
-    control::install_signals();
+    supervise::install_signals();
     let outcome = match pipeline::run(&prepared.plan) {
         Ok(o) => o,
         Err(e) => {
@@ -70,8 +72,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     for t in prepared.tx_outputs.iter().filter(|t| t.sink.can_verify()) {
         facts.file_checks.push(check_tx_file(t, &facts));
     }
-    let stopped_by = format!("{:?}", outcome.stop);
-    let report = report::build(&facts, &stopped_by);
+    let report = report::build(&facts, &outcome.stop);
     let mut code = ExitCode::SUCCESS;
     // The run has a report: its outputs become the user's files, short or not.
     for t in &prepared.tx_outputs {
@@ -105,7 +106,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         }
     }
 
-    if let control::StopReason::Failed(why) = &outcome.stop {
+    if let StopReason::Failed(why) = &outcome.stop {
         eprintln!("handoff: the run failed: {why}");
         code = ExitCode::FAILURE;
     }

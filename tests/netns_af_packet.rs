@@ -374,7 +374,7 @@ fn af_packet_on_a_veth_sees_pings_between_namespaces() {
     eprintln!("af_packet ping test: {replies} replies, {:.1} s", started.elapsed().as_secs_f64());
 
     assert_conserved(&doc);
-    assert_eq!(doc["stopped_by"], "Duration");
+    assert_eq!(doc["stopped_by"], "duration");
     assert!(replies > 0, "no echo reply from {A_ADDR}: the veth setup is broken");
     let received = doc["conservation"]["received"].as_u64().unwrap();
     // Every request in, every reply out (plus ARP).
@@ -510,7 +510,7 @@ fn af_packet_output_forwards_udp_between_namespaces() {
     let got = got.expect("receive in namespace B");
 
     assert_conserved(&doc);
-    assert_eq!(doc["stopped_by"], "Duration");
+    assert_eq!(doc["stopped_by"], "duration");
     assert_eq!(got, sent, "B must receive every datagram, in order, through handoff");
     let c = &doc["conservation"];
     let received = c["received"].as_u64().unwrap();

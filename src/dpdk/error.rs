@@ -20,15 +20,6 @@ pub enum DpdkError {
     Lcore { lcore: u32, message: String },
 }
 
-impl DpdkError {
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            DpdkError::Call { errno, .. } => Some(*errno),
-            _ => None,
-        }
-    }
-}
-
 /// Text of a DPDK or libc error number.
 pub(crate) fn strerror(errno: i32) -> String {
     // SAFETY: rte_strerror returns a pointer to a static or thread-local,

@@ -89,10 +89,6 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 impl<T> LcoreJob<T> {
-    pub fn lcore(&self) -> u32 {
-        self.lcore
-    }
-
     /// Waits for the job and returns its result, or the panic's message.
     /// Call it after the job reported on its `done` channel to avoid spinning:
     /// rte_eal_wait_lcore busy-waits.

@@ -1,6 +1,6 @@
 //! Ethernet ports: discovery, configuration, queues, start/stop/close, stats.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::os::raw::c_char;
 
 use super::eal::Eal;
@@ -87,14 +87,6 @@ fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
     })
 }
 
-/// The port id of a device name (`net_pcap0`), if it exists.
-pub fn port_by_name(_eal: &Eal, name: &str) -> Option<u16> {
-    let c = CString::new(name).ok()?;
-    let mut id = 0u16;
-    // SAFETY: valid C string and out pointer.
-    (unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) } == 0).then_some(id)
-}
-
 /// A configured port. Invariant: configured with `rx_queues`/`tx_queues`
 /// set up on our pools; stopped and closed exactly once (by `close` or Drop).
 pub struct Port {
@@ -104,17 +96,18 @@ pub struct Port {
     closed: bool,
 }
 
-/// One rx queue of a started port. Not Clone: DPDK queues must be polled by
-/// one thread at a time, so the owner of this handle is that thread.
+/// One rx queue of a started port. Not Clone, and made only by
+/// `Port::rx_queue`: DPDK queues must be polled by one thread at a time, so
+/// the owner of this handle is that thread.
 pub struct RxQueue {
-    pub port: u16,
-    pub queue: u16,
+    port: u16,
+    queue: u16,
 }
 
 /// One tx queue, with the same single-owner rule as RxQueue.
 pub struct TxQueue {
-    pub port: u16,
-    pub queue: u16,
+    port: u16,
+    queue: u16,
 }
 
 impl Port {
@@ -244,6 +237,14 @@ pub fn stats(id: u16) -> PortStats {
 }
 
 impl RxQueue {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+
     /// Receives up to `max` packets onto the end of `burst`; they are ours.
     #[inline(always)]
     pub fn rx_burst(&mut self, burst: &mut Burst, max: usize) -> usize {
@@ -260,6 +261,14 @@ impl RxQueue {
 }
 
 impl TxQueue {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+
     /// Hands the front of `burst` to the NIC; returns how many it took. The
     /// refused ones stay in `burst`, still ours, to retry or free.
     #[inline(always)]

@@ -11,10 +11,6 @@ use super::mbuf::{Burst, MAX_BURST};
 use super::mempool::Buffers;
 use super::sys;
 
-const RING_F_SP_ENQ: u32 = 0x1;
-const RING_F_SC_DEQ: u32 = 0x2;
-const RING_F_EXACT_SZ: u32 = 0x4;
-
 struct RingInner {
     raw: NonNull<sys::rte_ring>,
     buffers: Arc<Buffers>,
@@ -95,7 +91,13 @@ pub fn handoff_ring(
     let cname = CString::new(name).map_err(|_| DpdkError::Invalid("ring name has a NUL".into()))?;
     // SAFETY: the EAL is initialised; the name is a valid C string.
     let raw = unsafe {
-        sys::rte_ring_create_elem(cname.as_ptr(), 4, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ)
+        sys::rte_ring_create_elem(
+            cname.as_ptr(),
+            4,
+            size,
+            socket,
+            sys::RING_F_SP_ENQ | sys::RING_F_SC_DEQ | sys::RING_F_EXACT_SZ,
+        )
     };
     let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_ring_create_elem"))?;
     let inner = Arc::new(RingInner { raw, buffers });
@@ -131,12 +133,6 @@ impl RingProducer {
         burst.consumed(done);
         done
     }
-
-    /// Indices in the ring now.
-    pub fn count(&self) -> u32 {
-        // SAFETY: the ring is valid.
-        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
-    }
 }
 
 impl RingConsumer {
@@ -145,11 +141,5 @@ impl RingConsumer {
     pub fn dequeue(&mut self, burst: &mut Burst, max: usize) -> usize {
         // `&mut self` on the unique consumer handle: the only consumer.
         self.inner.dequeue_into(burst, max)
-    }
-
-    /// Indices in the ring now.
-    pub fn count(&self) -> u32 {
-        // SAFETY: the ring is valid.
-        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
     }
 }

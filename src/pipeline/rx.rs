@@ -1,15 +1,15 @@
-//! The rx lcore: dpdk-input polls its (port, queue) pairs, handoffdemo-1
-//! hands each packet's index to a worker's ring.
+//! The rx lcore's loop: dpdk-input polls each of its (port, queue) pairs,
+//! handoffdemo-1 hands each packet's index to a worker's ring.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, RingProducer, RxQueue};
-use crate::trace::record::{InputSnapshot, RawPacketTrace, RawRecord, RecordKind, TRACE_DATA_BYTES};
-
-use super::counters::{LcoreCounters, LoopWindow};
-use super::flow_hash::worker_for;
-use super::nodes::{Node, Reason};
+use crate::dpdk::{rdtsc, Buffers, Burst, RxQueue};
+use crate::ids::ThreadId;
+use crate::nodes::counters::{LcoreCounters, LoopWindow};
+use crate::nodes::dpdk_input::{self, Tracer};
+use crate::nodes::handoffdemo::Handoff;
+use crate::nodes::PacketTrace;
 
 /// One polled queue, with how many packets its finite input holds.
 pub struct InputQueue {
@@ -23,13 +23,11 @@ pub struct InputQueue {
 }
 
 pub struct RxLcore {
-    pub thread: u32,
+    pub thread: ThreadId,
     pub queues: Vec<InputQueue>,
-    /// One ring per worker, indexed by worker number.
-    pub rings: Vec<RingProducer>,
+    /// handoffdemo-1: the rings to the workers.
+    pub handoff: Handoff,
     pub burst_size: usize,
-    pub backpressure: bool,
-    pub symmetric: bool,
     /// Shared budget of packets still to receive (`--count`).
     pub budget: Option<Arc<AtomicU64>>,
     /// Packets to trace from the start (`--trace N`).
@@ -52,13 +50,13 @@ fn input_lost_the_rest(q: &mut InputQueue, expected: u64, now: u64, tsc_hz: u64)
         return false;
     }
     q.stalled_since = Some(now);
-    let s = crate::dpdk::port::stats(q.rxq.port);
+    let s = crate::dpdk::port::stats(q.rxq.port());
     q.received + s.rx_nombuf + s.rx_missed + s.rx_errors >= expected
 }
 
 /// What an rx lcore hands back when it ends.
 pub struct RxResult {
-    pub traces: Vec<RawPacketTrace>,
+    pub traces: Vec<PacketTrace>,
     pub inputs: Vec<InputEnd>,
 }
 
@@ -84,10 +82,9 @@ impl Drop for DoneGuard {
 impl RxLcore {
     pub fn run(mut self) -> RxResult {
         let _done = DoneGuard(self.counters.clone());
-        // Trace buffer and per-worker bursts are allocated here, before the loop.
-        let mut traces: Vec<RawPacketTrace> = Vec::with_capacity(self.trace_limit as usize);
+        // The trace buffer and the bursts are allocated here, before the loop.
+        let mut traces: Vec<PacketTrace> = Vec::with_capacity(self.trace_limit as usize);
         let mut burst = Burst::new();
-        let mut per_worker: Vec<Burst> = (0..self.rings.len()).map(|_| Burst::new()).collect();
         let mut window = LoopWindow::default();
         let counters = self.counters.clone();
         counters.start_tsc.store(rdtsc(), Ordering::Release);
@@ -104,10 +101,7 @@ impl RxLcore {
                     0 => break,
                     n => n,
                 };
-                let t0 = rdtsc();
-                let n = self.queues[qi].rxq.rx_burst(&mut burst, want);
-                let t1 = rdtsc();
-                counters.node(Node::DpdkInput, 1, n as u64, t1 - t0);
+                let (n, t1) = dpdk_input::poll(&mut self.queues[qi].rxq, &mut burst, want, &counters);
                 self.return_budget(want - n);
                 let q = &mut self.queues[qi];
                 if n == 0 {
@@ -118,13 +112,19 @@ impl RxLcore {
                 }
                 q.stalled_since = None;
                 q.received += n as u64;
-                let (port, queue) = (q.rxq.port, q.rxq.queue);
                 let traced = if (traces.len() as u32) < self.trace_limit {
-                    self.trace_input(&mut burst, &mut traces, port, queue, t1)
+                    let tracer = Tracer {
+                        thread: self.thread,
+                        limit: self.trace_limit,
+                        filter: self.trace_filter.as_ref(),
+                        buffers: &self.buffers,
+                    };
+                    let (port, queue) = (q.rxq.port(), q.rxq.queue());
+                    dpdk_input::trace(&mut burst, &mut traces, &tracer, port, queue, t1)
                 } else {
                     0
                 };
-                self.handoffdemo_1(&mut burst, &mut per_worker, &mut traces, traced, t1);
+                self.handoff.run(&mut burst, &mut traces, traced, t1, &counters);
                 loop_vectors += n as u64;
                 loop_calls += 1;
             }
@@ -139,7 +139,12 @@ impl RxLcore {
         let inputs = self
             .queues
             .iter()
-            .map(|q| InputEnd { port: q.rxq.port, queue: q.rxq.queue, received: q.received, exhausted: q.exhausted })
+            .map(|q| InputEnd {
+                port: q.rxq.port(),
+                queue: q.rxq.queue(),
+                received: q.received,
+                exhausted: q.exhausted,
+            })
             .collect();
         RxResult { traces, inputs }
     }
@@ -168,128 +173,5 @@ impl RxLcore {
         if let (Some(budget), true) = (&self.budget, unused > 0) {
             budget.fetch_add(unused as u64, Ordering::Relaxed);
         }
-    }
-
-    /// dpdk-input's trace: marks and records packets (those the filter
-    /// accepts) until the limit; returns how many of this burst it traced.
-    fn trace_input(
-        &self,
-        burst: &mut Burst,
-        traces: &mut Vec<RawPacketTrace>,
-        port: u16,
-        queue: u16,
-        tsc: u64,
-    ) -> usize {
-        let mut traced = 0;
-        for m in burst.as_mut_slice().iter_mut() {
-            if traces.len() >= self.trace_limit as usize {
-                break;
-            }
-            if self.trace_filter.as_ref().is_some_and(|f| !f.filter(m.data())) {
-                continue;
-            }
-            let index = traces.len() as u32;
-            let handle = (self.thread << 24) | (index & 0x00ff_ffff);
-            m.set_trace(handle);
-            let (l2, l3, ol2, ol3) = m.header_lens();
-            let data = m.data();
-            let captured = data.len().min(TRACE_DATA_BYTES);
-            let mut snap = InputSnapshot {
-                buffer_index: m.buffer_index(),
-                trace_handle: handle,
-                port,
-                queue,
-                pool: self.buffers.pool_of_index(m.buffer_index()),
-                refcnt: m.refcnt(),
-                nb_segs: m.nb_segs(),
-                pkt_len: m.pkt_len(),
-                data_len: m.data_len(),
-                buf_len: m.buf_len(),
-                data_off: m.data_off(),
-                ol_flags: m.ol_flags(),
-                buf_iova: m.buf_iova(),
-                packet_type: m.packet_type(),
-                l2_len: l2,
-                l3_len: l3,
-                outer_l2_len: ol2,
-                outer_l3_len: ol3,
-                rss: m.rss_hash(),
-                fdir_hi: m.fdir_hi(),
-                captured: captured as u16,
-                data: [0; TRACE_DATA_BYTES],
-            };
-            snap.data[..captured].copy_from_slice(&data[..captured]);
-            let mut t = RawPacketTrace::default();
-            t.push(RawRecord { tsc, node: Node::DpdkInput, kind: RecordKind::Input(snap) });
-            traces.push(t);
-            traced += 1;
-        }
-        traced
-    }
-
-    /// handoffdemo-1: hands every packet to its worker's ring. What a full
-    /// ring refuses is freed and counted (VPP's drop-on-congestion), or
-    /// retried with `--backpressure`.
-    fn handoffdemo_1(
-        &mut self,
-        burst: &mut Burst,
-        per_worker: &mut [Burst],
-        traces: &mut [RawPacketTrace],
-        traced: usize,
-        t0: u64,
-    ) {
-        let n = burst.len() as u64;
-        if traced > 0 {
-            let first = traces.len() - traced;
-            for t in &mut traces[first..] {
-                t.push(RawRecord {
-                    tsc: t0,
-                    node: Node::HandoffDemo1,
-                    kind: RecordKind::HandoffDemo { thread: self.thread },
-                });
-            }
-        }
-        let mut accepted = 0u64;
-        let mut refused = 0u64;
-        if self.rings.len() == 1 {
-            let (a, r) = self.enqueue(0, burst);
-            accepted += a;
-            refused += r;
-        } else {
-            let workers = self.rings.len();
-            while let Some(m) = burst.pop_front() {
-                let w = worker_for(&m, workers, self.symmetric);
-                if let Err(m) = per_worker[w].push(m) {
-                    drop(m); // cannot happen: a worker burst holds a whole rx burst
-                    refused += 1;
-                }
-            }
-            for (w, b) in per_worker.iter_mut().enumerate() {
-                if !b.is_empty() {
-                    let (a, r) = self.enqueue(w, b);
-                    accepted += a;
-                    refused += r;
-                }
-            }
-        }
-        self.counters.error(Reason::HandedOff, accepted);
-        if refused > 0 {
-            self.counters.error(Reason::Congestion, refused);
-        }
-        self.counters.node(Node::HandoffDemo1, 1, n, rdtsc() - t0);
-    }
-
-    /// Enqueues `b` to worker `w`; returns (accepted, refused-and-freed).
-    #[inline(always)]
-    fn enqueue(&mut self, w: usize, b: &mut Burst) -> (u64, u64) {
-        let mut accepted = self.rings[w].enqueue(b) as u64;
-        if self.backpressure {
-            // Hold rx until the worker makes room; give up only when stopping.
-            while !b.is_empty() && !self.stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-                accepted += self.rings[w].enqueue(b) as u64;
-            }
-        }
-        (accepted, b.free_all() as u64)
     }
 }

@@ -1,14 +1,16 @@
-//! The worker lcore: takes indices off its rings, runs handoffdemo-2, then
-//! drops (error-drop -> drop, the seed) or transmits (interface-output).
+//! The worker lcore's loop: takes indices off its rings, then runs
+//! handoffdemo-2 and either error-drop -> drop (the seed) or interface-output.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Burst, RingConsumer, TxQueue, MAX_BURST};
-use crate::trace::record::{RawPacketTrace, RawRecord, RecordKind};
-
-use super::counters::{LcoreCounters, LoopWindow};
-use super::nodes::{Node, Reason};
+use crate::dpdk::{rdtsc, Burst, RingConsumer, TxQueue};
+use crate::ids::ThreadId;
+use crate::nodes::counters::{LcoreCounters, LoopWindow};
+use crate::nodes::error_drop::error_drop_and_drop;
+use crate::nodes::handoffdemo::handoffdemo_2;
+use crate::nodes::interface_output::interface_output;
+use crate::nodes::{PacketTrace, TracedInBurst};
 
 pub enum Output {
     /// error-drop -> drop, counting `completed packets`.
@@ -18,7 +20,7 @@ pub enum Output {
 }
 
 pub struct WorkerLcore {
-    pub thread: u32,
+    pub thread: ThreadId,
     pub rings: Vec<RingConsumer>,
     /// Counters of the rx lcores feeding `rings`, same order: their `done`
     /// flag says no more will come.
@@ -31,11 +33,15 @@ pub struct WorkerLcore {
     /// Set when the run must end at once (an lcore failed); normally workers
     /// end by draining after their producers are done.
     pub abort: Arc<AtomicBool>,
-    /// Injected once, on the first burst, then cleared.
+    /// Injected once, on the first burst (tests only).
+    #[cfg(feature = "fault-injection")]
     pub fault: Option<Fault>,
 }
 
-/// Deliberate faults for testing the conservation check (HANDOFF_FAULT).
+/// Deliberate faults for testing the conservation check and panic
+/// containment: `HANDOFF_FAULT`, read only in builds with the
+/// `fault-injection` feature (the tests').
+#[cfg(feature = "fault-injection")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Forget one mbuf: it never returns to the pool.
@@ -46,6 +52,7 @@ pub enum Fault {
     PanicWorker,
 }
 
+#[cfg(feature = "fault-injection")]
 impl Fault {
     pub fn from_env() -> Option<Fault> {
         match std::env::var("HANDOFF_FAULT").ok()?.as_str() {
@@ -55,25 +62,33 @@ impl Fault {
             _ => None,
         }
     }
+
+    fn inject(self, burst: &mut Burst, counters: &LcoreCounters) {
+        if let Some(m) = burst.pop_front() {
+            match self {
+                Fault::LeakMbuf => {
+                    // Counted as completed, but never freed.
+                    counters.error(crate::nodes::Reason::Completed, 1);
+                    std::mem::forget(m);
+                }
+                Fault::LosePacket => drop(m),
+                Fault::PanicWorker => panic!("injected fault (HANDOFF_FAULT=panic-worker)"),
+            }
+        }
+    }
 }
 
 pub struct WorkerResult {
-    pub traces: Vec<RawPacketTrace>,
-}
-
-/// Positions in a burst of traced packets and their slot in our buffer.
-struct TracedInBurst {
-    pos: [u16; MAX_BURST],
-    slot: [u32; MAX_BURST],
-    len: usize,
+    pub traces: Vec<PacketTrace>,
 }
 
 impl WorkerLcore {
     pub fn run(mut self) -> WorkerResult {
         let counters = self.counters.clone();
-        let mut traces: Vec<RawPacketTrace> = Vec::with_capacity(self.trace_capacity);
+        // The trace buffer and the burst are allocated here, before the loop.
+        let mut traces: Vec<PacketTrace> = Vec::with_capacity(self.trace_capacity);
         let mut burst = Burst::new();
-        let mut traced = TracedInBurst { pos: [0; MAX_BURST], slot: [0; MAX_BURST], len: 0 };
+        let mut traced = TracedInBurst::default();
         let mut window = LoopWindow::default();
         // Each burst passes every internal node of this worker once.
         let nodes = match self.output {
@@ -105,104 +120,21 @@ impl WorkerLcore {
         }
         window.finish(&counters);
         counters.end_tsc.store(rdtsc(), Ordering::Release);
-        counters.done.store(true, Ordering::Release);
         WorkerResult { traces }
     }
 
-    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<RawPacketTrace>, traced: &mut TracedInBurst) {
+    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) {
+        #[cfg(feature = "fault-injection")]
         if let Some(fault) = self.fault.take() {
-            if let Some(m) = burst.pop_front() {
-                match fault {
-                    Fault::LeakMbuf => {
-                        // Counted as completed, but never freed.
-                        self.counters.error(Reason::Completed, 1);
-                        std::mem::forget(m);
-                    }
-                    Fault::LosePacket => drop(m),
-                    Fault::PanicWorker => panic!("injected fault (HANDOFF_FAULT=panic-worker)"),
-                }
-            }
+            fault.inject(burst, &self.counters);
             if burst.is_empty() {
                 return;
             }
         }
-        let n = burst.len() as u64;
-        let t0 = rdtsc();
-        traced.len = 0;
-        // One check per burst when tracing is off.
-        if self.trace_capacity > 0 {
-            for (i, m) in burst.as_mut_slice().iter_mut().enumerate() {
-                if !m.is_traced() {
-                    continue;
-                }
-                let handle = m.trace_handle();
-                m.clear_trace();
-                if traces.len() >= self.trace_capacity {
-                    continue;
-                }
-                let mut t = RawPacketTrace::default();
-                // handoff_trace shares the next node's timestamp, as in VPP.
-                t.push(RawRecord {
-                    tsc: t0,
-                    node: Node::HandoffTrace,
-                    kind: RecordKind::HandedOff { from_thread: handle >> 24, trace_index: handle & 0x00ff_ffff },
-                });
-                t.push(RawRecord {
-                    tsc: t0,
-                    node: Node::HandoffDemo2,
-                    kind: RecordKind::HandoffDemo { thread: self.thread },
-                });
-                traced.pos[traced.len] = i as u16;
-                traced.slot[traced.len] = traces.len() as u32;
-                traced.len += 1;
-                traces.push(t);
-            }
-        }
-        let t1 = rdtsc();
-        self.counters.node(Node::HandoffDemo2, 1, n, t1 - t0);
-
+        let t1 = handoffdemo_2(burst, traces, self.trace_capacity, traced, self.thread, &self.counters);
         match &mut self.output {
-            Output::Drop => {
-                // error-drop: every packet carries `completed packets`.
-                for k in 0..traced.len {
-                    let pos = traced.pos[k] as usize;
-                    let port = burst.as_slice()[pos].port();
-                    traces[traced.slot[k] as usize].push(RawRecord {
-                        tsc: t1,
-                        node: Node::ErrorDrop,
-                        kind: RecordKind::ErrorDrop { rx_port: port },
-                    });
-                }
-                let t2 = rdtsc();
-                self.counters.node(Node::ErrorDrop, 1, n, t2 - t1);
-                // drop: counts the error where the packet dies, as VPP's drop node does.
-                for k in 0..traced.len {
-                    traces[traced.slot[k] as usize].push(RawRecord {
-                        tsc: t2,
-                        node: Node::Drop,
-                        kind: RecordKind::Drop { reason: Reason::Completed },
-                    });
-                }
-                let freed = burst.free_all() as u64;
-                self.counters.error(Reason::Completed, freed);
-                self.counters.node(Node::Drop, 1, n, rdtsc() - t2);
-            }
-            Output::Port(txq) => {
-                for k in 0..traced.len {
-                    traces[traced.slot[k] as usize].push(RawRecord {
-                        tsc: t1,
-                        node: Node::InterfaceOutput,
-                        kind: RecordKind::Output { port: txq.port, queue: txq.queue },
-                    });
-                }
-                let sent = txq.tx_burst(burst) as u64;
-                super::counters::bump(&self.counters.transmitted, sent);
-                let refused = burst.free_all() as u64;
-                if refused > 0 {
-                    self.counters.error(Reason::TxRefused, refused);
-                }
-                self.counters.node(Node::InterfaceOutput, 1, n, rdtsc() - t1);
-            }
+            Output::Drop => error_drop_and_drop(burst, traces, traced, t1, &self.counters),
+            Output::Port(txq) => interface_output(txq, burst, traces, traced, t1, &self.counters),
         }
     }
 }

@@ -7,40 +7,17 @@ pub mod text;
 pub mod vpp_fmt;
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::dpdk::{PortInfo, PortStats};
-use crate::pipeline::counters::LcoreCounters;
-use crate::pipeline::nodes::{Node, Reason, RX_NODES, WORKER_NODES};
-use crate::trace::format::{format_packet, FormatContext};
-use crate::trace::record::RawPacketTrace;
+use crate::nodes::counters::LcoreCounters;
+use crate::nodes::{Node, NodeState, Reason};
+use crate::pipeline::facts::RunFacts;
+use crate::pipeline::supervise::{StopKind, StopReason};
+use crate::pipeline::topology::Thread;
+use crate::trace::text::FormatContext;
 pub use model::FileCheck;
 use model::*;
-
-/// What the data path leaves behind for the report.
-pub struct RunFacts {
-    pub rx_lcores: Vec<u32>,
-    pub worker_lcores: Vec<u32>,
-    pub rx_counters: Vec<Arc<LcoreCounters>>,
-    pub worker_counters: Vec<Arc<LcoreCounters>>,
-    pub rx_traces: Vec<Vec<RawPacketTrace>>,
-    pub worker_traces: Vec<Vec<RawPacketTrace>>,
-    pub interfaces: Vec<(PortInfo, PortStats)>,
-    pub port_names: Vec<String>,
-    pub dynflags: Vec<(u64, String)>,
-    pub tsc_hz: u64,
-    pub start_tsc: u64,
-    /// Wall-clock time at `start_tsc`, since the Unix epoch.
-    pub start_unix: std::time::Duration,
-    /// Wall-clock seconds the data path ran.
-    pub seconds: f64,
-    pub mbufs_total: u64,
-    pub mbufs_free: u64,
-    /// Input and output files checked against the counters.
-    pub file_checks: Vec<FileCheck>,
-}
 
 #[derive(Serialize)]
 pub struct Report {
@@ -50,8 +27,11 @@ pub struct Report {
     pub trace: Vec<ThreadTrace>,
     pub conservation: Conservation,
     pub seconds: f64,
-    /// Why the run ended.
-    pub stopped_by: String,
+    /// Why the run ended: input_done, count_reached, duration, signal, failed.
+    pub stopped_by: StopKind,
+    /// The signal's name when `stopped_by` is `signal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<&'static str>,
 }
 
 /// Text sections `--show` can ask for.
@@ -63,67 +43,36 @@ pub enum Section {
     Interfaces,
 }
 
-/// One lcore's place in the report: VPP thread number, name, counters.
-struct ThreadRef<'a> {
-    thread: u32,
-    lcore: u32,
-    counters: &'a LcoreCounters,
-    nodes: &'static [Node],
-}
-
-fn thread_name(thread: u32) -> String {
-    if thread == 0 {
-        "main".into()
-    } else {
-        format!("handoff_wk_{}", thread - 1)
-    }
-}
-
-fn threads(f: &RunFacts) -> Vec<ThreadRef<'_>> {
-    let rx = f.rx_lcores.iter().zip(&f.rx_counters).map(|(&l, c)| (l, c.as_ref(), RX_NODES));
-    let wk = f.worker_lcores.iter().zip(&f.worker_counters).map(|(&l, c)| (l, c.as_ref(), WORKER_NODES));
-    rx.chain(wk)
-        .enumerate()
-        .map(|(i, (lcore, counters, nodes))| ThreadRef { thread: i as u32 + 1, lcore, counters, nodes })
-        .collect()
-}
-
-pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
-    let threads = threads(f);
+pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
+    let threads: Vec<(&Thread, &LcoreCounters)> = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
     let hz = f.tsc_hz.max(1) as f64;
 
     let mut errors = Vec::new();
-    for t in &threads {
+    for (t, counters) in &threads {
         for r in Reason::ALL {
-            let count = t.counters.error_count(r);
+            let count = counters.error_count(r);
             if count > 0 {
-                errors.push(ErrorRow {
-                    thread: t.thread,
-                    node: r.node().name().into(),
-                    reason: r.text().into(),
-                    count,
-                });
+                errors.push(ErrorRow { thread: t.id.0, node: r.node().name().into(), reason: r.text().into(), count });
             }
         }
     }
 
     let mut runtime = Vec::new();
-    for t in &threads {
-        let c = t.counters;
+    for &(t, c) in &threads {
         let start = c.start_tsc.load(Ordering::Acquire);
         let end = c.end_tsc.load(Ordering::Acquire);
         let time = if end > start { (end - start) as f64 / hz } else { 0.0 };
         let exhausted = c.input_exhausted.load(Ordering::Acquire);
         let mut nodes = Vec::new();
-        for &n in t.nodes {
+        for &n in t.nodes() {
             let (calls, vectors, clocks) = c.node_snapshot(n);
             if calls == 0 {
                 continue;
             }
             let state = match (n.is_input(), exhausted) {
-                (true, true) => "disabled",
-                (true, false) => "polling",
-                _ => "active",
+                (true, true) => NodeState::Disabled,
+                (true, false) => NodeState::Polling,
+                _ => NodeState::Active,
             };
             nodes.push(NodeRuntime::new(n.name(), state, calls, vectors, clocks));
         }
@@ -131,9 +80,9 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
         let window_calls = c.last_128_calls.load(Ordering::Relaxed);
         let rate = |n: Node| if time > 0.0 { c.node_snapshot(n).1 as f64 / time } else { 0.0 };
         runtime.push(ThreadRuntime {
-            thread: t.thread,
-            name: thread_name(t.thread),
-            lcore: t.lcore,
+            thread: t.id.0,
+            name: t.name(),
+            lcore: t.lcore.0,
             time,
             last_128_vectors_per_loop: window_vectors / 128.0,
             last_128_vectors_per_node: if window_calls > 0 { window_vectors / window_calls as f64 } else { 0.0 },
@@ -164,21 +113,21 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
 
     let ctx =
         FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
-    let mut trace = vec![ThreadTrace { thread: 0, name: thread_name(0), packets: Vec::new() }];
-    for (t, raw) in threads.iter().zip(f.rx_traces.iter().chain(&f.worker_traces)) {
+    let main = crate::ids::ThreadId(0);
+    let mut trace =
+        vec![ThreadTrace { thread: 0, name: crate::pipeline::topology::thread_name(main), packets: Vec::new() }];
+    for (t, facts) in f.threads() {
         trace.push(ThreadTrace {
-            thread: t.thread,
-            name: thread_name(t.thread),
-            packets: raw.iter().map(|p| format_packet(p, &ctx)).collect(),
+            thread: t.id.0,
+            name: t.name(),
+            packets: facts.traces.iter().map(|p| p.text(&ctx)).collect(),
         });
     }
 
-    let received: u64 = f.rx_counters.iter().map(|c| c.received()).sum();
-    let transmitted: u64 = threads.iter().map(|t| t.counters.transmitted.load(Ordering::Acquire)).sum();
-    let dropped: u64 = threads
-        .iter()
-        .flat_map(|t| Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| t.counters.error_count(r)))
-        .sum();
+    let received: u64 = threads.iter().map(|(_, c)| c.received()).sum();
+    let transmitted: u64 = threads.iter().map(|(_, c)| c.transmitted.load(Ordering::Acquire)).sum();
+    let dropped: u64 =
+        threads.iter().flat_map(|(_, c)| Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| c.error_count(r))).sum();
     let in_flight = received as i128 - transmitted as i128 - dropped as i128;
     let mbufs_leaked = f.mbufs_total.saturating_sub(f.mbufs_free);
     let conservation = Conservation {
@@ -191,7 +140,16 @@ pub fn build(f: &RunFacts, stopped_by: &str) -> Report {
         ok: in_flight == 0 && mbufs_leaked == 0 && f.file_checks.iter().all(|c| c.ok),
     };
 
-    Report { errors, runtime, interfaces, trace, conservation, seconds: f.seconds, stopped_by: stopped_by.to_string() }
+    Report {
+        errors,
+        runtime,
+        interfaces,
+        trace,
+        conservation,
+        seconds: f.seconds,
+        stopped_by: stop.kind(),
+        signal: stop.signal(),
+    }
 }
 
 impl Report {

@@ -3,6 +3,10 @@
 
 use serde::Serialize;
 
+pub use crate::nodes::NodeState;
+pub use crate::pipeline::facts::FileCheck;
+pub use crate::trace::text::{TracePacketText, TraceRecordText};
+
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ErrorRow {
     pub thread: u32,
@@ -14,8 +18,8 @@ pub struct ErrorRow {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct NodeRuntime {
     pub name: String,
-    /// "polling", "disabled" (finite input exhausted) or "active".
-    pub state: String,
+    /// `polling`, `disabled` (finite input exhausted) or `active`.
+    pub state: NodeState,
     pub calls: u64,
     pub vectors: u64,
     pub suspends: u64,
@@ -28,11 +32,11 @@ pub struct NodeRuntime {
 }
 
 impl NodeRuntime {
-    pub fn new(name: &str, state: &str, calls: u64, vectors: u64, clocks: u64) -> Self {
+    pub fn new(name: &str, state: NodeState, calls: u64, vectors: u64, clocks: u64) -> Self {
         let per = if vectors > 0 { vectors } else { calls };
         NodeRuntime {
             name: name.to_string(),
-            state: state.to_string(),
+            state,
             calls,
             vectors,
             suspends: 0,
@@ -79,20 +83,6 @@ pub struct InterfaceRow {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TraceRecordText {
-    /// Seconds since the data path started.
-    pub time: f64,
-    pub node: String,
-    /// The record's text; lines separated by '\n', without the record indent.
-    pub text: String,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TracePacketText {
-    pub records: Vec<TraceRecordText>,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ThreadTrace {
     pub thread: u32,
     /// Not in JSON: the text header uses it.
@@ -111,25 +101,4 @@ pub struct Conservation {
     /// Capture files the run must account for beyond its counters.
     pub files: Vec<FileCheck>,
     pub ok: bool,
-}
-
-/// A file whose packets must all be accounted for: a finite input read to
-/// its end (`rx`: every packet it holds was received), or a `tx_pcap`
-/// written (`tx`: it holds every packet and byte counted transmitted to it).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FileCheck {
-    pub file: String,
-    pub device: String,
-    /// `rx` or `tx`.
-    pub direction: String,
-    pub expected_packets: u64,
-    pub packets: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-    pub ok: bool,
-    /// The likely cause of a shortfall.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
 }

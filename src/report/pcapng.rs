@@ -14,8 +14,11 @@ use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::RunFacts;
-use crate::trace::record::{RawPacketTrace, RecordKind, TRACE_DATA_BYTES};
+use crate::ids::ThreadId;
+use crate::nodes::dpdk_input::TRACE_DATA_BYTES;
+use crate::nodes::{PacketTrace, Record};
+use crate::pipeline::facts::RunFacts;
+use crate::pipeline::topology::Role;
 
 /// Writes the capture to `out`; returns how many packets it holds.
 pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
@@ -31,40 +34,32 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
             ],
         })?;
     }
-    // Worker-side continuations, by (rx thread, trace index).
-    let n_rx = f.rx_traces.len() as u32;
-    let mut continued: HashMap<(u32, u32), (u32, &RawPacketTrace)> = HashMap::new();
-    for (w_i, traces) in f.worker_traces.iter().enumerate() {
-        for t in traces {
-            if let Some(RecordKind::HandedOff { from_thread, trace_index }) = t.iter().next().map(|r| r.kind) {
-                continued.insert((from_thread, trace_index), (n_rx + 1 + w_i as u32, t));
+    // Worker-side continuations, by the trace handle's (thread, index).
+    let mut continued: HashMap<(u32, u32), (ThreadId, &PacketTrace)> = HashMap::new();
+    for (t, facts) in f.threads().filter(|(t, _)| matches!(t.role, Role::Worker { .. })) {
+        for p in &facts.traces {
+            if let Some((_, _, Record::HandedOff(h))) = p.records().next() {
+                continued.insert((h.from_thread, h.trace_index), (t.id, p));
             }
         }
     }
     let hz = f.tsc_hz.max(1) as f64;
     let mut written = 0;
-    for (r_i, traces) in f.rx_traces.iter().enumerate() {
-        let thread = r_i as u32 + 1;
-        for (index, t) in traces.iter().enumerate() {
-            let Some((tsc, snap)) = t.iter().find_map(|r| match r.kind {
-                RecordKind::Input(s) => Some((r.tsc, s)),
-                _ => None,
-            }) else {
-                continue;
-            };
-            let mut path: Vec<String> = vec![format!("thread {thread}:")];
-            path.extend(t.iter().map(|r| r.node.name().to_string()));
-            if let Some((w_thread, wt)) = continued.get(&(thread, index as u32)) {
+    for (t, facts) in f.threads().filter(|(t, _)| matches!(t.role, Role::Rx { .. })) {
+        for (index, p) in facts.traces.iter().enumerate() {
+            let Some((tsc, snap)) = p.input() else { continue };
+            let mut path: Vec<String> = vec![format!("thread {}:", t.id)];
+            path.extend(p.nodes().map(|n| n.name().to_string()));
+            if let Some((w_thread, wp)) = continued.get(&(t.id.0, index as u32)) {
                 path.push(format!("-> thread {w_thread}:"));
-                path.extend(wt.iter().map(|r| r.node.name().to_string()));
+                path.extend(wp.nodes().map(|n| n.name().to_string()));
             }
             let since = tsc.saturating_sub(f.start_tsc) as f64 / hz;
-            let data = &snap.data[..usize::from(snap.captured).min(TRACE_DATA_BYTES)];
             w.write_pcapng_block(EnhancedPacketBlock {
                 interface_id: u32::from(snap.port),
                 timestamp: f.start_unix + Duration::from_secs_f64(since),
                 original_len: snap.pkt_len,
-                data: Cow::from(data),
+                data: Cow::from(snap.captured_data()),
                 options: vec![EnhancedPacketOption::Comment(Cow::from(path.join(" ")))],
             })?;
             written += 1;

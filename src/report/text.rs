@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::model::{ErrorRow, InterfaceRow, NodeRuntime, ThreadRuntime, ThreadTrace};
+use crate::report::model::{ErrorRow, InterfaceRow, NodeRuntime, NodeState, ThreadRuntime, ThreadTrace};
 use crate::report::vpp_fmt::{push_center, push_e, push_left, push_right, push_spaces, push_time};
 
 /// Nodes VPP registers as input nodes, whatever state they report.
@@ -16,7 +16,7 @@ const INPUT_NODES: [&str; 2] = ["dpdk-input", "pg-input"];
 const IFACE_COUNTER_COL: usize = 32 + 5;
 
 fn is_input(n: &NodeRuntime) -> bool {
-    INPUT_NODES.contains(&n.name.as_str()) || n.state == "polling" || n.state == "disabled"
+    INPUT_NODES.contains(&n.name.as_str()) || n.state != NodeState::Active
 }
 
 /// Moves `line` into `out` without its trailing spaces, then clears it.
@@ -95,7 +95,7 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
         // Rows `%-30s%=12s%16d%16d%16d%16.2e%16.2f`.
         for n in nodes {
             push_left(&mut line, &n.name, 30);
-            push_center(&mut line, &n.state, 12);
+            push_center(&mut line, n.state.name(), 12);
             for v in [n.calls, n.vectors, n.suspends] {
                 num.clear();
                 let _ = write!(num, "{v}");
@@ -208,9 +208,9 @@ pub fn show_interfaces(rows: &[InterfaceRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::dpdk_input::{buffer_line, Snapshot as InputSnapshot, TRACE_DATA_BYTES};
     use crate::report::model::{TracePacketText, TraceRecordText};
-    use crate::trace::format::{buffer_line, hexdump};
-    use crate::trace::record::{InputSnapshot, TRACE_DATA_BYTES};
+    use crate::trace::text::hexdump;
 
     /// Removes the markdown's two-space indent from the seed's lines.
     fn dedent(s: &str) -> String {
@@ -285,6 +285,11 @@ mod tests {
 ";
 
     fn node(name: &str, state: &str, calls: u64, vectors: u64, clocks: u64) -> NodeRuntime {
+        let state = match state {
+            "polling" => NodeState::Polling,
+            "disabled" => NodeState::Disabled,
+            _ => NodeState::Active,
+        };
         NodeRuntime::new(name, state, calls, vectors, clocks)
     }
 

@@ -1,7 +1,8 @@
-//! The packet tracer: raw records filled on the fast path (`record`), text
-//! made on thread 0 (`format`, with the header decode in `decode`).
+//! The tracer's shared parts: the header decode of a packet's first bytes
+//! (`decode`), the pcap-filter that chooses which packets to trace
+//! (`filter`) and the text helpers (`text`). Each node's own trace record
+//! and its text live with the node (`crate::nodes`).
 
 pub mod decode;
 pub mod filter;
-pub mod format;
-pub mod record;
+pub mod text;

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::nodes::{Node, Reason};
+use super::{Node, Reason};
 
 #[derive(Default)]
 pub struct NodeCounter {

@@ -1,18 +1,36 @@
-//! Thread 0: waits for signals, limits and lcores without busy-polling,
-//! and tells the data path when to stop.
+//! Supervision, on thread 0: waits for signals, limits and lcores without
+//! busy-polling, tells the data path when to stop, then joins the lcores.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, tick, Receiver};
 
+use serde::Serialize;
+
 use crate::dpdk::LcoreEnd;
-use crate::pipeline::counters::LcoreCounters;
+use crate::nodes::counters::LcoreCounters;
+use crate::nodes::PacketTrace;
+
+use super::launch::{Launched, Shared};
+use super::rx::InputEnd;
+use super::Plan;
 
 pub struct Limits {
     pub duration: Option<f64>,
     pub stats_interval: Option<f64>,
+}
+
+/// Why a run stopped, as the JSON says it (`stopped_by`), in snake_case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    InputDone,
+    CountReached,
+    Duration,
+    Signal,
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +43,26 @@ pub enum StopReason {
     Signal(&'static str),
     /// An lcore panicked or could not start.
     Failed(String),
+}
+
+impl StopReason {
+    pub fn kind(&self) -> StopKind {
+        match self {
+            StopReason::InputDone => StopKind::InputDone,
+            StopReason::CountReached => StopKind::CountReached,
+            StopReason::Duration => StopKind::Duration,
+            StopReason::Signal(_) => StopKind::Signal,
+            StopReason::Failed(_) => StopKind::Failed,
+        }
+    }
+
+    /// The signal's name, when a signal stopped the run.
+    pub fn signal(&self) -> Option<&'static str> {
+        match self {
+            StopReason::Signal(name) => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// Signals, forwarded to a channel by signal-hook's thread. The first
@@ -74,18 +112,18 @@ pub fn wait_all(done: &Receiver<LcoreEnd>, expected: usize) {
     }
 }
 
-/// Runs thread 0's loop until every lcore has ended; returns why the run stopped.
-#[allow(clippy::too_many_arguments)]
-pub fn supervise(
-    done: &Receiver<LcoreEnd>,
-    expected: usize,
-    limits: &Limits,
-    stop: &Arc<AtomicBool>,
-    abort: &Arc<AtomicBool>,
-    rx_counters: &[Arc<LcoreCounters>],
-    all_counters: &[Arc<LcoreCounters>],
-    worker_lcores: &[u32],
-) -> StopReason {
+/// Runs thread 0's loop until every launched lcore has ended; returns why
+/// the run stopped.
+pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Limits) -> StopReason {
+    let expected = launched.rx.len() + launched.workers.len();
+    if let Some(e) = &launched.error {
+        wait_all(&shared.done_rx, expected);
+        return StopReason::Failed(format!("cannot launch an lcore: {e}"));
+    }
+    let (done, stop, abort) = (&shared.done_rx, &shared.stop, &shared.abort);
+    let rx_counters = shared.rx_counters(plan);
+    let all_counters = &shared.counters;
+    let worker_lcores: Vec<u32> = plan.topology.workers().iter().map(|t| t.lcore.0).collect();
     let sigs = signal_channel();
     // The flags' ranges are checked, but the control thread must not panic on any number.
     let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
@@ -157,4 +195,41 @@ fn print_rates(then: &(Instant, (u64, u64)), now: &(Instant, (u64, u64))) {
         now.1 .1,
         now.1 .0.saturating_sub(now.1 .1)
     );
+}
+
+/// What the lcores hand back once joined.
+pub struct Ended {
+    /// Per thread, in topology order (rx lcores first).
+    pub traces: Vec<Vec<PacketTrace>>,
+    pub inputs: Vec<InputEnd>,
+    /// The lcores that panicked or returned nothing.
+    pub failures: Vec<String>,
+}
+
+/// Joins every lcore: each has reported on the done channel, so this does
+/// not spin.
+pub fn join(launched: Launched) -> Ended {
+    let mut ended = Ended { traces: Vec::new(), inputs: Vec::new(), failures: Vec::new() };
+    for j in launched.rx {
+        match j.join() {
+            Ok(r) => {
+                ended.traces.push(r.traces);
+                ended.inputs.extend(r.inputs);
+            }
+            Err(e) => {
+                ended.failures.push(e.to_string());
+                ended.traces.push(Vec::new());
+            }
+        }
+    }
+    for j in launched.workers {
+        match j.join() {
+            Ok(r) => ended.traces.push(r.traces),
+            Err(e) => {
+                ended.failures.push(e.to_string());
+                ended.traces.push(Vec::new());
+            }
+        }
+    }
+    ended
 }

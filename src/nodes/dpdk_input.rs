@@ -1,31 +1,136 @@
-//! Raw trace records into VPP's trace text, on the control thread only.
+//! dpdk-input: polls an rx queue for a burst of packets and starts the
+//! trace of those the tracer picks. Its trace record is a snapshot of the
+//! mbuf and its first bytes; its text is VPP's dpdk-input trace.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::report::model::{TracePacketText, TraceRecordText};
+use crate::dpdk::{rdtsc, Buffers, Burst, RxQueue};
+use crate::ids::{ThreadId, TraceHandle};
 use crate::trace::decode::decode_headers;
-use crate::trace::record::{InputSnapshot, RawPacketTrace, RawRecord, RecordKind, TRACE_DATA_BYTES};
+use crate::trace::text::{port_name, push_hexdump, FormatContext};
+
+use super::counters::LcoreCounters;
+use super::{Node, PacketTrace};
+
+/// Bytes of packet data kept per traced packet (VPP's dump shows 128).
+pub const TRACE_DATA_BYTES: usize = 128;
 
 /// DPDK's RTE_PKTMBUF_HEADROOM: VPP's `current data` is data_off minus it.
 const PKTMBUF_HEADROOM: i32 = 128;
 
-/// What turns TSC stamps and port ids into text.
-pub struct FormatContext<'a> {
-    pub tsc_hz: u64,
-    /// TSC when the data path started; trace times count from it.
-    pub start_tsc: u64,
-    /// Interface names, index = port id.
-    pub port_names: &'a [String],
-    /// Dynamic mbuf flags registered at run time: (bit mask, name).
-    pub dynflags: &'a [(u64, String)],
+/// What dpdk-input saw of an mbuf, copied at rx time.
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot {
+    pub buffer_index: u32,
+    pub trace_handle: u32,
+    pub port: u16,
+    pub queue: u16,
+    /// Which per-socket mempool ("buffer-pool").
+    pub pool: u8,
+    pub refcnt: u16,
+    pub nb_segs: u16,
+    pub pkt_len: u32,
+    pub data_len: u16,
+    pub buf_len: u16,
+    pub data_off: u16,
+    pub ol_flags: u64,
+    pub buf_iova: u64,
+    pub packet_type: u32,
+    pub l2_len: u16,
+    pub l3_len: u16,
+    pub outer_l2_len: u16,
+    pub outer_l3_len: u16,
+    pub rss: u32,
+    pub fdir_hi: u32,
+    /// How many bytes of `data` are valid (min of data_len and TRACE_DATA_BYTES).
+    pub captured: u16,
+    pub data: [u8; TRACE_DATA_BYTES],
 }
 
-fn port_name<'a>(ctx: &'a FormatContext, port: u16) -> Cow<'a, str> {
-    match ctx.port_names.get(usize::from(port)) {
-        Some(name) => Cow::Borrowed(name.as_str()),
-        None => Cow::Owned(format!("port {port}")),
+impl Snapshot {
+    /// The packet's first bytes, as kept.
+    pub fn captured_data(&self) -> &[u8] {
+        &self.data[..usize::from(self.captured).min(TRACE_DATA_BYTES)]
     }
+
+    pub fn push_text(&self, out: &mut String, ctx: &FormatContext) {
+        push_input(out, self, ctx);
+    }
+}
+
+/// One dpdk-input call: up to `max` packets from `rxq` onto `burst`.
+/// Returns how many, and the TSC when they arrived (the next node's start).
+#[inline(always)]
+pub fn poll(rxq: &mut RxQueue, burst: &mut Burst, max: usize, counters: &LcoreCounters) -> (usize, u64) {
+    let t0 = rdtsc();
+    let n = rxq.rx_burst(burst, max);
+    let t1 = rdtsc();
+    counters.node(Node::DpdkInput, 1, n as u64, t1 - t0);
+    (n, t1)
+}
+
+/// What the tracer needs on an rx lcore.
+pub struct Tracer<'a> {
+    pub thread: ThreadId,
+    /// Packets to trace from the start (`--trace N`).
+    pub limit: u32,
+    /// Only packets this BPF program accepts are traced (`--trace-filter`).
+    pub filter: Option<&'a pcap::BpfProgram>,
+    pub buffers: &'a Buffers,
+}
+
+/// Marks and records the packets of `burst` the tracer picks, until its
+/// limit; returns how many it traced (they are the last of `traces`).
+pub fn trace(
+    burst: &mut Burst,
+    traces: &mut Vec<PacketTrace>,
+    tracer: &Tracer,
+    port: u16,
+    queue: u16,
+    tsc: u64,
+) -> usize {
+    let mut traced = 0;
+    for m in burst.as_mut_slice().iter_mut() {
+        if traces.len() >= tracer.limit as usize {
+            break;
+        }
+        if tracer.filter.is_some_and(|f| !f.filter(m.data())) {
+            continue;
+        }
+        let handle = TraceHandle::new(tracer.thread, traces.len() as u32);
+        m.set_trace(handle.raw());
+        let (l2, l3, ol2, ol3) = m.header_lens();
+        let data = m.data();
+        let captured = data.len().min(TRACE_DATA_BYTES);
+        let mut snap = Snapshot {
+            buffer_index: m.buffer_index(),
+            trace_handle: handle.raw(),
+            port,
+            queue,
+            pool: tracer.buffers.pool_of_index(m.buffer_index()),
+            refcnt: m.refcnt(),
+            nb_segs: m.nb_segs(),
+            pkt_len: m.pkt_len(),
+            data_len: m.data_len(),
+            buf_len: m.buf_len(),
+            data_off: m.data_off(),
+            ol_flags: m.ol_flags(),
+            buf_iova: m.buf_iova(),
+            packet_type: m.packet_type(),
+            l2_len: l2,
+            l3_len: l3,
+            outer_l2_len: ol2,
+            outer_l3_len: ol3,
+            rss: m.rss_hash(),
+            fdir_hi: m.fdir_hi(),
+            captured: captured as u16,
+            data: [0; TRACE_DATA_BYTES],
+        };
+        snap.data[..captured].copy_from_slice(&data[..captured]);
+        traces.push(PacketTrace::from_input(tsc, snap));
+        traced += 1;
+    }
+    traced
 }
 
 /// RTE_MBUF_F_RX_* bits (rte_mbuf_core.h), named as VPP's dpdk plugin shows
@@ -121,13 +226,13 @@ const PACKET_TYPES: &[(u32, u32, &str, &str)] = &[
 
 /// VPP's buffer line: `current data %d, length %d, buffer-pool %d,
 /// ref-count %u[, totlen-nifb %d], trace handle 0x%x`.
-pub fn buffer_line(s: &InputSnapshot) -> String {
+pub fn buffer_line(s: &Snapshot) -> String {
     let mut out = String::with_capacity(96);
     push_buffer_line(&mut out, s);
     out
 }
 
-fn push_buffer_line(out: &mut String, s: &InputSnapshot) {
+fn push_buffer_line(out: &mut String, s: &Snapshot) {
     let _ = write!(
         out,
         "current data {}, length {}, buffer-pool {}, ref-count {}",
@@ -142,32 +247,10 @@ fn push_buffer_line(out: &mut String, s: &InputSnapshot) {
     let _ = write!(out, ", trace handle 0x{:x}", s.trace_handle);
 }
 
-/// Hex dump as in VPP's trace: `%08x: ` then up to 32 bytes as lowercase
-/// hex, lines joined by '\n' (no trailing newline; empty for no data).
-pub fn hexdump(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 2 + data.len().div_ceil(32) * 11);
-    push_hexdump(&mut out, data);
-    out
-}
-
-fn push_hexdump(out: &mut String, data: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, chunk) in data.chunks(32).enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let _ = write!(out, "{:08x}: ", i * 32);
-        for b in chunk {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-    }
-}
-
 /// dpdk-input's record in VPP's order: interface and queue, buffer line,
 /// `PKT MBUF` block (with flag and packet type lists when nonzero), hex dump
 /// of the captured bytes, header decode.
-fn push_input(out: &mut String, s: &InputSnapshot, ctx: &FormatContext) {
+fn push_input(out: &mut String, s: &Snapshot, ctx: &FormatContext) {
     let _ = writeln!(out, "{} rx queue {}", port_name(ctx, s.port), s.queue);
     let _ = write!(out, "buffer 0x{:x}: ", s.buffer_index);
     push_buffer_line(out, s);
@@ -221,9 +304,8 @@ fn push_input(out: &mut String, s: &InputSnapshot, ctx: &FormatContext) {
             }
         }
     }
-    let n = usize::from(s.captured).min(TRACE_DATA_BYTES);
-    if n > 0 {
-        let data = &s.data[..n];
+    let data = s.captured_data();
+    if !data.is_empty() {
         out.push('\n');
         push_hexdump(out, data);
         for line in decode_headers(data) {
@@ -233,50 +315,18 @@ fn push_input(out: &mut String, s: &InputSnapshot, ctx: &FormatContext) {
     }
 }
 
-/// One record as VPP's `show trace` would print it.
-pub fn format_record(rec: &RawRecord, ctx: &FormatContext) -> TraceRecordText {
-    let time = if ctx.tsc_hz == 0 { 0.0 } else { rec.tsc.saturating_sub(ctx.start_tsc) as f64 / ctx.tsc_hz as f64 };
-    let mut text = String::new();
-    match &rec.kind {
-        RecordKind::Input(s) => {
-            text.reserve(1024);
-            push_input(&mut text, s, ctx);
-        }
-        RecordKind::HandoffDemo { thread } => {
-            let _ = write!(text, "HANDOFFDEMO: current thread {thread}");
-        }
-        RecordKind::HandedOff { from_thread, trace_index } => {
-            let _ = write!(text, "HANDED-OFF: from thread {from_thread} trace index {trace_index}");
-        }
-        RecordKind::ErrorDrop { rx_port } => {
-            let _ = write!(text, "rx:{}", port_name(ctx, *rx_port));
-        }
-        RecordKind::Drop { reason } => {
-            let _ = write!(text, "{}: {}", reason.node().name(), reason.text());
-        }
-        RecordKind::Output { port, queue } => {
-            let _ = write!(text, "{} tx queue {}", port_name(ctx, *port), queue);
-        }
-    }
-    TraceRecordText { time, node: rec.node.name().to_string(), text }
-}
-
-/// Every record of one traced packet, in order.
-pub fn format_packet(p: &RawPacketTrace, ctx: &FormatContext) -> TracePacketText {
-    TracePacketText { records: p.iter().map(|r| format_record(&r, ctx)).collect() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::nodes::{Node, Reason};
+    use crate::nodes::PacketTrace;
+    use crate::trace::text::{hexdump, TraceRecordText};
 
-    fn seed_snapshot() -> InputSnapshot {
+    fn seed_snapshot() -> Snapshot {
         let mut data = [0u8; TRACE_DATA_BYTES];
         for (i, b) in data.iter_mut().take(30).enumerate() {
             *b = i as u8;
         }
-        InputSnapshot {
+        Snapshot {
             buffer_index: 0x9f2a,
             trace_handle: 0x100_0000,
             port: 0,
@@ -313,20 +363,19 @@ mod tests {
         let c = FormatContext { tsc_hz: 1_000_000, start_tsc: 0, port_names: &names, dynflags: &dynflags };
         let mut s = seed_snapshot();
         s.ol_flags = 0x80_0000 | (1 << 40);
-        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &c);
+        let t = input_text(0, s, &c);
         assert!(t.text.contains("\n    rte_dynflag_rx_timestamp (0x800000) dynamic flag"), "{}", t.text);
         assert!(t.text.contains("\n    unknown (0x10000000000)"), "{}", t.text);
     }
 
-    fn record(tsc: u64, node: Node, kind: RecordKind) -> RawRecord {
-        RawRecord { tsc, node, kind }
+    fn input_text(tsc: u64, s: Snapshot, c: &FormatContext) -> TraceRecordText {
+        PacketTrace::from_input(tsc, s).text(c).records.remove(0)
     }
 
     #[test]
     fn seed_buffer_line_and_dump() {
         let names = vec!["net_pcap0".to_string()];
-        let rec = record(1_000 + 410_520_688, Node::DpdkInput, RecordKind::Input(seed_snapshot()));
-        let t = format_record(&rec, &ctx(&names));
+        let t = input_text(1_000 + 410_520_688, seed_snapshot(), &ctx(&names));
         assert_eq!(t.node, "dpdk-input");
         assert!((t.time - 410.520688).abs() < 1e-9);
         let lines: Vec<&str> = t.text.lines().collect();
@@ -375,7 +424,7 @@ mod tests {
         s.packet_type = 0x0000_0291;
         s.rss = 0xdead_beef;
         s.captured = 0;
-        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
+        let t = input_text(0, s, &ctx(&[]));
         let expected = "port 0 rx queue 0
 buffer 0x9f2a: current data 0, length 128, buffer-pool 0, ref-count 1, trace handle 0x1000000
 PKT MBUF: port 0, nb_segs 1, pkt_len 128
@@ -396,70 +445,15 @@ PKT MBUF: port 0, nb_segs 1, pkt_len 128
     }
 
     #[test]
-    fn short_records() {
-        let names = vec!["local0".to_string(), "net_tap1".to_string()];
-        let c = ctx(&names);
-        let cases = [
-            (
-                Node::HandoffDemo1,
-                RecordKind::HandoffDemo { thread: 1 },
-                "handoffdemo-1",
-                "HANDOFFDEMO: current thread 1",
-            ),
-            (
-                Node::HandoffTrace,
-                RecordKind::HandedOff { from_thread: 1, trace_index: 4 },
-                "handoff_trace",
-                "HANDED-OFF: from thread 1 trace index 4",
-            ),
-            (Node::ErrorDrop, RecordKind::ErrorDrop { rx_port: 0 }, "error-drop", "rx:local0"),
-            (Node::ErrorDrop, RecordKind::ErrorDrop { rx_port: 7 }, "error-drop", "rx:port 7"),
-            (Node::Drop, RecordKind::Drop { reason: Reason::Completed }, "drop", "handoffdemo-2: completed packets"),
-            (
-                Node::Drop,
-                RecordKind::Drop { reason: Reason::Congestion },
-                "drop",
-                "handoffdemo-1: handoff queue congestion drops",
-            ),
-            (
-                Node::InterfaceOutput,
-                RecordKind::Output { port: 1, queue: 2 },
-                "interface-output",
-                "net_tap1 tx queue 2",
-            ),
-        ];
-        for (node, kind, name, text) in cases {
-            let t = format_record(&record(2_001_000, node, kind), &c);
-            assert_eq!((t.node.as_str(), t.text.as_str()), (name, text));
-            assert_eq!(t.time, 2.0);
-        }
-        let zero_hz = FormatContext { tsc_hz: 0, start_tsc: 0, port_names: &names, dynflags: &[] };
-        let t = format_record(&record(5, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }), &zero_hz);
-        assert_eq!(t.time, 0.0);
-    }
-
-    #[test]
-    fn packet_keeps_record_order() {
-        let mut p = RawPacketTrace::default();
-        p.push(record(10, Node::HandoffTrace, RecordKind::HandedOff { from_thread: 1, trace_index: 0 }));
-        p.push(record(10, Node::HandoffDemo2, RecordKind::HandoffDemo { thread: 2 }));
-        let names: Vec<String> = Vec::new();
-        let t = format_packet(&p, &ctx(&names));
-        let nodes: Vec<&str> = t.records.iter().map(|r| r.node.as_str()).collect();
-        assert_eq!(nodes, ["handoff_trace", "handoffdemo-2"]);
-        assert!(format_packet(&RawPacketTrace::default(), &ctx(&names)).records.is_empty());
-    }
-
-    #[test]
     fn partial_capture_dumps_what_was_kept() {
         let mut s = seed_snapshot();
         s.captured = 40;
         assert_eq!(hexdump(&s.data[..40]).lines().count(), 2);
-        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
+        let t = input_text(0, s, &ctx(&[]));
         assert!(t.text.contains("\n00000020: 0000000000000000\n"));
         // Captured beyond the buffer is clamped, not a panic.
         s.captured = u16::MAX;
-        let t = format_record(&record(0, Node::DpdkInput, RecordKind::Input(s)), &ctx(&[]));
+        let t = input_text(0, s, &ctx(&[]));
         assert!(t.text.contains("00000060: "));
     }
 }

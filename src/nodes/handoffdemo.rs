@@ -1,0 +1,155 @@
+//! handoffdemo-1 and handoffdemo-2, as in VPP's examples/handoffdemo: the
+//! first hands each packet's index to a worker's ring (rx lcore), the
+//! second takes it over on the worker. Trace: `HANDOFFDEMO: current thread N`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::dpdk::{rdtsc, Burst, RingProducer};
+use crate::ids::ThreadId;
+
+use super::counters::LcoreCounters;
+use super::flow_hash::worker_for;
+use super::{handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
+
+/// handoffdemo-1's counters and handoffdemo-2's, with VPP's texts.
+pub const HANDED_OFF: &str = "packets handed off processed";
+pub const CONGESTION: &str = "handoff queue congestion drops";
+pub const COMPLETED: &str = "completed packets";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub thread: u32,
+}
+
+impl Trace {
+    pub fn push_text(&self, out: &mut String) {
+        let _ = write!(out, "HANDOFFDEMO: current thread {}", self.thread);
+    }
+}
+
+/// handoffdemo-1's state on one rx lcore: a ring per worker and a burst
+/// per worker to sort packets into.
+pub struct Handoff {
+    pub thread: ThreadId,
+    /// One ring per worker, indexed by worker number.
+    pub rings: Vec<RingProducer>,
+    per_worker: Vec<Burst>,
+    /// Hold and retry on a full ring instead of dropping.
+    pub backpressure: bool,
+    pub symmetric: bool,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Handoff {
+    pub fn new(
+        thread: ThreadId,
+        rings: Vec<RingProducer>,
+        backpressure: bool,
+        symmetric: bool,
+        stop: Arc<AtomicBool>,
+    ) -> Handoff {
+        // Allocated here, before the loop.
+        let per_worker = (0..rings.len()).map(|_| Burst::new()).collect();
+        Handoff { thread, rings, per_worker, backpressure, symmetric, stop }
+    }
+
+    /// handoffdemo-1: hands every packet of `burst` to its worker's ring.
+    /// What a full ring refuses is freed and counted (VPP's
+    /// drop-on-congestion), or retried with backpressure. The last
+    /// `traced` packets of `traces` get this node's record.
+    pub fn run(
+        &mut self,
+        burst: &mut Burst,
+        traces: &mut [PacketTrace],
+        traced: usize,
+        t0: u64,
+        counters: &LcoreCounters,
+    ) {
+        let n = burst.len() as u64;
+        let first = traces.len() - traced;
+        for t in &mut traces[first..] {
+            t.push(t0, Node::HandoffDemo1, Record::HandoffDemo(Trace { thread: self.thread.0 }));
+        }
+        let (mut accepted, mut refused) = (0u64, 0u64);
+        if self.rings.len() == 1 {
+            let (a, r) = self.enqueue(0, burst);
+            accepted += a;
+            refused += r;
+        } else {
+            let workers = self.rings.len();
+            let mut per_worker = std::mem::take(&mut self.per_worker);
+            while let Some(m) = burst.pop_front() {
+                let w = worker_for(&m, workers, self.symmetric);
+                if let Err(m) = per_worker[w].push(m) {
+                    drop(m); // cannot happen: a worker burst holds a whole rx burst
+                    refused += 1;
+                }
+            }
+            for (w, b) in per_worker.iter_mut().enumerate() {
+                if !b.is_empty() {
+                    let (a, r) = self.enqueue(w, b);
+                    accepted += a;
+                    refused += r;
+                }
+            }
+            self.per_worker = per_worker;
+        }
+        counters.error(Reason::HandedOff, accepted);
+        if refused > 0 {
+            counters.error(Reason::Congestion, refused);
+        }
+        counters.node(Node::HandoffDemo1, 1, n, rdtsc() - t0);
+    }
+
+    /// Enqueues `b` to worker `w`; returns (accepted, refused-and-freed).
+    #[inline(always)]
+    fn enqueue(&mut self, w: usize, b: &mut Burst) -> (u64, u64) {
+        let mut accepted = self.rings[w].enqueue(b) as u64;
+        if self.backpressure {
+            // Hold rx until the worker makes room; give up only when stopping.
+            while !b.is_empty() && !self.stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+                accepted += self.rings[w].enqueue(b) as u64;
+            }
+        }
+        (accepted, b.free_all() as u64)
+    }
+}
+
+/// handoffdemo-2 on a worker: continues the trace of traced packets (with
+/// handoff_trace's record first, as VPP does) and notes where they are in
+/// the burst for the nodes after it. Returns the TSC it ended at.
+pub fn handoffdemo_2(
+    burst: &mut Burst,
+    traces: &mut Vec<PacketTrace>,
+    capacity: usize,
+    traced: &mut TracedInBurst,
+    thread: ThreadId,
+    counters: &LcoreCounters,
+) -> u64 {
+    let n = burst.len() as u64;
+    let t0 = rdtsc();
+    traced.clear();
+    // One check per burst when tracing is off.
+    if capacity > 0 {
+        for (i, m) in burst.as_mut_slice().iter_mut().enumerate() {
+            if !m.is_traced() {
+                continue;
+            }
+            let handle = m.trace_handle();
+            m.clear_trace();
+            if traces.len() >= capacity {
+                continue;
+            }
+            let mut t = handoff_trace::continue_trace(handle, t0);
+            t.push(t0, Node::HandoffDemo2, Record::HandoffDemo(Trace { thread: thread.0 }));
+            traced.add(i, traces.len());
+            traces.push(t);
+        }
+    }
+    let t1 = rdtsc();
+    counters.node(Node::HandoffDemo2, 1, n, t1 - t0);
+    t1
+}

@@ -1,0 +1,197 @@
+//! Set-up, after EAL started and before any lcore runs: checks the ports
+//! against what the plan named, sizes and creates the pools, configures and
+//! starts the ports, creates the rings and shares the rx queues out.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, PortInfo, RingConsumer, RingProducer, MAX_BURST};
+
+use super::rx::InputQueue;
+use super::{OutputChoice, Plan};
+
+/// Pool and ring sizing, each number with its reason.
+pub mod sizing {
+    /// Mbufs each lcore keeps in its mempool cache: eight 32-packet bursts,
+    /// so a steady rx/free cycle stays in the cache (DPDK allows up to 512).
+    pub const MEMPOOL_CACHE: u32 = 256;
+    /// A cache must stay well below its pool: DPDK wants at most pool / 1.5;
+    /// an eighth keeps most mbufs in the common pool, where others can take them.
+    pub const CACHE_FRACTION: u32 = 8;
+    /// Data room of an mbuf: a 1518-byte frame fits with room to spare (DPDK's default).
+    pub const MBUF_DATA_ROOM: u16 = 2048;
+    /// Mbufs beyond the computed need, for what PMDs hold that we cannot see.
+    pub const POOL_SLACK: u64 = 1024;
+}
+
+/// Everything the lcores will use, made before the first of them starts.
+pub struct Setup {
+    /// Configured and started; dropped (stopped, closed) before `buffers`.
+    pub ports: Vec<Port>,
+    pub port_names: Vec<String>,
+    /// The port `--output` names, if any.
+    pub output_port: Option<u16>,
+    /// Per rx lcore, the queues it polls.
+    pub queues: Vec<Vec<InputQueue>>,
+    /// Per rx lcore, one ring per worker; per worker, one ring per rx lcore.
+    pub producers: Vec<Vec<RingProducer>>,
+    pub consumers: Vec<Vec<RingConsumer>>,
+    pub buffers: Arc<Buffers>,
+}
+
+pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
+    check_lcores(eal, plan)?;
+    // dpdk-dumpcap attaches as a secondary process; without shared files
+    // there is nothing to attach to.
+    if !plan.eal_args.single_process() {
+        if let Err(e) = eal.enable_pdump() {
+            log::warn!("dpdk-dumpcap will not be able to capture: {e}");
+        }
+    }
+    let all_ports = dpdk::port::ports(eal)?;
+    check_devices_came_up(eal, plan, &all_ports)?;
+    if all_ports.is_empty() {
+        bail!("no ports: name an input with --vdev, -a/--allow or --pg");
+    }
+    let port_names: Vec<String> = all_ports.iter().map(|p| p.name.clone()).collect();
+    let output_port = match &plan.output {
+        OutputChoice::Drop => None,
+        OutputChoice::Port(name) => Some(find_port(&all_ports, name)?),
+    };
+    let (n_rx, n_workers) = (plan.topology.rx().len(), plan.topology.workers().len());
+
+    // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else
+    // one per rx lcore. A port without rx queues (tx-only pcap) is not polled.
+    let port_rxqs: Vec<u16> = all_ports
+        .iter()
+        .map(|p| match plan.finite_inputs.get(&p.name) {
+            Some(files) => files.len() as u16,
+            None => n_rx as u16,
+        })
+        .collect();
+    let total_rxq: usize = port_rxqs.iter().map(|&q| q as usize).sum();
+
+    let (per_socket, cache) = pool_size(plan, total_rxq, all_ports.len());
+    let mut sockets: Vec<u32> = plan.topology.rx().iter().map(|t| eal.lcore_socket(t.lcore.0)).collect();
+    sockets.sort_unstable();
+    sockets.dedup();
+    let buffers = Arc::new(
+        Buffers::create(eal, &sockets, per_socket, cache, sizing::MBUF_DATA_ROOM)
+            .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
+    );
+
+    let mut ports = Vec::new();
+    for (info, &rxqs) in all_ports.iter().zip(&port_rxqs) {
+        let tx_queues = if Some(info.id) == output_port { n_workers as u16 } else { 1 };
+        // rte_eth_dev_configure needs at least one rx queue even where none is polled.
+        let conf = PortConfig { rx_queues: rxqs.max(1), tx_queues, rx_desc: plan.rx_desc, tx_desc: plan.tx_desc };
+        let port = Port::configure(eal, info.clone(), conf, &buffers)
+            .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
+        ports.push(port);
+    }
+    for p in &mut ports {
+        let name = p.info().name.clone();
+        p.start().with_context(|| format!("cannot start port {name}"))?;
+    }
+    let queues = assign_queues(&ports, &port_rxqs, plan, n_rx);
+
+    let mut producers: Vec<Vec<RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
+    let mut consumers: Vec<Vec<RingConsumer>> = (0..n_workers).map(|_| Vec::new()).collect();
+    for ring in plan.topology.rings() {
+        let socket = eal.lcore_socket(plan.topology.rx()[ring.rx].lcore.0) as i32;
+        let (p, c) = dpdk::handoff_ring(eal, &ring.name(), plan.ring_size, socket, buffers.clone())?;
+        producers[ring.rx].push(p);
+        consumers[ring.worker].push(c);
+    }
+    Ok(Setup { ports, port_names, output_port, queues, producers, consumers, buffers })
+}
+
+/// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every
+/// ring full, the bursts in flight and the caches, unless `--mbufs` says.
+fn pool_size(plan: &Plan, total_rxq: usize, ports: usize) -> (u32, u32) {
+    use sizing::*;
+    let (n_rx, n_workers) = (plan.topology.rx().len() as u64, plan.topology.workers().len() as u64);
+    let lcores = n_rx + n_workers;
+    let cache = u64::from(MEMPOOL_CACHE);
+    let need = u64::from(plan.rx_desc) * total_rxq as u64
+        + u64::from(plan.tx_desc) * ports as u64 * n_workers.max(1)
+        + u64::from(plan.ring_size) * n_rx * n_workers
+        // An rx burst, the per-worker bursts it is sorted into, and a worker's burst.
+        + MAX_BURST as u64 * (2 + n_workers) * lcores
+        // Every lcore's cache, and the control thread's, full twice over.
+        + cache * (lcores + 1) * 2
+        + POOL_SLACK;
+    let per_socket = plan.mbufs.unwrap_or(need.min(u64::from(u32::MAX)) as u32);
+    (per_socket, MEMPOOL_CACHE.min(per_socket / CACHE_FRACTION))
+}
+
+/// Shares the (port, queue) pairs round-robin among the rx lcores; a queue
+/// of a finite pcap input knows how many packets its file holds.
+fn assign_queues(ports: &[Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Vec<Vec<InputQueue>> {
+    let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
+    let mut k = 0;
+    for (p, &rxqs) in ports.iter().zip(port_rxqs) {
+        let expected = plan.finite_inputs.get(&p.info().name);
+        for q in 0..p.config().rx_queues.min(rxqs) {
+            queues_of[k % n_rx].push(InputQueue {
+                rxq: p.rx_queue(q),
+                expected: expected.map(|files| files[q as usize].packets),
+                received: 0,
+                exhausted: false,
+                stalled_since: None,
+            });
+            k += 1;
+        }
+    }
+    queues_of
+}
+
+fn find_port(ports: &[PortInfo], name: &str) -> Result<u16> {
+    if let Some(p) = ports.iter().find(|p| p.name == name) {
+        return Ok(p.id);
+    }
+    if let Ok(id) = name.parse::<u16>() {
+        if ports.iter().any(|p| p.id == id) {
+            return Ok(id);
+        }
+    }
+    let known: Vec<String> = ports.iter().map(|p| format!("{} ({})", p.id, p.name)).collect();
+    Err(anyhow!("unknown port '{name}' for --output; ports are: {}", known.join(", ")))
+}
+
+/// Every device the arguments name must be a port now: a vdev whose probe
+/// failed (EAL carries on without it) stops the run before a packet moves.
+fn check_devices_came_up(eal: &Eal, plan: &Plan, ports: &[PortInfo]) -> Result<()> {
+    for name in &plan.devices {
+        // EAL writes PCI names in full (0000:01:00.0); a PCI device may have several ports.
+        let up = ports.iter().any(|p| {
+            p.name == *name
+                || (name.contains(':')
+                    && (p.name.starts_with(name.as_str()) || p.name.contains(name.trim_start_matches("0000:"))))
+        });
+        if !up {
+            let said = eal.log_about(name);
+            let why = if said.is_empty() { "EAL gave no reason".to_string() } else { said.join(" / ") };
+            bail!("device {name} did not come up: {why}");
+        }
+    }
+    Ok(())
+}
+
+fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
+    let map = eal.lcores();
+    for t in plan.topology.threads() {
+        let (l, role) = match t.role {
+            super::topology::Role::Rx { .. } => (t.lcore.0, "rx"),
+            super::topology::Role::Worker { .. } => (t.lcore.0, "worker"),
+        };
+        if !eal.lcore_enabled(l) {
+            bail!("{role} lcore {l} is not in the EAL lcore map {map:?} (set it with -l or --lcores)");
+        }
+        if l == eal.main_lcore() {
+            bail!("{role} lcore {l} is EAL's main lcore, which runs the control thread; pick another lcore or --main-lcore");
+        }
+    }
+    Ok(())
+}
