@@ -12,6 +12,7 @@ pub mod mempool;
 pub mod port;
 pub mod ring;
 pub mod telemetry;
+pub mod version;
 
 pub use eal::{rdtsc, Eal};
 pub use error::DpdkError;

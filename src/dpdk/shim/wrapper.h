@@ -12,4 +12,5 @@
 #include <rte_ring_elem.h>
 #include <rte_pdump.h>
 #include <rte_telemetry.h>
+#include <rte_version.h>
 #include "shim.h"
