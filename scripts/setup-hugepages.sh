@@ -104,7 +104,7 @@ installed=/usr/local/sbin/handoff-setup-hugepages
 if [ "$unpersist" = 1 ]; then
   if command -v systemctl > /dev/null && [ -e "$unit" ]; then systemctl disable handoff-hugepages.service || true; fi
   rm -f "$unit" "$installed"
-  command -v systemctl > /dev/null && systemctl daemon-reload || true
+  if command -v systemctl > /dev/null; then systemctl daemon-reload || true; fi
   echo "setup-hugepages: boot-time reservation removed (the pages reserved now stay until reboot)"
   exit 0
 fi
