@@ -76,9 +76,19 @@ commit() { # container image
   echo "docker-standin: made $2"
 }
 PATH_ENV=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+from_tree() { # root-directory image: a one-layer image of that tree
+  local c
+  tar -C "$1" -cf "$work/rootfs.tar" .
+  c=$("${B[@]}" from scratch)
+  containers+=("$c")
+  "${B[@]}" add --quiet "$c" "$work/rootfs.tar" / > /dev/null
+  rm -f "$work/rootfs.tar"
+  "${B[@]}" config --env "PATH=$PATH_ENV" --cmd bash "$c"
+  commit "$c" "$2"
+}
 
 for suite in "${suites[@]}"; do
-  if ! have "debian:$suite"; then
+  if ! have "debian:$suite" || ! have "debian:$suite-slim"; then
     root="$work/$suite"
     echo "docker-standin: debootstrap $suite from $mirror ..."
     debootstrap --variant=minbase "$suite" "$root" "$mirror" > "$work/debootstrap-$suite.log" 2>&1 ||
@@ -86,21 +96,12 @@ for suite in "${suites[@]}"; do
     # As the official images: one sources entry, empty apt caches.
     printf 'deb %s %s main\n' "$mirror" "$suite" > "$root/etc/apt/sources.list"
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
-    tar -C "$root" -cf "$root.tar" .
-    rm -rf "$root"
-    c=$("${B[@]}" from scratch)
-    containers+=("$c")
-    "${B[@]}" add --quiet "$c" "$root.tar" / > /dev/null
-    rm -f "$root.tar"
-    "${B[@]}" config --env "PATH=$PATH_ENV" --cmd bash "$c"
-    commit "$c" "debian:$suite"
-  fi
-
-  if ! have "debian:$suite-slim"; then
-    c=$(new "docker.io/library/debian:$suite")
-    m=$("${B[@]}" mount "$c")
-    mkdir -p "$m/etc/dpkg/dpkg.cfg.d"
-    cat > "$m/etc/dpkg/dpkg.cfg.d/docker" << 'EOF'
+    have "debian:$suite" || from_tree "$root" "debian:$suite"
+    if ! have "debian:$suite-slim"; then
+      # The slim variant: no docs, man pages or locales, and a dpkg rule
+      # that keeps the next packages' ones out too.
+      mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
+      cat > "$root/etc/dpkg/dpkg.cfg.d/docker" << 'EOF'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
 path-exclude /usr/share/man/*
@@ -108,11 +109,13 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 EOF
-    find "$m/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2> /dev/null || true
-    rm -rf "$m"/usr/share/man/* "$m"/usr/share/info/*
-    find "$m/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2> /dev/null || true
-    "${B[@]}" umount "$c" > /dev/null
-    commit "$c" "debian:$suite-slim"
+      find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+      find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+      rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/*
+      find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+      from_tree "$root" "debian:$suite-slim"
+    fi
+    rm -rf "$root"
   fi
 
   if ! have "rust:1-$suite"; then
