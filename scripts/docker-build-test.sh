@@ -118,7 +118,7 @@ for suite in "${suites[@]}"; do
   image="localhost/handoff:$suite"
   old=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$image" 2> /dev/null || true)
   say "[$suite] building $image (log: $logs/build-$suite.log) ..."
-  "${B[@]}" bud --layers --pull-never --isolation chroot --build-arg "SUITE=$suite" \
+  "${B[@]}" bud --layers --force-rm --pull-never --isolation chroot --build-arg "SUITE=$suite" \
     --build-arg "UNIT_TESTS=$unit_tests" -t "$image" -f Dockerfile . > "$logs/build-$suite.log" 2>&1 ||
     { tail -30 "$logs/build-$suite.log" >&2; fail "[$suite] image build (log: $logs/build-$suite.log)"; }
   new=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$image")
