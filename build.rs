@@ -1,6 +1,17 @@
 //! Binds DPDK (>= 22.11, found with pkg-config) with bindgen, compiles the
 //! wrappers bindgen generates for DPDK's static inline functions and the
 //! macro shim with DPDK's own cflags, and links DPDK shared.
+//!
+//! Tested against DPDK 22.11 LTS (Debian bookworm) and 24.11 LTS (Debian
+//! trixie). What differs between them is read from the headers themselves
+//! (the generated bindings), not guessed from the version number:
+//! - `handoff_mbuf_field_unions`: struct rte_mbuf's rx fields sit in
+//!   anonymous unions (24.11) instead of after zero-length markers (22.11).
+//! - `handoff_tel_dict_uint`: telemetry has `rte_tel_data_add_dict_uint`
+//!   (23.03+), which deprecates `rte_tel_data_add_dict_u64`.
+//!
+//! It also exports the DPDK version it built against as
+//! `HANDOFF_DPDK_BUILD_VERSION` (for `handoff --version`).
 
 use std::env;
 use std::path::PathBuf;
@@ -10,6 +21,9 @@ const SHIM_DIR: &str = "src/dpdk/shim";
 fn main() {
     println!("cargo:rerun-if-changed={SHIM_DIR}");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    println!("cargo:rustc-check-cfg=cfg(handoff_mbuf_field_unions)");
+    println!("cargo:rustc-check-cfg=cfg(handoff_tel_dict_uint)");
 
     let dpdk = match pkg_config::Config::new().atleast_version("22.11").cargo_metadata(true).probe("libdpdk") {
         Ok(lib) => lib,
@@ -38,22 +52,18 @@ fn main() {
         .clang_arg(format!("-I{SHIM_DIR}"))
         .wrap_static_fns(true)
         .wrap_static_fns_path(&static_fns)
-        .allowlist_function(
-            "rte_eal_(init|cleanup|remote_launch|wait_lcore|process_type|get_configuration|get_runtime_dir)",
-            )
-        .allowlist_function("rte_(lcore_id|get_main_lcore|lcore_is_enabled|lcore_count|lcore_to_socket_id|lcore_to_cpu_id|socket_id|get_next_lcore|lcore_index)")
-        .allowlist_function("rte_(get_tsc_hz|rdtsc|rdtsc_precise|get_tsc_cycles|pause|strerror)")
-        .allowlist_function("rte_pktmbuf_(pool_create|free|free_bulk|alloc|alloc_bulk|pkt_len|data_len)")
-        .allowlist_function("rte_mempool_(obj_iter|avail_count|in_use_count|free|lookup)")
-        .allowlist_function("rte_mbuf_(dynfield_register|dynflag_register|dynflag_lookup|raw_free)")
-        .allowlist_function("rte_eth_(dev_count_avail|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|stats_reset|rx_burst|tx_burst|dev_get_name_by_port|dev_socket_id|promiscuous_enable|find_next|dev_is_valid_port|dev_get_port_by_name|link_get_nowait|macaddr_get|dev_adjust_nb_rx_tx_desc)")
-        .allowlist_function("rte_ring_(create_elem|free|enqueue_burst_elem|dequeue_burst_elem|count|free_count|get_capacity)")
-        .allowlist_function("rte_pdump_(init|uninit)")
-        .allowlist_function("rte_openlog_stream")
-        .allowlist_function("rte_tel_data_(start_dict|add_dict_u64|add_dict_string)|rte_telemetry_register_cmd")
+        // Exactly what src/dpdk calls; anything new is added here on purpose.
+        .allowlist_function("rte_eal_(init|cleanup|remote_launch|wait_lcore)")
+        .allowlist_function("rte_(get_main_lcore|lcore_is_enabled|lcore_to_socket_id|get_tsc_hz|rdtsc|strerror|version)")
+        .allowlist_function("rte_pktmbuf_(pool_create|free|free_bulk)")
+        .allowlist_function("rte_mempool_(obj_iter|avail_count|free)")
+        .allowlist_function("rte_mbuf_(dynfield_register|dynflag_register|dynflag_lookup)")
+        .allowlist_function("rte_eth_(dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|stats_get|rx_burst|tx_burst|dev_get_name_by_port|dev_socket_id|promiscuous_enable|find_next|dev_adjust_nb_rx_tx_desc)")
+        .allowlist_function("rte_ring_(create_elem|free|enqueue_burst_elem|dequeue_burst_elem)")
+        .allowlist_function("rte_pdump_init|rte_openlog_stream")
+        .allowlist_function("rte_tel_data_(start_dict|add_dict_u64|add_dict_uint)|rte_telemetry_register_cmd")
         .allowlist_function("handoff_.*")
-        .allowlist_var("RTE_(MBUF_F_.*|PTYPE_.*|RING_F_.*|MAX_ETHPORTS|MAX_LCORE|ETH_.*|MEMPOOL_.*|PKTMBUF_HEADROOM|PDUMP_.*)")
-        .allowlist_var("SOCKET_ID_ANY|RING_F_.*|RTE_TEL_MAX_.*")
+        .allowlist_var("RTE_(MBUF_F_RX_RSS_HASH|MAX_ETHPORTS|MAX_LCORE|TEL_MAX_DICT_ENTRIES)|RING_F_(SP_ENQ|SC_DEQ|EXACT_SZ)")
         .allowlist_type("rte_(mbuf|eth_stats|eth_dev_info|eth_conf|eth_rxconf|eth_txconf|ring|mempool|mbuf_dynfield|mbuf_dynflag|tel_data)")
         .default_enum_style(bindgen::EnumVariation::ModuleConsts)
         .derive_default(true)
@@ -62,7 +72,15 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
         .expect("bindgen could not bind DPDK's headers");
-    bindings.write_to_file(out.join("bindings.rs")).expect("write bindings.rs");
+    let text = bindings.to_string();
+    std::fs::write(out.join("bindings.rs"), &text).expect("write bindings.rs");
+    println!("cargo:rustc-env=HANDOFF_DPDK_BUILD_VERSION={}", dpdk.version);
+    if mbuf_fields_in_unions(&text) {
+        println!("cargo:rustc-cfg=handoff_mbuf_field_unions");
+    }
+    if text.contains("pub fn rte_tel_data_add_dict_uint(") {
+        println!("cargo:rustc-cfg=handoff_tel_dict_uint");
+    }
 
     // The generated C file #includes wrapper.h; compile it and the shim with
     // DPDK's cflags so inline functions see the same configuration.
@@ -78,5 +96,13 @@ fn main() {
         build.flag(flag);
     }
     build.compile("handoff_dpdk_shim");
-    let _ = dpdk;
+}
+
+/// Whether `pkt_len` is a member of struct rte_mbuf itself (22.11) or of an
+/// anonymous struct inside a union (24.11).
+fn mbuf_fields_in_unions(bindings: &str) -> bool {
+    let start = bindings.find("pub struct rte_mbuf {").expect("bindings have struct rte_mbuf");
+    let body = &bindings[start..];
+    let body = &body[..body.find("\n}").expect("struct rte_mbuf ends")];
+    !body.contains("pub pkt_len:")
 }

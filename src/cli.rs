@@ -40,7 +40,7 @@ fn flag_error(msg: impl Into<String>) -> anyhow::Error {
 #[derive(Parser, Debug)]
 #[command(
     name = "handoff",
-    version,
+    version = crate::dpdk::version::summary(),
     about = "A DPDK forwarder that hands packets from an rx lcore to a worker lcore over an rte_ring, \
              with VPP's counters, runtime and packet tracer",
     after_help = "With no input (--vdev, -a or --pg), runs the seed demo: the VPP handoffdemo \

@@ -82,6 +82,43 @@ fn copy_name(dst: &mut [std::os::raw::c_char; 64], name: &str) {
     }
 }
 
+// Where struct rte_mbuf keeps its rx fields. They are plain
+// members after zero-length markers (rearm_data, rx_descriptor_fields1) in
+// DPDK 22.11; by 24.11 LTS each marker became an anonymous union of an array
+// and an anonymous struct, so bindgen puts the same fields (same offsets)
+// one level down. build.rs reads the generated bindings and sets
+// `handoff_mbuf_field_unions` for the second layout.
+
+/// data_off, refcnt, nb_segs, port.
+#[cfg(not(handoff_mbuf_field_unions))]
+#[inline(always)]
+fn rearm_fields(m: &sys::rte_mbuf) -> &sys::rte_mbuf {
+    m
+}
+
+#[cfg(handoff_mbuf_field_unions)]
+#[inline(always)]
+fn rearm_fields(m: &sys::rte_mbuf) -> &sys::rte_mbuf__bindgen_ty_1__bindgen_ty_1 {
+    // SAFETY: the union overlays a u64 array with a struct of plain u16
+    // fields; any bit pattern is a valid value of either view.
+    unsafe { &m.__bindgen_anon_1.__bindgen_anon_1 }
+}
+
+/// packet_type, pkt_len, data_len, vlan_tci, hash, vlan_tci_outer, buf_len.
+#[cfg(not(handoff_mbuf_field_unions))]
+#[inline(always)]
+fn rx_fields(m: &sys::rte_mbuf) -> &sys::rte_mbuf {
+    m
+}
+
+#[cfg(handoff_mbuf_field_unions)]
+#[inline(always)]
+fn rx_fields(m: &sys::rte_mbuf) -> &sys::rte_mbuf__bindgen_ty_2__bindgen_ty_1 {
+    // SAFETY: the union overlays a pointer array with a struct of plain
+    // integer fields and unions of integers; any bit pattern is valid.
+    unsafe { &m.__bindgen_anon_2.__bindgen_anon_1 }
+}
+
 /// An mbuf this code owns. Invariant: the pointer is a valid mbuf from one of
 /// our pools, owned by nobody else; dropping the handle frees it.
 #[repr(transparent)]
@@ -151,27 +188,27 @@ impl Mbuf {
 
     #[inline(always)]
     pub fn port(&self) -> u16 {
-        self.raw().port
+        rearm_fields(self.raw()).port
     }
     #[inline(always)]
     pub fn pkt_len(&self) -> u32 {
-        self.raw().pkt_len
+        rx_fields(self.raw()).pkt_len
     }
     #[inline(always)]
     pub fn data_len(&self) -> u16 {
-        self.raw().data_len
+        rx_fields(self.raw()).data_len
     }
     pub fn nb_segs(&self) -> u16 {
-        self.raw().nb_segs
+        rearm_fields(self.raw()).nb_segs
     }
     pub fn data_off(&self) -> u16 {
-        self.raw().data_off
+        rearm_fields(self.raw()).data_off
     }
     pub fn refcnt(&self) -> u16 {
-        self.raw().refcnt
+        rearm_fields(self.raw()).refcnt
     }
     pub fn buf_len(&self) -> u16 {
-        self.raw().buf_len
+        rx_fields(self.raw()).buf_len
     }
     pub fn buf_iova(&self) -> u64 {
         self.raw().buf_iova
@@ -182,13 +219,13 @@ impl Mbuf {
     }
     pub fn packet_type(&self) -> u32 {
         // SAFETY: packet_type overlays bitfields of the same 32 bits; any value is valid.
-        unsafe { self.raw().__bindgen_anon_1.packet_type }
+        unsafe { rx_fields(self.raw()).__bindgen_anon_1.packet_type }
     }
     /// The NIC's RSS hash, when `has_rss_hash`.
     #[inline(always)]
     pub fn rss_hash(&self) -> u32 {
         // SAFETY: a plain u32 view of the hash union.
-        unsafe { self.raw().__bindgen_anon_2.hash.rss }
+        unsafe { rx_fields(self.raw()).__bindgen_anon_2.hash.rss }
     }
     #[inline(always)]
     pub fn has_rss_hash(&self) -> bool {
@@ -196,7 +233,7 @@ impl Mbuf {
     }
     pub fn fdir_hi(&self) -> u32 {
         // SAFETY: a plain u32 view of the hash union.
-        unsafe { self.raw().__bindgen_anon_2.hash.fdir.hi }
+        unsafe { rx_fields(self.raw()).__bindgen_anon_2.hash.fdir.hi }
     }
     /// l2_len, l3_len, outer_l2_len, outer_l3_len of the tx offload fields.
     pub fn header_lens(&self) -> (u16, u16, u16, u16) {
@@ -212,7 +249,7 @@ impl Mbuf {
         // segment, valid while we own the mbuf.
         unsafe {
             let p = sys::handoff_pktmbuf_mtod(self.0.as_ptr()) as *const u8;
-            std::slice::from_raw_parts(p, self.raw().data_len as usize)
+            std::slice::from_raw_parts(p, rx_fields(self.raw()).data_len as usize)
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod port;
 pub mod ring;
 pub mod runtime_files;
 pub mod telemetry;
+pub mod version;
 
 pub use eal::{rdtsc, Eal};
 pub use error::DpdkError;

@@ -60,9 +60,17 @@ unsafe extern "C" fn answer(cmd: *const c_char, _params: *const c_char, d: *mut 
         sys::rte_tel_data_start_dict(d);
         for (k, v) in values.iter().take(sys::RTE_TEL_MAX_DICT_ENTRIES as usize) {
             if let Ok(k) = CString::new(k.as_str()) {
-                sys::rte_tel_data_add_dict_u64(d, k.as_ptr(), *v);
+                add_dict_u64(d, k.as_ptr(), *v);
             }
         }
     }
     0
 }
+
+// DPDK 23.03 added rte_tel_data_add_dict_uint and deprecated
+// rte_tel_data_add_dict_u64 (still there in 24.11, with a warning); build.rs
+// sets handoff_tel_dict_uint when the headers have the new one.
+#[cfg(not(handoff_tel_dict_uint))]
+use sys::rte_tel_data_add_dict_u64 as add_dict_u64;
+#[cfg(handoff_tel_dict_uint)]
+use sys::rte_tel_data_add_dict_uint as add_dict_u64;

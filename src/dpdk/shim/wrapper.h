@@ -13,4 +13,5 @@
 #include <rte_pdump.h>
 #include <rte_log.h>
 #include <rte_telemetry.h>
+#include <rte_version.h>
 #include "shim.h"
