@@ -10,6 +10,7 @@ packages=(
   iproute2                   # veth pairs in network namespaces for tests
   python3                    # dpdk-telemetry.py
   tshark                     # tests read --trace-pcapng files as Wireshark would
+  shellcheck                 # tests lint every scripts/*.sh
 )
 
 missing=()

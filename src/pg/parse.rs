@@ -195,19 +195,57 @@ fn stanza_args<'t, 'a>(
     Ok((&toks[j..k], k))
 }
 
-fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<Stream, PgError> {
-    let mut name = None;
-    let mut limit: u64 = 0;
-    let mut limit_line = None;
-    let mut size = SizeSpec::Step { min: 64, max: 64 };
-    let mut interface = "local0".to_string();
-    let mut node = SUPPORTED_NODES[0].to_string();
-    let mut worker = None;
-    let mut rate = None;
-    let mut maxframe = None;
-    let mut pcap: Option<(&str, usize)> = None;
-    let mut data: Option<(&[Tok], usize)> = None;
+/// A stanza's settings as read, before its data is made into a spec.
+struct Fields<'t> {
+    name: Option<String>,
+    limit: u64,
+    limit_line: Option<usize>,
+    size: SizeSpec,
+    interface: String,
+    node: String,
+    worker: Option<u32>,
+    rate: Option<f64>,
+    maxframe: Option<u32>,
+    pcap: Option<(&'t str, usize)>,
+    data: Option<(&'t [Tok<'t>], usize)>,
+}
 
+fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<Stream, PgError> {
+    let mut f = Fields {
+        name: None,
+        limit: 0,
+        limit_line: None,
+        size: SizeSpec::Step { min: 64, max: 64 },
+        interface: "local0".to_string(),
+        node: SUPPORTED_NODES[0].to_string(),
+        worker: None,
+        rate: None,
+        maxframe: None,
+        pcap: None,
+        data: None,
+    };
+    read_fields(ctx, args, &mut f)?;
+    let spec = data_spec(ctx, &mut f, line)?;
+    let stream = Stream {
+        name: f.name.unwrap_or_else(|| format!("stream{index}")),
+        limit: f.limit,
+        size: f.size,
+        interface: f.interface,
+        node: f.node,
+        worker: f.worker,
+        rate: f.rate,
+        maxframe: f.maxframe,
+        line,
+        source: ctx.source.to_string(),
+        data: spec,
+    };
+    let count = stream.packet_count()?;
+    check_bytes(count, f.size.bounds().1).map_err(|kind| ctx.err(f.limit_line.unwrap_or(line), kind))?;
+    Ok(stream)
+}
+
+/// The stanza's keywords and values, into `f`.
+fn read_fields<'t>(ctx: &Ctx, args: &'t [Tok<'t>], f: &mut Fields<'t>) -> Result<(), PgError> {
     let mut k = 0;
     while let Some(&t) = args.get(k) {
         let bad =
@@ -220,34 +258,34 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
                 };
                 k += 2;
                 match t.text {
-                    "name" => name = Some(v.text.to_string()),
-                    "interface" => interface = v.text.to_string(),
+                    "name" => f.name = Some(v.text.to_string()),
+                    "interface" => f.interface = v.text.to_string(),
                     "node" => {
                         if !SUPPORTED_NODES.contains(&v.text) {
                             let n = v.text.to_string();
                             return Err(ctx.err(v.line, ErrorKind::UnsupportedNode(n)));
                         }
-                        node = v.text.to_string();
+                        f.node = v.text.to_string();
                     }
-                    "pcap" => pcap = Some((v.text, t.line)),
+                    "pcap" => f.pcap = Some((v.text, t.line)),
                     "limit" => {
-                        limit = parse_count(v.text).ok_or_else(|| bad("limit", &v))?;
-                        if limit > MAX_PACKETS_PER_STREAM {
-                            return Err(ctx.err(v.line, ErrorKind::LimitTooBig(limit)));
+                        f.limit = parse_count(v.text).ok_or_else(|| bad("limit", &v))?;
+                        if f.limit > MAX_PACKETS_PER_STREAM {
+                            return Err(ctx.err(v.line, ErrorKind::LimitTooBig(f.limit)));
                         }
-                        limit_line = Some(v.line);
+                        f.limit_line = Some(v.line);
                     }
                     "rate" => {
                         let r = parse_rate(v.text).ok_or_else(|| bad("rate", &v))?;
                         // VPP: rate 0 means no rate limit.
-                        rate = if r > 0.0 { Some(r) } else { None };
+                        f.rate = if r > 0.0 { Some(r) } else { None };
                     }
                     "worker" => {
-                        worker = Some(parse_u32(v.text).ok_or_else(|| bad("worker", &v))?);
+                        f.worker = Some(parse_u32(v.text).ok_or_else(|| bad("worker", &v))?);
                     }
                     "maxframe" => {
                         let m = parse_u32(v.text).filter(|&m| m > 0);
-                        maxframe = Some(m.ok_or_else(|| bad("maxframe", &v))?);
+                        f.maxframe = Some(m.ok_or_else(|| bad("maxframe", &v))?);
                     }
                     _ => {
                         // buffer-size: VPP's buffer data size; mbufs decide ours.
@@ -260,11 +298,11 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
                 if used == 0 {
                     return Err(ctx.err(t.line, ErrorKind::MissingValue("size".to_string())));
                 }
-                size = parse_size(&text).map_err(|kind| ctx.err(t.line, kind))?;
+                f.size = parse_size(&text).map_err(|kind| ctx.err(t.line, kind))?;
                 k += 1 + used;
             }
             "data" => {
-                if data.is_some() {
+                if f.data.is_some() {
                     return Err(ctx.err(t.line, ErrorKind::Duplicate("data")));
                 }
                 let open = k + 1;
@@ -278,19 +316,24 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
                         return Err(ctx.err(t.line, ErrorKind::Expected { expected, found }));
                     }
                 };
-                data = Some((&args[open + 1..close], t.line));
+                f.data = Some((&args[open + 1..close], t.line));
                 k = close + 1;
             }
             _ => return Err(ctx.unknown(args, k)),
         }
     }
 
-    let spec = match (data, pcap) {
+    Ok(())
+}
+
+/// The packets' source: a data template (checked against the sizes) or a pcap file.
+fn data_spec(ctx: &Ctx, f: &mut Fields, line: usize) -> Result<DataSpec, PgError> {
+    let spec = match (f.data, f.pcap) {
         (Some(_), Some((_, pline))) => return Err(ctx.err(pline, ErrorKind::DataAndPcap)),
         (None, None) => return Err(ctx.err(line, ErrorKind::NoData)),
         (Some((dtoks, dline)), None) => {
             let tpl = parse_data(ctx, dtoks, dline)?;
-            let (min, _) = size.bounds();
+            let (min, _) = f.size.bounds();
             if usize::from(min) < tpl.header_len() {
                 let header = tpl.header_len();
                 return Err(ctx.err(dline, ErrorKind::HeaderTooBig { min, header }));
@@ -306,33 +349,17 @@ fn parse_stanza(ctx: &Ctx, args: &[Tok], line: usize, index: usize) -> Result<St
             // As VPP: sizes come from the file, limit 0 means once through it.
             // read_pcap keeps every packet within 1..=MAX_PACKET_SIZE bytes.
             let len = |n: Option<usize>| u16::try_from(n.unwrap_or(1)).unwrap_or(MAX_PACKET_SIZE);
-            size = SizeSpec::Step {
+            f.size = SizeSpec::Step {
                 min: len(packets.iter().map(Vec::len).min()),
                 max: len(packets.iter().map(Vec::len).max()),
             };
-            if limit == 0 {
-                limit = packets.len() as u64;
+            if f.limit == 0 {
+                f.limit = packets.len() as u64;
             }
             DataSpec::Pcap { path, packets }
         }
     };
-
-    let stream = Stream {
-        name: name.unwrap_or_else(|| format!("stream{index}")),
-        limit,
-        size,
-        interface,
-        node,
-        worker,
-        rate,
-        maxframe,
-        line,
-        source: ctx.source.to_string(),
-        data: spec,
-    };
-    let count = stream.packet_count()?;
-    check_bytes(count, size.bounds().1).map_err(|kind| ctx.err(limit_line.unwrap_or(line), kind))?;
-    Ok(stream)
+    Ok(spec)
 }
 
 /// The words of a size, rejoined: `64-128`, `64 - 128`, `64 -128` and
@@ -615,60 +642,13 @@ fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgE
             if stage == Stage::Payload {
                 return Err(p.layer(t.line, "headers must come before the payload"));
             }
-            match word.as_str() {
-                "IP4" | "IP" | "IP6" => {
-                    if stage != Stage::Start {
-                        return Err(p.layer(t.line, format!("'{}' (Ethernet header) must come first, once", t.text)));
-                    }
-                    let s = p.value("a source MAC address", t)?;
-                    let src = parse_mac(s.text).ok_or_else(|| p.bad("MAC address", s))?;
-                    p.arrow(s)?;
-                    let d = p.value("a destination MAC address", t)?;
-                    let dst = parse_mac(d.text).ok_or_else(|| p.bad("MAC address", d))?;
-                    let ether_type = if word == "IP6" { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 };
-                    tpl.eth = Some(Eth { src, dst, ether_type });
-                    stage = Stage::Eth;
-                }
-                _ => {
-                    let v = p.value("addresses or ports", t)?;
-                    if v.text.parse::<IpAddr>().is_ok() {
-                        if stage >= Stage::Ip {
-                            return Err(p.layer(t.line, "only one IP header is supported"));
-                        }
-                        tpl.ip = Some(parse_ip(&mut p, &word, t, v, tpl.eth.as_ref())?);
-                        ip_line = t.line;
-                        stage = Stage::Ip;
-                    } else {
-                        if stage >= Stage::L4 {
-                            return Err(p.layer(t.line, "only one transport header is supported"));
-                        }
-                        tpl.l4 = Some(parse_ports(&mut p, &word, t, v, tpl.ip.as_ref())?);
-                        stage = Stage::L4;
-                    }
-                }
-            }
+            (stage, ip_line) = parse_layer(&mut p, &mut tpl, &word, t, stage, ip_line)?;
         } else if t.text.eq_ignore_ascii_case("ICMP") || t.text.eq_ignore_ascii_case("ICMP6") {
             let is_icmp = tpl.ip.as_ref().is_some_and(|ip| ip.proto == IpProto::Icmp);
             if stage != Stage::Ip || !is_icmp {
                 return Err(p.layer(t.line, format!("'{}' needs an IP header of protocol ICMP just before it", t.text)));
             }
-            let v = p.value("'echo_request' or 'echo_reply'", t)?;
-            let reply = match v.text.to_ascii_lowercase().replace('-', "_").as_str() {
-                "echo_request" => false,
-                "echo_reply" => true,
-                _ => return Err(p.bad("ICMP type (expected echo_request or echo_reply)", v)),
-            };
-            let (mut id, mut seq) = (0u16, 0u16);
-            p.options(&["id", "seq"], |p, name, v| {
-                let n = parse_u16(v.text).ok_or_else(|| p.bad("ICMP id/seq", v))?;
-                if name == "id" {
-                    id = n;
-                } else {
-                    seq = n;
-                }
-                Ok(())
-            })?;
-            tpl.l4 = Some(L4::IcmpEcho { reply, id, seq });
+            tpl.l4 = Some(parse_icmp(&mut p, t)?);
             stage = Stage::L4;
         } else if t.text.eq_ignore_ascii_case("incrementing") {
             let v = p.value("a byte count after 'incrementing'", t)?;
@@ -694,6 +674,72 @@ fn parse_data(ctx: &Ctx, toks: &[Tok], data_line: usize) -> Result<Template, PgE
         ));
     }
     Ok(tpl)
+}
+
+/// A header layer (`IP4: src -> dst`, `UDP: ...`, ...): fills `tpl`,
+/// returns the stage reached and the line of the IP header.
+fn parse_layer<'a>(
+    p: &mut DataParser<'_, 'a>,
+    tpl: &mut Template,
+    word: &str,
+    t: Tok<'a>,
+    mut stage: Stage,
+    mut ip_line: usize,
+) -> Result<(Stage, usize), PgError> {
+    match word {
+        "IP4" | "IP" | "IP6" => {
+            if stage != Stage::Start {
+                return Err(p.layer(t.line, format!("'{}' (Ethernet header) must come first, once", t.text)));
+            }
+            let s = p.value("a source MAC address", t)?;
+            let src = parse_mac(s.text).ok_or_else(|| p.bad("MAC address", s))?;
+            p.arrow(s)?;
+            let d = p.value("a destination MAC address", t)?;
+            let dst = parse_mac(d.text).ok_or_else(|| p.bad("MAC address", d))?;
+            let ether_type = if word == "IP6" { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 };
+            tpl.eth = Some(Eth { src, dst, ether_type });
+            stage = Stage::Eth;
+        }
+        _ => {
+            let v = p.value("addresses or ports", t)?;
+            if v.text.parse::<IpAddr>().is_ok() {
+                if stage >= Stage::Ip {
+                    return Err(p.layer(t.line, "only one IP header is supported"));
+                }
+                tpl.ip = Some(parse_ip(p, word, t, v, tpl.eth.as_ref())?);
+                ip_line = t.line;
+                stage = Stage::Ip;
+            } else {
+                if stage >= Stage::L4 {
+                    return Err(p.layer(t.line, "only one transport header is supported"));
+                }
+                tpl.l4 = Some(parse_ports(p, word, t, v, tpl.ip.as_ref())?);
+                stage = Stage::L4;
+            }
+        }
+    }
+    Ok((stage, ip_line))
+}
+
+/// `ICMP echo_request|echo_reply [id N] [seq N]`, the word `ICMP` already read.
+fn parse_icmp(p: &mut DataParser, t: Tok) -> Result<L4, PgError> {
+    let v = p.value("'echo_request' or 'echo_reply'", t)?;
+    let reply = match v.text.to_ascii_lowercase().replace('-', "_").as_str() {
+        "echo_request" => false,
+        "echo_reply" => true,
+        _ => return Err(p.bad("ICMP type (expected echo_request or echo_reply)", v)),
+    };
+    let (mut id, mut seq) = (0u16, 0u16);
+    p.options(&["id", "seq"], |p, name, v| {
+        let n = parse_u16(v.text).ok_or_else(|| p.bad("ICMP id/seq", v))?;
+        if name == "id" {
+            id = n;
+        } else {
+            seq = n;
+        }
+        Ok(())
+    })?;
+    Ok(L4::IcmpEcho { reply, id, seq })
 }
 
 /// `UDP: 1.2.3.4 -> 5.6.7.8 [ttl N] [tos N]`, `src` already read.

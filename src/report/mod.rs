@@ -43,12 +43,27 @@ pub enum Section {
     Interfaces,
 }
 
-pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
-    let threads: Vec<(&Thread, &LcoreCounters)> = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
-    let hz = f.tsc_hz.max(1) as f64;
+/// Threads with their counters, in thread-number order.
+type Counted<'a> = Vec<(&'a Thread, &'a LcoreCounters)>;
 
+pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
+    let threads: Counted = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
+    Report {
+        errors: errors(&threads),
+        runtime: runtime(&threads, f.tsc_hz),
+        interfaces: interfaces(f),
+        trace: traces(f),
+        conservation: conservation(f, &threads),
+        seconds: f.seconds,
+        stopped_by: stop.kind(),
+        signal: stop.signal(),
+    }
+}
+
+/// `show errors`: every nonzero counter, per thread.
+fn errors(threads: &Counted) -> Vec<ErrorRow> {
     let mut errors = Vec::new();
-    for (t, counters) in &threads {
+    for (t, counters) in threads {
         for r in Reason::ALL {
             let count = counters.error_count(r);
             if count > 0 {
@@ -57,8 +72,14 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
         }
     }
 
+    errors
+}
+
+/// `show runtime`: per thread, the nodes that ran.
+fn runtime(threads: &Counted, tsc_hz: u64) -> Vec<ThreadRuntime> {
+    let hz = tsc_hz.max(1) as f64;
     let mut runtime = Vec::new();
-    for &(t, c) in &threads {
+    for &(t, c) in threads {
         let start = c.start_tsc.load(Ordering::Acquire);
         let end = c.end_tsc.load(Ordering::Acquire);
         let time = if end > start { (end - start) as f64 / hz } else { 0.0 };
@@ -94,8 +115,11 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
         });
     }
 
-    let interfaces = f
-        .interfaces
+    runtime
+}
+
+fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
+    f.interfaces
         .iter()
         .map(|(info, s)| InterfaceRow {
             port: info.id,
@@ -109,8 +133,11 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
             rx_errors: s.rx_errors,
             tx_errors: s.tx_errors,
         })
-        .collect();
+        .collect()
+}
 
+/// `show trace`: thread 0 (empty) and every data-path thread's packets.
+fn traces(f: &RunFacts) -> Vec<ThreadTrace> {
     let ctx =
         FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
     let main = crate::ids::ThreadId(0);
@@ -124,13 +151,18 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
         });
     }
 
+    trace
+}
+
+/// The conservation check over the counters, the pools and the files.
+fn conservation(f: &RunFacts, threads: &Counted) -> Conservation {
     let received: u64 = threads.iter().map(|(_, c)| c.received()).sum();
     let transmitted: u64 = threads.iter().map(|(_, c)| c.transmitted.load(Ordering::Acquire)).sum();
     let dropped: u64 =
         threads.iter().flat_map(|(_, c)| Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| c.error_count(r))).sum();
     let in_flight = received as i128 - transmitted as i128 - dropped as i128;
     let mbufs_leaked = f.mbufs_total.saturating_sub(f.mbufs_free);
-    let conservation = Conservation {
+    Conservation {
         received,
         transmitted,
         dropped,
@@ -138,17 +170,6 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
         mbufs_leaked,
         files: f.file_checks.clone(),
         ok: in_flight == 0 && mbufs_leaked == 0 && f.file_checks.iter().all(|c| c.ok),
-    };
-
-    Report {
-        errors,
-        runtime,
-        interfaces,
-        trace,
-        conservation,
-        seconds: f.seconds,
-        stopped_by: stop.kind(),
-        signal: stop.signal(),
     }
 }
 
