@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench.sh [--no-build] [--bin PATH] [--seconds N] [--runs N]
 #                         [--scenario drop|fwd|both] [--memory nohuge|huge|both]
-#                         [--far-ns N] [--no-tracer] [--ci] [-- EXTRA_HANDOFF_ARGS]
+#                         [--far-ns N] [--no-tracer] [--save FILE] [--ci] [-- EXTRA_HANDOFF_ARGS]
 #   drop: handoff --output drop          vs testpmd --forward-mode=rxonly
 #   fwd:  handoff --output net_null1     vs testpmd --forward-mode=io (null0 -> null1)
 #   --memory: nohuge = EAL --no-huge (anonymous 4 KiB pages), huge = 2 MB
@@ -15,6 +15,7 @@
 #   --far-ns: a CPU0<->CPU1 round trip above N ns (default 200) labels a run
 #     "far"; ratios are only taken between runs with the same label.
 #   --no-tracer: skip the two tracer runs (--trace 0, armed).
+#   --save FILE: also write every run as one JSON line to FILE (raw figures).
 #   --ci: the short variant for CI: 1 run of 1 s per tool, both scenarios,
 #     --no-huge only (no hugepage reservation). Flags after --ci override it.
 # Each scenario runs the tools alternately --runs times (default 3, 5 s each):
@@ -26,11 +27,11 @@ set -euo pipefail
 
 usage() {
   echo "usage: $0 [--no-build] [--bin PATH] [--seconds N] [--runs N] [--scenario drop|fwd|both]" \
-    "[--memory nohuge|huge|both] [--far-ns N] [--no-tracer] [--ci] [-- HANDOFF_ARGS]" >&2
+    "[--memory nohuge|huge|both] [--far-ns N] [--no-tracer] [--save FILE] [--ci] [-- HANDOFF_ARGS]" >&2
   exit 2
 }
 build=1 bin="$(dirname "$0")/../target/release/handoff" seconds=5 runs=3 scenario=both
-memory=both far_ns=200 tracer=1 ci=0
+memory=both far_ns=200 tracer=1 ci=0 save=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --memory) [ $# -ge 2 ] || usage; memory="$2"; shift ;;
     --far-ns) [ $# -ge 2 ] || usage; far_ns="$2"; shift ;;
     --no-tracer) tracer=0 ;;
+    --save) [ $# -ge 2 ] || usage; save=$(realpath -m "$2"); shift ;;
     --ci) ci=1 seconds=1 runs=1 scenario=both memory=nohuge ;;
     --) shift; break ;;
     *) usage ;;
@@ -342,8 +344,17 @@ MODES = [m for m in ("nohuge", "huge") if any(r["mode"] == m for r in recs)]
 SCENS = [s for s in ("drop", "fwd") if any(r["scen"] == s for r in recs)]
 STATES = ("near", "far", "mixed", "?")
 
-def sel(mode, scen, state, tool, variant="plain"):
+def sel_all(mode, scen, state, tool, variant="plain"):
     return [r for r in recs if (r["mode"], r["scen"], r["state"], r["tool"], r["variant"]) == (mode, scen, state, tool, variant)]
+
+def sel(mode, scen, state, tool, variant="plain"):
+    """The quiet runs of a group if it has any, else all of them (contended)."""
+    rs = sel_all(mode, scen, state, tool, variant)
+    return [r for r in rs if not r["busy"]] or rs
+
+def tag(*groups):
+    """'*' when a figure rests on contended runs."""
+    return "*" if any(g and all(r["busy"] for r in g) for g in groups) else " "
 
 def spread(rs):
     v = sorted(r["mpps"] for r in rs)
@@ -370,7 +381,8 @@ for m in skipped:
 
 print()
 print("rates, Mpps (min median best); runs and contended runs (busy) as handoff/testpmd;")
-print("ratio handoff/testpmd of the bests (of the medians); the target applies to the near state")
+print("ratio handoff/testpmd of the bests (of the medians); the target applies to the near state.")
+print("Every figure uses a group's quiet runs when it has any; * = only contended runs were there.")
 print(f"{'memory':6} {'scen':4} {'state':5} {'runs':>5} {'busy':>5}  {'handoff':^20}  {'testpmd':^20}  {'ratio':^13}  target")
 for m in MODES:
     for sc in SCENS:
@@ -378,10 +390,11 @@ for m in MODES:
             h, t = sel(m, sc, s, "handoff"), sel(m, sc, s, "testpmd")
             if not h and not t or s == "mixed":
                 continue
-            ratio = f"{best(h) / best(t):5.2f} ({med(h) / med(t):4.2f})" if h and t else "  n/a (no pair)"
+            ha, ta = sel_all(m, sc, s, "handoff"), sel_all(m, sc, s, "testpmd")
+            ratio = f"{best(h) / best(t):5.2f} ({med(h) / med(t):4.2f}){tag(h, t)}" if h and t else "  n/a (no pair)"
             tgt = f">= {TARGET[(m, sc)]}" if s == "near" else "(far: not compared with near)" if s == "far" else "(no probe)"
             nb = lambda rs: sum(1 for r in rs if r["busy"])
-            print(f"{m:6} {sc:4} {s:5} {len(h):>2}/{len(t):<2} {nb(h):>2}/{nb(t):<2}  {spread(h)}  {spread(t)}  {ratio:13}  {tgt}")
+            print(f"{m:6} {sc:4} {s:5} {len(ha):>2}/{len(ta):<2} {nb(ha):>2}/{nb(ta):<2}  {spread(h)}{tag(h)} {spread(t)}{tag(t)} {ratio:14}  {tgt}")
 
 print()
 print("handoff clocks per packet per node (median over plain runs), rx lcore | worker lcore")
@@ -405,7 +418,7 @@ for m in MODES:
                         cl.setdefault(n, []).append(c)
             mc = {n: st.median(v) for n, v in cl.items()}
             parts = [" ".join(f"{n} {mc[n]:.1f}" for n in ns) for ns in names]
-            line = f"  {m:6} {sc:4} {s:4}: " + " | ".join(parts)
+            line = f" {tag(h)}{m:6} {sc:4} {s:4}: " + " | ".join(parts)
             total = sum(mc.values())
             ring = mc.get("handoffdemo-1", 0) + mc.get("handoffdemo-2", 0)
             line += f"\n      total {total:.1f}, ring nodes (handoffdemo-1 + -2) {ring:.1f}"
@@ -434,7 +447,7 @@ if tracer:
                     if not v:
                         return "n/a"
                     return f"{100 * (1 - best(v) / best(p)):+5.1f}% ({100 * (1 - med(v) / med(p)):+5.1f}%)"
-                print(f"  {m:6} {sc:4} {s:4}: plain {best(p):6.1f} Mpps, disarmed {cost(z)}, armed {cost(a)}")
+                print(f" {tag(p, z, a)}{m:6} {sc:4} {s:4}: plain {best(p):6.1f} Mpps, disarmed {cost(z)}, armed {cost(a)}")
     for m in MODES:
         for sc in SCENS:
             if (m, sc) not in shown:
@@ -448,19 +461,20 @@ for m in MODES:
         want = TARGET[(m, sc)]
         if h and t:
             got = best(h) / best(t)
-            print(f"  {m:6} {sc:4} handoff/testpmd >= {want}: {got:.2f} {'met' if got >= want else 'NOT met'}")
+            print(f" {tag(h, t)}{m:6} {sc:4} handoff/testpmd >= {want}: {got:.2f} {'met' if got >= want else 'NOT met'}")
         else:
             print(f"  {m:6} {sc:4} handoff/testpmd >= {want}: no near-state pair")
         for node in ("handoffdemo-1", "handoffdemo-2"):
             v = [c for r in h for th in r["threads"] for n, c in th["nodes"] if n == node]
             if v:
                 got = st.median(v)
-                print(f"  {m:6} {sc:4} {node} <= 5 clocks/packet: {got:.1f} {'met' if got <= 5 else 'NOT met'}")
+                print(f" {tag(h)}{m:6} {sc:4} {node} <= 5 clocks/packet: {got:.1f} {'met' if got <= 5 else 'NOT met'}")
         z = sel(m, sc, "near", "handoff", "trace0")
         if h and z:
             got = 100 * (1 - best(z) / best(h))
-            print(f"  {m:6} {sc:4} tracer disarmed < 1%: {got:+.1f}% {'met' if got < 1 else 'NOT met'}"
+            print(f" {tag(h, z)}{m:6} {sc:4} tracer disarmed < 1%: {got:+.1f}% {'met' if got < 1 else 'NOT met'}"
                   " (within the run-to-run noise: plain and --trace 0 take the same path)")
 EOF_PY
+[ -z "$save" ] || cp "$tmp/results" "$save"
 timeout -k 2 60 python3 "$tmp/summary.py" "$tmp/results" "$tsc_hz" "$far_ns" "$tracer"
 [ "$ci" = 0 ] || echo "bench: ci ok (both tools ran and parsed; figures are not checked)"
