@@ -92,6 +92,7 @@ trap 'exit 130' INT TERM
 # one before or after are marked "contended".
 busy() {
   local n
+  command -v pgrep > /dev/null || return 0
   for n in handoff dpdk-testpmd rustc cargo cc1 cc1plus ld clippy-driver rustdoc; do
     if pgrep -x "$n" > /dev/null; then echo "$n"; return; fi
   done
