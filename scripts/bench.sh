@@ -67,7 +67,7 @@ command -v python3 > /dev/null || { echo "bench: python3 not found (it parses ha
 # hugepages it reserved and a hugetlbfs mount it made. Nothing else.
 tmp=$(mktemp -d)
 hp_sys=/sys/kernel/mm/hugepages/hugepages-2048kB
-hp_restore="" hp_mounted=""
+hp_restore="" hp_mounted="" tp_pid=""
 hugefiles() { # removes the hugepage files of our prefixes (testpmd leaves them)
   local m
   while read -r m; do
@@ -75,6 +75,12 @@ hugefiles() { # removes the hugepage files of our prefixes (testpmd leaves them)
   done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
 }
 cleanup() {
+  # A testpmd of ours still running (the script was interrupted): stop it
+  # (its `timeout` passes the signal on) before its files go.
+  if [ -n "$tp_pid" ] && kill -0 "$tp_pid" 2> /dev/null; then
+    kill -TERM "$tp_pid" 2> /dev/null || true
+    wait "$tp_pid" 2> /dev/null || true
+  fi
   hugefiles
   rm -rf "$tmp" /var/run/dpdk/bench-h-$$-* /var/run/dpdk/bench-tp-$$-*
   if [ -n "$hp_mounted" ]; then umount "$hp_mounted" 2> /dev/null || true; fi
@@ -264,7 +270,7 @@ run_testpmd() { # mode scenario run
   timeout -s INT -k 5 $((seconds + 60)) stdbuf -oL dpdk-testpmd -l 0,1 "${eal[@]}" --no-pci --file-prefix "$p" "${vd[@]}" -- \
     --forward-mode="$mode" --nb-cores=1 --burst=32 --total-num-mbufs=16384 --mbcache=256 --rxd=1024 --txd=1024 \
     < "$tmp/fifo" > "$tmp/tp.out" 2>&1 &
-  tp=$!
+  tp=$! tp_pid=$!
   exec 3> "$tmp/fifo"
   until grep -q 'Press enter to exit' "$tmp/tp.out"; do
     kill -0 "$tp" 2> /dev/null || break
@@ -276,6 +282,7 @@ run_testpmd() { # mode scenario run
   fi
   exec 3>&-
   wait "$tp" || rc=$?
+  tp_pid=""
   r2=$(rtt) s=$(state "$r" "$r2")
   hugefiles # testpmd leaves its hugepage files (its pages) behind
   [ "$rc" = 0 ] || { echo "bench: testpmd failed ($rc):" >&2; tail -5 "$tmp/tp.out" >&2; return 1; }
