@@ -8,3 +8,5 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features fault-injection -- -D warnings
 # The tests' build carries the fault-injection hook (HANDOFF_FAULT); release builds do not.
 cargo test --all-targets --features fault-injection
+# The benchmark script itself, short, so it cannot rot (no timing is judged here).
+scripts/bench.sh --ci --bin target/debug/handoff

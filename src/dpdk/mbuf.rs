@@ -207,6 +207,19 @@ impl Mbuf {
     pub fn refcnt(&self) -> u16 {
         rearm_fields(self.raw()).refcnt
     }
+
+    /// Whether the mbuf can go straight back to its pool when dropped (no
+    /// reset needed): direct, one reference, one segment, from one of
+    /// `pools`. Reads only the first cache line, which the PMD just wrote.
+    #[inline(always)]
+    pub(crate) fn plain_in(&self, pools: &[*mut sys::rte_mempool]) -> bool {
+        let m = self.raw();
+        let r = rearm_fields(m);
+        r.refcnt == 1
+            && r.nb_segs == 1
+            && m.ol_flags & (sys::RTE_MBUF_F_INDIRECT | sys::RTE_MBUF_F_EXTERNAL) == 0
+            && pools.contains(&m.pool)
+    }
     pub fn buf_len(&self) -> u16 {
         rx_fields(self.raw()).buf_len
     }
@@ -261,6 +274,9 @@ pub struct Burst {
     slots: [*mut sys::rte_mbuf; MAX_BURST],
     head: usize,
     tail: usize,
+    /// Slots whose mbuf the rx lcore found plain (see `Mbuf::plain_in`):
+    /// they may go straight back to their pool. Cleared when slots move.
+    plain: [u64; MAX_BURST / 64],
 }
 
 // SAFETY: the burst owns its mbufs (see Mbuf's Send).
@@ -274,7 +290,7 @@ impl Default for Burst {
 
 impl Burst {
     pub fn new() -> Self {
-        Burst { slots: [std::ptr::null_mut(); MAX_BURST], head: 0, tail: 0 }
+        Burst { slots: [std::ptr::null_mut(); MAX_BURST], head: 0, tail: 0, plain: [0; MAX_BURST / 64] }
     }
 
     #[inline(always)]
@@ -328,8 +344,7 @@ impl Burst {
         let p = self.slots[self.head];
         self.head += 1;
         if self.head == self.tail {
-            self.head = 0;
-            self.tail = 0;
+            self.reset();
         }
         // SAFETY: slot head held an owned, non-null mbuf, now moved out.
         Some(Mbuf(unsafe { NonNull::new_unchecked(p) }))
@@ -343,9 +358,27 @@ impl Burst {
             // SAFETY: slots head..tail are owned mbufs, freed once, then forgotten.
             unsafe { sys::rte_pktmbuf_free_bulk(self.slots.as_mut_ptr().add(self.head), n as u32) };
         }
+        self.reset();
+        n
+    }
+
+    #[inline(always)]
+    fn reset(&mut self) {
         self.head = 0;
         self.tail = 0;
-        n
+        self.plain = [0; MAX_BURST / 64];
+    }
+
+    /// The live mbufs and, for each, whether it is plain.
+    #[inline(always)]
+    pub(crate) fn live_with_plain(&self) -> impl Iterator<Item = (*mut sys::rte_mbuf, bool)> + '_ {
+        (self.head..self.tail).map(|i| (self.slots[i], self.plain[i / 64] >> (i % 64) & 1 == 1))
+    }
+
+    /// Forgets every mbuf without freeing: the caller took them over.
+    #[inline(always)]
+    pub(crate) fn forget_all(&mut self) {
+        self.reset();
     }
 
     /// Moves the live slots to the front when fewer than `want` free slots
@@ -356,6 +389,8 @@ impl Burst {
             self.slots.copy_within(self.head..self.tail, 0);
             self.tail -= self.head;
             self.head = 0;
+            // Rare; the marks do not follow the move, so they fall back to a plain free.
+            self.plain = [0; MAX_BURST / 64];
         }
     }
 
@@ -382,8 +417,7 @@ impl Burst {
         debug_assert!(n <= self.len());
         self.head += n;
         if self.head == self.tail {
-            self.head = 0;
-            self.tail = 0;
+            self.reset();
         }
     }
 
@@ -399,9 +433,10 @@ impl Burst {
     /// # Safety
     /// `p` must be a valid mbuf that the caller owns and hands over.
     #[inline(always)]
-    pub(crate) unsafe fn push_raw(&mut self, p: *mut sys::rte_mbuf) {
+    pub(crate) unsafe fn push_raw(&mut self, p: *mut sys::rte_mbuf, plain: bool) {
         self.compact_for(1);
         self.slots[self.tail] = p;
+        self.plain[self.tail / 64] |= u64::from(plain) << (self.tail % 64);
         self.tail += 1;
     }
 }
@@ -421,6 +456,11 @@ impl Mbuf {
     pub(crate) unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Mbuf {
         // SAFETY: guaranteed non-null by the caller's contract.
         Mbuf(unsafe { NonNull::new_unchecked(p) })
+    }
+
+    #[inline(always)]
+    pub(crate) fn as_ptr(&self) -> *mut sys::rte_mbuf {
+        self.0.as_ptr()
     }
 }
 

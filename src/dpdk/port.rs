@@ -20,6 +20,7 @@ pub struct PortInfo {
     /// NUMA socket, or -1 when unknown (virtual devices).
     pub socket: i32,
     pub rss_offloads: u64,
+    pub tx_offloads: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,8 +41,13 @@ pub struct PortConfig {
     pub tx_queues: u16,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    /// Ask for RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE where the port offers it:
+    /// the caller promises one pool and one reference per mbuf.
+    pub fast_free: bool,
 }
 
+/// RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE (RTE_BIT64(16), a macro bindgen cannot evaluate).
+const TX_OFFLOAD_MBUF_FAST_FREE: u64 = 1 << 16;
 /// RSS over IPv4/IPv6 and their TCP/UDP/SCTP/other flows (RTE_ETH_RSS_IP|TCP|UDP).
 const RSS_HF_IP_TCP_UDP: u64 = 0xfffc;
 const MAX_NAME: usize = 64;
@@ -84,6 +90,7 @@ fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
         // SAFETY: `id` is a valid port.
         socket: unsafe { sys::rte_eth_dev_socket_id(id) },
         rss_offloads: info.flow_type_rss_offloads,
+        tx_offloads: info.tx_offload_capa,
     })
 }
 
@@ -122,6 +129,9 @@ impl Port {
         }
         let mut conf = sys::rte_eth_conf::default();
         let rss_hf = info.rss_offloads & RSS_HF_IP_TCP_UDP;
+        if config.fast_free && info.tx_offloads & TX_OFFLOAD_MBUF_FAST_FREE != 0 {
+            conf.txmode.offloads |= TX_OFFLOAD_MBUF_FAST_FREE;
+        }
         if config.rx_queues > 1 && rss_hf != 0 {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode::RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;

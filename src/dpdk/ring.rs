@@ -2,6 +2,7 @@
 //! producer lcore and one consumer lcore, burst enqueue and dequeue.
 
 use std::ffi::CString;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -10,6 +11,12 @@ use super::error::{from_errno, DpdkError};
 use super::mbuf::{Burst, MAX_BURST};
 use super::mempool::Buffers;
 use super::sys;
+
+/// Set in a ring element when the producer found the mbuf plain (direct,
+/// one reference, one segment, our pool): the consumer may then return it
+/// to its pool without reading it. Indices stay below it (pools hold at
+/// most 2^24 mbufs each).
+const PLAIN_BIT: u32 = 1 << 31;
 
 struct RingInner {
     raw: NonNull<sys::rte_ring>,
@@ -30,7 +37,8 @@ impl RingInner {
         if want == 0 {
             return 0;
         }
-        let mut indices = [0u32; MAX_BURST];
+        // Not zero-filled: the ring writes the first `got` elements and only those are read.
+        let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
         // SAFETY: the ring is valid; `indices` has room for `want` elements;
         // the caller is the only consumer (RingConsumer, or the last Arc).
         let got = unsafe {
@@ -42,10 +50,15 @@ impl RingInner {
                 std::ptr::null_mut(),
             )
         } as usize;
-        for &i in &indices[..got] {
-            // SAFETY: the ring carried only owned indices (producer invariant);
-            // dequeuing moved that ownership to us, and on into the burst.
-            unsafe { burst.push_raw(self.buffers.mbuf_ptr(i)) };
+        for i in &indices[..got] {
+            // SAFETY: the ring wrote `got` elements; they carried only owned
+            // indices (producer invariant): dequeuing moved that ownership to
+            // us, and on into the burst.
+            unsafe {
+                let element = i.assume_init();
+                let m = self.buffers.mbuf_ptr(element & !PLAIN_BIT);
+                burst.push_raw(m, element & PLAIN_BIT != 0);
+            }
         }
         got
     }
@@ -114,9 +127,13 @@ impl RingProducer {
         if n == 0 {
             return 0;
         }
-        let mut indices = [0u32; MAX_BURST];
+        // Not zero-filled: the first n are written here, and only they are read.
+        let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
+        let buffers = &self.inner.buffers;
+        let fast = buffers.indices_from_addresses();
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
-            *slot = m.buffer_index();
+            let plain = fast && m.plain_in(buffers.raw_pools());
+            slot.write(buffers.index_of(m.as_ptr()) | if plain { PLAIN_BIT } else { 0 });
         }
         // SAFETY: the ring is valid; `indices` holds n 4-byte elements; we
         // are the only producer (this handle is unique and &mut).

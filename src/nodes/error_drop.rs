@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::dpdk::{rdtsc, Burst};
+use crate::dpdk::{rdtsc, Buffers, Burst};
 use crate::trace::text::{port_name, FormatContext};
 
 use super::counters::LcoreCounters;
@@ -34,9 +34,11 @@ impl DropTrace {
 }
 
 /// error-drop then drop for a whole burst: every packet carries
-/// `completed packets` and is freed.
+/// `completed packets` and is freed. One timestamp ends error-drop and
+/// starts drop.
 pub fn error_drop_and_drop(
     burst: &mut Burst,
+    buffers: &Buffers,
     traces: &mut [PacketTrace],
     traced: &TracedInBurst,
     t1: u64,
@@ -52,7 +54,8 @@ pub fn error_drop_and_drop(
     for (_, slot) in traced.iter() {
         traces[slot].push(t2, Node::Drop, Record::Drop(DropTrace { reason: Reason::Completed }));
     }
-    let freed = burst.free_all() as u64;
+    // Plain mbufs go back to their pool unread (see Buffers::free_burst).
+    let freed = buffers.free_burst(burst) as u64;
     counters.error(Reason::Completed, freed);
     counters.node(Node::Drop, 1, n, rdtsc() - t2);
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::dpdk::{rdtsc, Burst, TxQueue};
+use crate::dpdk::{rdtsc, Buffers, Burst, TxQueue};
 use crate::trace::text::{port_name, FormatContext};
 
 use super::counters::{bump, LcoreCounters};
@@ -27,6 +27,7 @@ impl Trace {
 pub fn interface_output(
     txq: &mut TxQueue,
     burst: &mut Burst,
+    buffers: &Buffers,
     traces: &mut [PacketTrace],
     traced: &TracedInBurst,
     t1: u64,
@@ -38,7 +39,7 @@ pub fn interface_output(
     }
     let sent = txq.tx_burst(burst) as u64;
     bump(&counters.transmitted, sent);
-    let refused = burst.free_all() as u64;
+    let refused = buffers.free_burst(burst) as u64;
     if refused > 0 {
         counters.error(Reason::TxRefused, refused);
     }

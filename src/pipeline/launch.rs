@@ -79,6 +79,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             rings,
             producers: rx_counters.clone(),
             output,
+            buffers: setup.buffers.clone(),
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
             counters: shared.counters[n_rx + w].clone(),

@@ -76,8 +76,12 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     let mut sockets: Vec<u32> = plan.topology.rx().iter().map(|t| eal.lcore_socket(t.lcore.0)).collect();
     sockets.sort_unstable();
     sockets.dedup();
+    // Packed without hugepages, unless a PCI device could DMA into the pool
+    // by physical address (objects may then cross page boundaries).
+    let packed = plan.eal_args.has("--no-huge") && !plan.eal_args.names_any(&["-a", "--allow"]);
+    log::info!("{} mbufs per pool, cache {cache}", per_socket);
     let buffers = Arc::new(
-        Buffers::create(eal, &sockets, per_socket, cache, sizing::MBUF_DATA_ROOM)
+        Buffers::create(eal, &sockets, per_socket, cache, sizing::MBUF_DATA_ROOM, packed)
             .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
     );
 
@@ -85,7 +89,14 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     for (info, &rxqs) in all_ports.iter().zip(&port_rxqs) {
         let tx_queues = if Some(info.id) == output_port { n_workers as u16 } else { 1 };
         // rte_eth_dev_configure needs at least one rx queue even where none is polled.
-        let conf = PortConfig { rx_queues: rxqs.max(1), tx_queues, rx_desc: plan.rx_desc, tx_desc: plan.tx_desc };
+        let conf = PortConfig {
+            rx_queues: rxqs.max(1),
+            tx_queues,
+            rx_desc: plan.rx_desc,
+            tx_desc: plan.tx_desc,
+            // MBUF_FAST_FREE needs every mbuf from one pool, with one reference: ours are.
+            fast_free: buffers.pool_count() == 1,
+        };
         let port = Port::configure(eal, info.clone(), conf, &buffers)
             .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
         ports.push(port);
@@ -103,6 +114,9 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
         let (p, c) = dpdk::handoff_ring(eal, &ring.name(), plan.ring_size, socket, buffers.clone())?;
         producers[ring.rx].push(p);
         consumers[ring.worker].push(c);
+    }
+    if !buffers.indices_from_addresses() {
+        log::info!("mbuf indices come from a dynfield (the pool is not in one piece)");
     }
     Ok(Setup { ports, port_names, output_port, queues, producers, consumers, buffers })
 }

@@ -4,13 +4,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Burst, RingConsumer, TxQueue};
+use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, TxQueue, MAX_BURST};
 use crate::ids::ThreadId;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
 use crate::nodes::error_drop::error_drop_and_drop;
 use crate::nodes::handoffdemo::handoffdemo_2;
 use crate::nodes::interface_output::interface_output;
 use crate::nodes::{PacketTrace, TracedInBurst};
+
+/// Bursts a worker takes off a ring at once.
+const WORKER_DEQUEUE_BURSTS: usize = 4;
 
 pub enum Output {
     /// error-drop -> drop, counting `completed packets`.
@@ -26,6 +29,8 @@ pub struct WorkerLcore {
     /// flag says no more will come.
     pub producers: Vec<Arc<LcoreCounters>>,
     pub output: Output,
+    /// For returning dropped mbufs to their pools.
+    pub buffers: Arc<Buffers>,
     pub burst_size: usize,
     /// Traced packets this worker can record (sum of the rx lcores' limits).
     pub trace_capacity: usize,
@@ -102,7 +107,8 @@ impl WorkerLcore {
             let producers_done = self.producers.iter().all(|p| p.done.load(Ordering::Acquire));
             let (mut got, mut bursts) = (0u64, 0u64);
             for r in 0..self.rings.len() {
-                let n = self.rings[r].dequeue(&mut burst, self.burst_size);
+                // Up to four bursts at once: fewer, fuller vectors when the ring backs up.
+                let n = self.rings[r].dequeue(&mut burst, (self.burst_size * WORKER_DEQUEUE_BURSTS).min(MAX_BURST));
                 if n == 0 {
                     continue;
                 }
@@ -133,8 +139,8 @@ impl WorkerLcore {
         }
         let t1 = handoffdemo_2(burst, traces, self.trace_capacity, traced, self.thread, &self.counters);
         match &mut self.output {
-            Output::Drop => error_drop_and_drop(burst, traces, traced, t1, &self.counters),
-            Output::Port(txq) => interface_output(txq, burst, traces, traced, t1, &self.counters),
+            Output::Drop => error_drop_and_drop(burst, &self.buffers, traces, traced, t1, &self.counters),
+            Output::Port(txq) => interface_output(txq, burst, &self.buffers, traces, traced, t1, &self.counters),
         }
     }
 }
