@@ -83,7 +83,7 @@ fn trace_pcapng_is_readable_by_tshark_with_node_paths() {
     assert_eq!(rows.len(), 3, "{text}");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
     for r in rows {
-        assert_eq!(r[0], "thread 1: dpdk-input handoffdemo-1 -> thread 2: handoff_trace handoffdemo-2 error-drop drop");
+        assert_eq!(r[0], "thread 1: dpdk-input handoffdemo-1 -> thread 2: handoff_trace handoffdemo-2 error-drop drop; end: handoffdemo-2: completed packets");
         assert_eq!(r[1], "53");
         assert_eq!(r[2], "net_pcap0");
         let t: f64 = r[3].parse().unwrap();

@@ -202,6 +202,8 @@ pub struct Ended {
     /// Per thread, in topology order (rx lcores first).
     pub traces: Vec<Vec<PacketTrace>>,
     pub inputs: Vec<InputEnd>,
+    /// Per worker, in order: its rings' wait histograms (empty if it failed).
+    pub waits: Vec<Vec<hdrhistogram::Histogram<u64>>>,
     /// The lcores that panicked or returned nothing.
     pub failures: Vec<String>,
 }
@@ -209,7 +211,7 @@ pub struct Ended {
 /// Joins every lcore: each has reported on the done channel, so this does
 /// not spin.
 pub fn join(launched: Launched) -> Ended {
-    let mut ended = Ended { traces: Vec::new(), inputs: Vec::new(), failures: Vec::new() };
+    let mut ended = Ended { traces: Vec::new(), inputs: Vec::new(), waits: Vec::new(), failures: Vec::new() };
     for j in launched.rx {
         match j.join() {
             Ok(r) => {
@@ -224,10 +226,14 @@ pub fn join(launched: Launched) -> Ended {
     }
     for j in launched.workers {
         match j.join() {
-            Ok(r) => ended.traces.push(r.traces),
+            Ok(r) => {
+                ended.traces.push(r.traces);
+                ended.waits.push(r.waits);
+            }
             Err(e) => {
                 ended.failures.push(e.to_string());
                 ended.traces.push(Vec::new());
+                ended.waits.push(Vec::new());
             }
         }
     }
