@@ -9,6 +9,7 @@ pub mod launch;
 pub mod live;
 pub mod rx;
 pub mod setup;
+pub mod stats;
 pub mod supervise;
 pub mod telemetry;
 pub mod topology;
@@ -102,12 +103,18 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let start_tsc = dpdk::rdtsc();
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let started = std::time::Instant::now();
+    let expected = expected_packets(&setup);
     let launched = launch::launch(eal, plan, &mut setup, &shared)?;
     telemetry::register(eal, &plan.topology, &shared.counters, &setup.ports);
     let view = std::sync::Arc::new(live_view(eal, plan, &setup, &shared, (start_tsc, start_unix, started)));
     let server = live.started(view.clone());
 
-    let limits = Limits { duration: plan.duration, stats_interval: plan.stats_interval };
+    let limits = Limits {
+        duration: plan.duration,
+        stats_interval: plan.stats_interval,
+        ports: setup.ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect(),
+        expected,
+    };
     let stop = supervise::supervise(plan, &shared, &launched, &limits);
     // The socket goes before the lcores are joined and the ports closed.
     drop(server);
@@ -157,6 +164,16 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
         now_tsc: 0,
     };
     Ok(RunOutcome { facts, stop })
+}
+
+/// Packets the inputs hold when every polled port reads a finite file
+/// (pg streams marked infinite and live ports have no end: None).
+fn expected_packets(setup: &setup::Setup) -> Option<u64> {
+    let mut total = 0;
+    for q in setup.queues.iter().flatten() {
+        total += q.expected?;
+    }
+    Some(total).filter(|&n| n > 0)
 }
 
 /// What the control socket reads while the run goes on.
