@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cleanup;
+use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
 use crate::eal_args::{self, EalArgs};
@@ -46,9 +47,16 @@ fn flag_error(msg: impl Into<String>) -> anyhow::Error {
     after_help = "With no input (--vdev, -a or --pg), runs the seed demo: the VPP handoffdemo \
                   packet-generator script on a net_pcap vdev, without hugepages.\n\
                   Anything after -- is passed to EAL unchanged (and checked like the rest).\n\
-                  Exit status: 0 ok, 1 the run failed (or lost a packet), 2 a wrong command line."
+                  While it runs: handoff show runtime|errors|interfaces|xstats|trace|handoff|pairs, \
+                  handoff trace add N, handoff clear trace|runtime|errors, handoff list.\n\
+                  Exit status: 0 ok, 1 the run failed (or lost a packet), 2 a wrong command line.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// Operate a running forwarder (like vppctl); without one, handoff runs a forwarder
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// VPP packet-generator script to make the input from (fed through net_pcap; implies --no-huge)
     #[arg(long, value_name = "FILE")]
     pub pg: Option<PathBuf>,
@@ -107,8 +115,9 @@ pub struct Cli {
     #[arg(long)]
     pub drop_on_congestion: bool,
 
-    /// `drop` (the seed: error-drop -> drop) or a port name/id to transmit on
-    #[arg(long, value_name = "drop|PORT", default_value = "drop", value_parser = output_choice)]
+    /// `drop` (the seed: error-drop -> drop), a port name/id to transmit on, or port pairs
+    /// `A:B,C:D` (l2fwd-style: what A receives leaves by B)
+    #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_choice)]
     pub output: OutputChoice,
 
     /// Rx lcores (dpdk-input + handoffdemo-1), e.g. 0 or 0,1
@@ -181,12 +190,71 @@ pub struct Cli {
     pub eal_extra: Vec<String>,
 }
 
+/// Commands to a running forwarder, over its control socket.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a running forwarder's counters or trace as VPP's `show` does (or --json)
+    Show {
+        what: ShowWhat,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Arm a running forwarder's tracer (VPP's `trace add dpdk-input N`)
+    Trace {
+        #[command(subcommand)]
+        op: TraceCommand,
+    },
+    /// Empty a running forwarder's trace, or zero its counters (VPP's `clear ...`)
+    Clear {
+        what: ClearWhat,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The running forwarders this user can reach: prefix, pid, ports, uptime
+    List {
+        /// One JSON array instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TraceCommand {
+    /// Trace the next N packets on each rx thread (1-100000)
+    Add {
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=MAX_TRACE as i64))]
+        count: u32,
+        /// Only packets matching a pcap-filter expression, e.g. 'udp port 53'
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which forwarder to ask, and how to print its answer.
+#[derive(Args, Debug)]
+pub struct Target {
+    /// The forwarder's EAL --file-prefix (needed only when several run)
+    #[arg(long, value_name = "NAME")]
+    pub file_prefix: Option<String>,
+    /// Print the answer as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ShowArg {
     Errors,
     Runtime,
     Trace,
     Interfaces,
+    /// Interfaces with the PMDs' nonzero extended statistics
+    Xstats,
+    /// Per handoff ring: traffic, congestion, high-water mark, wait percentiles
+    Handoff,
+    /// Per port pair of --output A:B,...
+    Pairs,
 }
 
 fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, String> {
@@ -431,22 +499,36 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
             ShowArg::Runtime => Section::Runtime,
             ShowArg::Trace => Section::Trace,
             ShowArg::Interfaces => Section::Interfaces,
+            ShowArg::Xstats => Section::Xstats,
+            ShowArg::Handoff => Section::Handoff,
+            ShowArg::Pairs => Section::Pairs,
         })
         .collect()
 }
 
 /// `--output` against the devices the run names, before EAL starts (a typo
-/// must not cost the user an existing tx_pcap file).
+/// must not cost the user an existing tx_pcap file): `drop`, one port, or
+/// port pairs `A:B,C:D` (ids or names; a PCI name's own colons are told
+/// apart by which split names two ports).
 fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputChoice> {
     let output = match output {
-        OutputChoice::Drop => return Ok(OutputChoice::Drop),
         OutputChoice::Port(p) => p.as_str(),
+        other => return Ok(other.clone()),
     };
-    let known = || named.names.join(", ");
-    if let Ok(id) = output.parse::<u16>() {
-        if usize::from(id) < named.names.len() {
-            return Ok(OutputChoice::Port(output.to_string()));
+    if let Some(port) = port_named(output, named) {
+        if is_rx_port(&port, named) {
+            log::warn!(
+                "--output {output}: {port} also receives, so it sends back (reflects) its own traffic; \
+                 use pairs (--output 0:1,1:0) to forward between ports"
+            );
         }
+        return Ok(OutputChoice::Port(output.to_string()));
+    }
+    let known = || named.names.join(", ");
+    if output.contains(':') {
+        return resolve_pairs(output, named).map(OutputChoice::Pairs);
+    }
+    if let Ok(id) = output.parse::<u16>() {
         return Err(flag_error(format!(
             "--output {id}: there are {} ports (ids 0-{}): {}",
             named.names.len(),
@@ -454,15 +536,50 @@ fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputC
             known()
         )));
     }
-    // A PCI device's port may carry a suffix (representors); EAL normalises short PCI addresses.
-    let matches = |n: &String| {
-        n == output
-            || (n.contains(':') && (output.starts_with(n.as_str()) || output.ends_with(n.trim_start_matches("0000:"))))
-    };
-    if named.names.iter().any(matches) {
-        return Ok(OutputChoice::Port(output.to_string()));
-    }
     Err(flag_error(format!("unknown port '{output}' for --output; ports are: {}", known())))
+}
+
+/// The device name `--output` (or one side of a pair) names, by id or name.
+fn port_named(spec: &str, named: &NamedDevices) -> Option<String> {
+    if let Ok(id) = spec.parse::<u16>() {
+        return named.names.get(usize::from(id)).cloned();
+    }
+    // A PCI device's port may carry a suffix (representors); EAL normalises short PCI addresses.
+    let matches = |n: &&String| {
+        *n == spec
+            || (n.contains(':') && (spec.starts_with(n.as_str()) || spec.ends_with(n.trim_start_matches("0000:"))))
+    };
+    named.names.iter().find(matches).map(|_| spec.to_string())
+}
+
+/// Whether the device is polled for packets (a tx-only net_pcap is not).
+fn is_rx_port(name: &str, named: &NamedDevices) -> bool {
+    match named.finite.get(name) {
+        Some(files) => !files.is_empty(),
+        None => !name.starts_with("net_pcap"),
+    }
+}
+
+/// `A:B,C:D`: each rx port once, every side a known port.
+fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String)>> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in spec.split(',') {
+        let pair = item
+            .match_indices(':')
+            .map(|(i, _)| (&item[..i], &item[i + 1..]))
+            .find(|(a, b)| port_named(a, named).is_some() && port_named(b, named).is_some());
+        let Some((a, b)) = pair else {
+            return Err(flag_error(format!(
+                "--output {spec}: '{item}' is not a pair of known ports (rx:tx, ids or names); ports are: {}",
+                named.names.join(", ")
+            )));
+        };
+        if pairs.iter().any(|(rx, _)| rx == a) {
+            return Err(flag_error(format!("--output {spec}: port {a} is the rx side of two pairs")));
+        }
+        pairs.push((a.to_string(), b.to_string()));
+    }
+    Ok(pairs)
 }
 
 /// Sinks for every file the run writes, opened before EAL starts; each

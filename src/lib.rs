@@ -10,7 +10,8 @@
 //! 5. `pipeline`: the topology, set-up, launch, the lcore loops,
 //!    supervision on thread 0, telemetry, and the facts a run leaves.
 //! 6. `report`: VPP text, JSON, the conservation check, pcapng.
-//! 7. `cli`: flags into a validated plan; `main` on top.
+//! 7. `control`: the control socket (server and `handoff show|trace|clear|list`).
+//! 8. `cli`: flags into a validated plan; `main` on top.
 
 #![deny(unsafe_code)]
 
@@ -34,5 +35,7 @@ pub mod pg;
 pub mod pipeline;
 
 pub mod report;
+
+pub mod control;
 
 pub mod cli;

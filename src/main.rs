@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     // Whatever way main is left, a panic included, this run's files go.
     let _cleanup = cleanup::OnExit;
-    let cli = match cli::Cli::try_parse() {
+    let mut cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             // --help and --version
@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    let result = match cli.command.take() {
+        Some(command) => control(command),
+        None => run(cli),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("handoff: {}", one_line(&e));
@@ -55,7 +59,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         eprintln!("{n}");
     }
     supervise::install_signals();
-    let outcome = match pipeline::run(&prepared.plan) {
+    let outcome = match pipeline::run(&prepared.plan, &handoff::control::server::ControlSocket) {
         Ok(o) => o,
         Err(e) => {
             // No report: every output stays as it was before the run.
@@ -115,6 +119,37 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         code = ExitCode::FAILURE;
     }
     Ok(code)
+}
+
+/// `handoff show|trace|clear|list`: asks a running forwarder, prints its answer.
+fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
+    use handoff::control::client;
+    use handoff::control::protocol::Request;
+    let (target, request) = match command {
+        cli::Command::List { json } => {
+            let found = client::list();
+            let text = if json { serde_json::to_string_pretty(&found)? + "\n" } else { client::list_text(&found) };
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        cli::Command::Show { what, target } => {
+            let json = target.json;
+            (target, Request::Show { what, json })
+        }
+        cli::Command::Trace { op: cli::TraceCommand::Add { count, filter, target } } => {
+            if let Some(expr) = &filter {
+                // Checked here too, so a typo is a command-line error (exit 2).
+                handoff::trace::filter::compile(expr).map_err(|e| FlagError::new(format!("{e:#}")))?;
+            }
+            (target, Request::TraceAdd { count, filter })
+        }
+        cli::Command::Clear { what, target } => (target, Request::Clear { what }),
+    };
+    let text = client::run(target.file_prefix.as_deref(), &request)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A tx_pcap file, read back after the port closed, against what its port

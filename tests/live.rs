@@ -72,3 +72,35 @@ fn stats_interval_prints_a_line_of_rates_per_interval() {
     assert!((3..=5).contains(&lines.len()), "one line per 0.5 s over 2.2 s:\n{stderr}");
     assert!(lines.iter().all(|l| l.contains(" pps") && l.contains("in flight")), "{lines:?}");
 }
+
+#[test]
+fn stats_interval_shows_ports_and_rings_apart() {
+    let _g = serial();
+    let mut a = eal_base("stats-ports");
+    a.extend(args(&["--vdev", "net_null0", "--duration", "1.2", "--stats-interval", "0.5", "--ring-size", "16"]));
+    a.extend(args(&["--show", "errors"]));
+    let out = run(&a);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // In a pipe: plain lines, no escape sequences.
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+    let port: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff:   port net_null0: rx ")).collect();
+    let ring: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("handoff:   ring handoff_0_0: congestion drops ")).collect();
+    assert!((2..=3).contains(&port.len()) && port.len() == ring.len(), "{stderr}");
+    assert!(port[0].contains(" pps ") && port[0].contains(" bps, tx "), "{stderr}");
+    assert!(ring[0].contains("occupancy "), "{stderr}");
+}
+
+#[test]
+fn show_xstats_lists_the_pmds_extended_statistics() {
+    let _g = serial();
+    let mut a = eal_base("xstats");
+    a.extend(args(&["--vdev", "net_null0", "--count", "1000"]));
+    let doc = run_json(&a);
+    assert_eq!(doc["interfaces"][0]["xstats"]["rx_good_packets"], 1000, "{}", doc["interfaces"]);
+    a.extend(args(&["--show", "xstats"]));
+    let out = run(&a);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.trim_start().starts_with("rx_good_packets") && l.ends_with(" 1000")), "{text}");
+}

@@ -527,3 +527,116 @@ fn af_packet_output_forwards_udp_between_namespaces() {
     assert!(ifs[0]["rx_packets"].as_u64().unwrap() >= DATAGRAMS as u64);
     assert_eq!(ifs[1]["tx_packets"], received);
 }
+
+/// Receives up to `n` datagrams on `addr:port` in namespace `ns`, at most 5 s;
+/// says on `ready` when its socket is bound.
+fn udp_receiver(
+    ns: String,
+    addr: Ipv4Addr,
+    port: u16,
+    n: usize,
+    ready: std::sync::mpsc::Sender<()>,
+) -> std::thread::JoinHandle<std::io::Result<Vec<Vec<u8>>>> {
+    std::thread::spawn(move || {
+        in_netns(&ns, move || -> std::io::Result<Vec<Vec<u8>>> {
+            let sock = UdpSocket::bind(SocketAddrV4::new(addr, port))?;
+            sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+            let _ = ready.send(());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let (mut got, mut buf) = (Vec::new(), [0u8; 2048]);
+            // At most 5 s and 1000 reads.
+            for _ in 0..1000 {
+                if got.len() == n || Instant::now() > deadline {
+                    break;
+                }
+                match sock.recv(&mut buf) {
+                    Ok(len) => got.push(buf[..len].to_vec()),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(got)
+        })
+    })
+}
+
+/// Sends `datagrams` from `from` in namespace `ns` to `to:port`, 20 ms apart.
+fn udp_send(ns: &str, from: Ipv4Addr, to: Ipv4Addr, port: u16, datagrams: Vec<Vec<u8>>) -> std::io::Result<()> {
+    in_netns(ns, move || -> std::io::Result<()> {
+        let sock = UdpSocket::bind(SocketAddrV4::new(from, 0))?;
+        no_udp_checksum(&sock)?;
+        for d in &datagrams {
+            sock.send_to(d, SocketAddrV4::new(to, port))?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    })
+}
+
+/// Port pairs, l2fwd-style: `--output 0:1,1:0` between two veth pairs. A's
+/// datagrams reach B and B's reach A, each through the other port only.
+#[test]
+fn af_packet_port_pairs_forward_both_ways() {
+    if !can_run("af_packet_port_pairs_forward_both_ways") {
+        return;
+    }
+    let _g = serial();
+    let pid = std::process::id();
+    let (ns_a, ns_h, ns_b) = (format!("hpA{pid}"), format!("hpH{pid}"), format!("hpB{pid}"));
+    let (pa, pha, phb, pb) = (format!("pa{pid}"), format!("pha{pid}"), format!("phb{pid}"), format!("pb{pid}"));
+    let _ns = Namespaces::create(&[&ns_a, &ns_h, &ns_b]);
+    veth(&ns_a, &pa, "02:00:00:00:0a:03", &ns_h, &pha, "02:00:00:00:0c:03");
+    veth(&ns_h, &phb, "02:00:00:00:0c:04", &ns_b, &pb, "02:00:00:00:0b:03");
+    ip(&["-n", &ns_a, "addr", "add", "192.0.2.1/24", "dev", &pa]);
+    ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &pb]);
+    // No ARP needed either way: each side knows the other's MAC.
+    ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:03", "dev", &pa, "nud", "permanent"]);
+    ip(&["-n", &ns_b, "neigh", "replace", "192.0.2.1", "lladdr", "02:00:00:00:0a:03", "dev", &pb, "nud", "permanent"]);
+
+    let mut a = eal_base("afpacket-pairs");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_af_packet0,iface={pha}"),
+        "--vdev",
+        &format!("net_af_packet1,iface={phb}"),
+        "--output",
+        "0:1,1:0",
+        "--duration",
+        "3",
+        "--json",
+    ]));
+    let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&pha, &phb]);
+    const PORT: u16 = 40_001;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let at_b = udp_receiver(ns_b.clone(), B_ADDR, PORT, DATAGRAMS, ready_tx.clone());
+    let at_a = udp_receiver(ns_a.clone(), A_ADDR, PORT, DATAGRAMS, ready_tx);
+    let ready = (0..2).all(|_| ready_rx.recv_timeout(Duration::from_secs(5)).is_ok());
+    let from_a: Vec<Vec<u8>> = (0..DATAGRAMS).map(|i| format!("from A {i:02}").into_bytes()).collect();
+    let from_b: Vec<Vec<u8>> = (0..DATAGRAMS).map(|i| format!("from B {i:02}").into_bytes()).collect();
+    let sent_a = udp_send(&ns_a, A_ADDR, B_ADDR, PORT, from_a.clone());
+    let sent_b = udp_send(&ns_b, B_ADDR, A_ADDR, PORT, from_b.clone());
+    let got_b = at_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let got_a = at_a.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let out = running.wait(Duration::from_secs(30));
+    let doc = json_of(&out);
+    assert!(ready, "the receivers did not start");
+    sent_a.expect("send from A");
+    sent_b.expect("send from B");
+    assert_eq!(got_b.expect("receive in B"), from_a, "B gets every datagram of A, in order");
+    assert_eq!(got_a.expect("receive in A"), from_b, "A gets every datagram of B, in order");
+
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["dropped"], 0, "{}", doc["conservation"]);
+    // Each port's packets left by its partner only.
+    let ifs = doc["interfaces"].as_array().unwrap();
+    assert_eq!(ifs[1]["tx_packets"], ifs[0]["rx_packets"], "{ifs:?}");
+    assert_eq!(ifs[0]["tx_packets"], ifs[1]["rx_packets"], "{ifs:?}");
+    let pairs = doc["pairs"].as_array().expect("per-pair counters");
+    assert_eq!(pairs.len(), 2);
+    for (p, rx, tx) in [(&pairs[0], 0, 1), (&pairs[1], 1, 0)] {
+        assert_eq!((p["rx_port"].as_u64(), p["tx_port"].as_u64()), (Some(rx), Some(tx)), "{p}");
+        assert_eq!(p["packets"], ifs[rx as usize]["rx_packets"], "{p}");
+        assert!(p["packets"].as_u64().unwrap() >= DATAGRAMS as u64, "{p}");
+        assert_eq!(p["refused"], 0, "{p}");
+    }
+}

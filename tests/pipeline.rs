@@ -264,3 +264,38 @@ fn eal_profile_from_dpdk_config_runs() {
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 5000);
 }
+
+/// `--output 0:1,1:0` over two capture files: each file's packets end in the
+/// other port's tx_pcap, unchanged; unknown ports in a pair are refused.
+#[test]
+fn port_pairs_send_each_ports_packets_out_of_its_partner() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (random_packets(50, 1), random_packets(30, 2));
+    write_pcap(&dir.path().join("a.pcap"), &a);
+    write_pcap(&dir.path().join("b.pcap"), &b);
+    let d = |n: &str| dir.path().join(n).display().to_string();
+    let mut args_ = eal_base("pairs");
+    args_.extend(args(&[
+        "--vdev",
+        &format!("net_pcap0,rx_pcap={},tx_pcap={}", d("a.pcap"), d("a_out.pcap")),
+        "--vdev",
+        &format!("net_pcap1,rx_pcap={},tx_pcap={}", d("b.pcap"), d("b_out.pcap")),
+        "--output",
+        "0:net_pcap1,net_pcap1:0",
+    ]));
+    let doc = run_json(&args_);
+    assert_conserved(&doc);
+    assert_eq!(read_pcap(&dir.path().join("b_out.pcap")), a);
+    assert_eq!(read_pcap(&dir.path().join("a_out.pcap")), b);
+    let pairs = doc["pairs"].as_array().unwrap();
+    assert_eq!(pairs[0]["packets"], 50, "{pairs:?}");
+    assert_eq!(pairs[1]["packets"], 30, "{pairs:?}");
+
+    let mut bad = eal_base("pairs-bad");
+    bad.extend(args(&["--vdev", "net_null0", "--vdev", "net_null1", "--output", "0:7", "--count", "10"]));
+    let out = run(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("handoff: --output 0:7: '0:7' is not a pair of known ports"), "{stderr}");
+}

@@ -83,7 +83,7 @@ fn trace_pcapng_is_readable_by_tshark_with_node_paths() {
     assert_eq!(rows.len(), 3, "{text}");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
     for r in rows {
-        assert_eq!(r[0], "thread 1: dpdk-input handoffdemo-1 -> thread 2: handoff_trace handoffdemo-2 error-drop drop");
+        assert_eq!(r[0], "thread 1: dpdk-input handoffdemo-1 -> thread 2: handoff_trace handoffdemo-2 error-drop drop; end: handoffdemo-2: completed packets");
         assert_eq!(r[1], "53");
         assert_eq!(r[2], "net_pcap0");
         let t: f64 = r[3].parse().unwrap();
@@ -139,4 +139,43 @@ fn symmetric_hashing_sends_both_directions_to_one_worker() {
     assert!(sym.contains(&2) && sym.contains(&3), "flows spread over both workers: {sym:?}");
     let asym = worker_of(false);
     assert!(asym.chunks(2).any(|pair| pair[0] != pair[1]), "{asym:?}");
+}
+
+/// A traced packet the full ring refuses ends its trace with the drop, in
+/// the text, the JSON fields and the pcapng comment.
+#[test]
+fn a_traced_packet_dropped_at_the_handoff_says_so() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pcapng = dir.path().join("t.pcapng");
+    let mut a = eal_base("trace-end");
+    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--count", "100000", "--trace", "64"]));
+    a.extend(args(&["--trace-pcapng", pcapng.to_str().unwrap()]));
+    let doc = run_json(&a);
+    assert_conserved(&doc);
+    let rx = doc["trace"].as_array().unwrap().iter().find(|t| t["thread"] == 1).unwrap()["packets"].clone();
+    let dropped: Vec<&serde_json::Value> = rx
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["packet"]["end"] == "handoffdemo-1: handoff queue congestion drops")
+        .collect();
+    // A burst of 32 into a ring of 16: the first burst alone loses 16.
+    assert!(!dropped.is_empty(), "{rx}");
+    let last = dropped[0]["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["node"], "drop");
+    assert_eq!(last["text"], "handoffdemo-1: handoff queue congestion drops");
+    let tshark = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcapng)
+        .args(["-T", "fields", "-e", "frame.comment"])
+        .output()
+        .expect("tshark is installed (scripts/install-deps.sh)");
+    let text = String::from_utf8(tshark.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l
+            == "thread 1: dpdk-input handoffdemo-1 drop; end: handoffdemo-1: handoff queue congestion drops"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.ends_with("drop; end: handoffdemo-2: completed packets")), "{text}");
 }

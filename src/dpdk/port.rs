@@ -294,3 +294,35 @@ impl TxQueue {
         sent
     }
 }
+
+/// The extended statistics port `id`'s PMD offers (name, value), in the
+/// PMD's order; empty when it offers none or the port is gone. Allocates:
+/// for the control thread (reports, the control socket), never an lcore.
+pub fn xstats(id: u16) -> Vec<(String, u64)> {
+    // SAFETY: a NULL array with size 0 asks only for the count; an invalid
+    // port returns a negative errno.
+    let n = unsafe { sys::rte_eth_xstats_get_names(id, std::ptr::null_mut(), 0) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    let mut names = vec![sys::rte_eth_xstat_name::default(); n as usize];
+    let mut values = vec![sys::rte_eth_xstat::default(); n as usize];
+    // SAFETY: both arrays hold `n` writable entries, as their size says.
+    let got_names = unsafe { sys::rte_eth_xstats_get_names(id, names.as_mut_ptr(), n as u32) };
+    // SAFETY: as above.
+    let got = unsafe { sys::rte_eth_xstats_get(id, values.as_mut_ptr(), n as u32) };
+    if got_names <= 0 || got <= 0 {
+        return Vec::new();
+    }
+    let count = (got.min(got_names) as usize).min(names.len());
+    values[..count]
+        .iter()
+        .filter_map(|v| {
+            let name = names.get(v.id as usize)?;
+            // SAFETY: DPDK writes a NUL-terminated name into each 64-byte entry;
+            // the last byte is reserved for it.
+            let s = unsafe { CStr::from_ptr(name.name.as_ptr()) }.to_string_lossy().into_owned();
+            Some((s, v.value))
+        })
+        .collect()
+}

@@ -153,6 +153,15 @@ impl RingProducer {
 }
 
 impl RingConsumer {
+    /// Indices in the ring now (its occupancy), for the high-water mark: one
+    /// read of the ring's head and tail, no lock, no write.
+    #[inline]
+    pub fn count(&self) -> u32 {
+        // SAFETY: the ring is valid for the life of this handle; rte_ring_count
+        // only reads the producer and consumer tails.
+        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
+    }
+
     /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
     #[inline]
     pub fn dequeue(&mut self, burst: &mut Burst, max: usize) -> usize {

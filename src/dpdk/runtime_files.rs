@@ -9,6 +9,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// handoff's control socket, in the runtime directory (`handoff show ...`).
+pub const CONTROL_SOCKET: &str = "handoff.sock";
+
 /// Longest `--file-prefix` accepted: EAL builds Unix socket paths from it
 /// (`/var/run/dpdk/<prefix>/mp_socket_<pid>_<n>`), which have 108 bytes.
 pub const MAX_PREFIX_LEN: usize = 48;
@@ -63,6 +66,10 @@ impl RuntimeFiles {
         RuntimeFiles { prefix: prefix.to_string(), dir, dir_is_new }
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -93,7 +100,8 @@ fn remove_eal_files(dir: &Path) {
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        let eal_file = matches!(name.as_ref(), "config" | "hugepage_info" | "mp_socket")
+        // handoff.sock is handoff's own control socket, beside EAL's.
+        let eal_file = matches!(name.as_ref(), "config" | "hugepage_info" | "mp_socket" | CONTROL_SOCKET)
             || ["fbarray_", "mp_socket_", "dpdk_telemetry"].iter().any(|p| name.starts_with(p));
         let Ok(ft) = e.file_type() else { continue };
         if eal_file && (ft.is_file() || ft.is_socket()) {

@@ -34,7 +34,14 @@ pub struct LcoreCounters {
     pub done: AtomicBool,
     /// Every input queue of this lcore is a finite input that ran dry.
     pub input_exhausted: AtomicBool,
+    /// Port pairs (`--output A:B`): per rx port, packets its partner's tx
+    /// queue took, and those it refused.
+    pub pair_sent: [AtomicU64; MAX_PAIR_PORTS],
+    pub pair_refused: [AtomicU64; MAX_PAIR_PORTS],
 }
+
+/// Ports a pair can name (RTE_MAX_ETHPORTS in DPDK's default build).
+pub const MAX_PAIR_PORTS: usize = 32;
 
 /// Adds `n` to a counter only this thread writes.
 #[inline(always)]

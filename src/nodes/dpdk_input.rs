@@ -77,6 +77,8 @@ pub struct Tracer<'a> {
     /// Only packets this BPF program accepts are traced (`--trace-filter`).
     pub filter: Option<&'a pcap::BpfProgram>,
     pub buffers: &'a Buffers,
+    /// Trace index of `traces[0]` (earlier buffers went to the control socket).
+    pub base: u32,
 }
 
 /// Marks and records the packets of `burst` the tracer picks, until its
@@ -97,7 +99,7 @@ pub fn trace(
         if tracer.filter.is_some_and(|f| !f.filter(m.data())) {
             continue;
         }
-        let handle = TraceHandle::new(tracer.thread, traces.len() as u32);
+        let handle = TraceHandle::new(tracer.thread, tracer.base.wrapping_add(traces.len() as u32));
         m.set_trace(handle.raw());
         let (l2, l3, ol2, ol3) = m.header_lens();
         let data = m.data();

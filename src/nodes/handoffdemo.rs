@@ -11,7 +11,8 @@ use crate::ids::ThreadId;
 
 use super::counters::LcoreCounters;
 use super::flow_hash::worker_for;
-use super::{handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
+use super::ring_stats::RingStats;
+use super::{error_drop, handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
 
 /// handoffdemo-1's counters and handoffdemo-2's, with VPP's texts.
 pub const HANDED_OFF: &str = "packets handed off processed";
@@ -40,6 +41,8 @@ pub struct Handoff {
     pub backpressure: bool,
     pub symmetric: bool,
     pub stop: Arc<AtomicBool>,
+    /// Per ring (same order as `rings`): enqueues, drops, burst stamps.
+    ring_stats: Vec<Arc<RingStats>>,
 }
 
 impl Handoff {
@@ -52,7 +55,13 @@ impl Handoff {
     ) -> Handoff {
         // Allocated here, before the loop.
         let per_worker = (0..rings.len()).map(|_| Burst::new()).collect();
-        Handoff { thread, rings, per_worker, backpressure, symmetric, stop }
+        Handoff { thread, rings, per_worker, backpressure, symmetric, stop, ring_stats: Vec::new() }
+    }
+
+    /// Counts each ring's traffic and stamps its bursts (`show handoff`).
+    pub fn with_ring_stats(mut self, stats: Vec<Arc<RingStats>>) -> Handoff {
+        self.ring_stats = stats;
+        self
     }
 
     /// handoffdemo-1: hands every packet of `burst` to its worker's ring.
@@ -73,8 +82,9 @@ impl Handoff {
             t.push(t0, Node::HandoffDemo1, Record::HandoffDemo(Trace { thread: self.thread.0 }));
         }
         let (mut accepted, mut refused) = (0u64, 0u64);
+        let traced = &mut traces[first..];
         if self.rings.len() == 1 {
-            let (a, r) = self.enqueue(0, burst);
+            let (a, r) = self.enqueue(0, burst, traced, t0);
             accepted += a;
             refused += r;
         } else {
@@ -89,7 +99,7 @@ impl Handoff {
             }
             for (w, b) in per_worker.iter_mut().enumerate() {
                 if !b.is_empty() {
-                    let (a, r) = self.enqueue(w, b);
+                    let (a, r) = self.enqueue(w, b, traced, t0);
                     accepted += a;
                     refused += r;
                 }
@@ -104,17 +114,39 @@ impl Handoff {
     }
 
     /// Enqueues `b` to worker `w`; returns (accepted, refused-and-freed).
+    /// A traced packet the ring refuses ends its trace with the drop.
     #[inline(always)]
-    fn enqueue(&mut self, w: usize, b: &mut Burst) -> (u64, u64) {
+    fn enqueue(&mut self, w: usize, b: &mut Burst, traced: &mut [PacketTrace], t0: u64) -> (u64, u64) {
         let mut accepted = self.rings[w].enqueue(b) as u64;
+        let mut stalls = 0u64;
         if self.backpressure {
             // Hold rx until the worker makes room; give up only when stopping.
             while !b.is_empty() && !self.stop.load(Ordering::Relaxed) {
                 std::hint::spin_loop();
+                stalls += 1;
                 accepted += self.rings[w].enqueue(b) as u64;
             }
         }
-        (accepted, b.free_all() as u64)
+        if !traced.is_empty() && !b.is_empty() {
+            end_traces_at_congestion(b, traced);
+        }
+        let refused = b.free_all() as u64;
+        if let Some(s) = self.ring_stats.get(w) {
+            s.enqueued(accepted, refused, stalls, t0);
+        }
+        (accepted, refused)
+    }
+}
+
+/// The traced packets of `refused` end their trace with a drop record
+/// (`handoffdemo-1: handoff queue congestion drops`). Rare path.
+#[cold]
+fn end_traces_at_congestion(refused: &Burst, traced: &mut [PacketTrace]) {
+    for m in refused.as_slice().iter().filter(|m| m.is_traced()) {
+        let handle = m.trace_handle();
+        if let Some(t) = traced.iter_mut().find(|t| t.input().is_some_and(|(_, s)| s.trace_handle == handle)) {
+            t.push(rdtsc(), Node::Drop, Record::Drop(error_drop::DropTrace { reason: Reason::Congestion }));
+        }
     }
 }
 

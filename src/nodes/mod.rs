@@ -14,11 +14,12 @@ pub mod flow_hash;
 pub mod handoff_trace;
 pub mod handoffdemo;
 pub mod interface_output;
+pub mod ring_stats;
 
 use serde::Serialize;
 
 use crate::dpdk::MAX_BURST;
-use crate::trace::text::{FormatContext, TracePacketText, TraceRecordText};
+use crate::trace::text::{port_name, FormatContext, PacketFields, TracePacketText, TraceRecordText};
 
 /// Every node a packet can visit. The discriminant indexes per-lcore counter arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -217,7 +218,43 @@ impl PacketTrace {
             record.push_text(&mut text, ctx);
             records.push(TraceRecordText { time: ctx.seconds(tsc), node: node.name().into(), text });
         }
-        TracePacketText { records }
+        TracePacketText { records, packet: self.fields(ctx) }
+    }
+
+    /// The packet's structured facts: ports, length, 5-tuple, how it ended.
+    pub fn fields(&self, ctx: &FormatContext) -> PacketFields {
+        let mut f = PacketFields::default();
+        if let Some((_, s)) = &self.input {
+            f.rx_port = Some(s.port);
+            f.rx_interface = Some(port_name(ctx, s.port).into_owned());
+            f.length = Some(s.pkt_len);
+            f.decode(s.captured_data());
+        }
+        for (_, _, record) in self.records() {
+            match record {
+                Record::ErrorDrop(e) if f.rx_port.is_none() => {
+                    f.rx_port = Some(e.rx_port);
+                    f.rx_interface = Some(port_name(ctx, e.rx_port).into_owned());
+                }
+                Record::Output(o) => {
+                    f.tx_port = Some(o.port);
+                    f.tx_interface = Some(port_name(ctx, o.port).into_owned());
+                    f.end = Some("transmitted".into());
+                }
+                Record::Drop(d) => f.end = Some(format!("{}: {}", d.reason.node().name(), d.reason.text())),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// How the packet's trace ended on this thread, if it did (see `fields`).
+    pub fn end(&self) -> Option<String> {
+        self.records().fold(None, |end, (_, _, record)| match record {
+            Record::Output(_) => Some("transmitted".into()),
+            Record::Drop(d) => Some(format!("{}: {}", d.reason.node().name(), d.reason.text())),
+            _ => end,
+        })
     }
 }
 

@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use crate::dpdk::{self, PortInfo, PortStats};
 use crate::nodes::counters::LcoreCounters;
+use crate::nodes::ring_stats::RingCounts;
 use crate::nodes::PacketTrace;
 
 use super::rx::InputEnd;
-use super::topology::Topology;
+use super::topology::{RingId, Topology};
 use super::Plan;
 
 /// One data-path thread's share of the facts, same order as `Topology::threads`.
@@ -36,6 +37,23 @@ pub struct RunFacts {
     pub mbufs_free: u64,
     /// Input and output files checked against the counters.
     pub file_checks: Vec<FileCheck>,
+    /// Every handoff ring: its counters and how long its packets waited.
+    pub rings: Vec<RingFacts>,
+    /// `--output A:B,...`: the (rx port, tx port) pairs.
+    pub pairs: Vec<(u16, u16)>,
+    /// The PMDs' extended statistics per port id.
+    pub xstats: Vec<(u16, Vec<(String, u64)>)>,
+    /// TSC now, while the run goes on (the control socket's view); 0 once
+    /// it ended (each thread's own end TSC counts then).
+    pub now_tsc: u64,
+}
+
+/// One handoff ring at the end of a run (or now, for the control socket).
+pub struct RingFacts {
+    pub id: RingId,
+    pub counts: RingCounts,
+    /// Waits between handoffdemo-1 and handoffdemo-2, TSC cycles, one per burst.
+    pub waits: Option<hdrhistogram::Histogram<u64>>,
 }
 
 impl RunFacts {

@@ -13,8 +13,13 @@ use crate::dpdk::{self, DpdkError, Eal, LcoreEnd, LcoreJob};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::handoffdemo::Handoff;
 
+use crate::nodes::interface_output::PairOutput;
+use crate::nodes::ring_stats::{self, RingStats};
+
+use super::live::Mailbox;
 use super::rx::{RxLcore, RxResult};
 use super::setup::Setup;
+use super::topology::RingId;
 use super::worker::{Output, WorkerLcore, WorkerResult};
 use super::Plan;
 
@@ -26,6 +31,10 @@ pub struct Shared {
     pub abort: Arc<AtomicBool>,
     /// Per thread, in topology order (rx lcores first).
     pub counters: Vec<Arc<LcoreCounters>>,
+    /// Per thread, in topology order: the control socket's requests.
+    pub mailboxes: Vec<Arc<Mailbox>>,
+    /// Every ring's counters and burst stamps, rx-major.
+    pub rings: Vec<(RingId, Arc<RingStats>)>,
     pub done_tx: Sender<LcoreEnd>,
     pub done_rx: Receiver<LcoreEnd>,
 }
@@ -37,6 +46,8 @@ impl Shared {
             stop: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
             counters: plan.topology.threads().iter().map(|_| Arc::new(LcoreCounters::default())).collect(),
+            mailboxes: plan.topology.threads().iter().map(|_| Arc::new(Mailbox::default())).collect(),
+            rings: plan.topology.rings().map(|r| (r, Arc::new(RingStats::default()))).collect(),
             done_tx,
             done_rx,
         }
@@ -44,6 +55,11 @@ impl Shared {
 
     pub fn rx_counters(&self, plan: &Plan) -> &[Arc<LcoreCounters>] {
         &self.counters[..plan.topology.rx().len()]
+    }
+
+    /// The counters of the rings a thread produces into or consumes from, in its order.
+    pub fn ring_stats_of(&self, rings: &[RingId]) -> Vec<Arc<RingStats>> {
+        rings.iter().filter_map(|id| self.rings.iter().find(|(r, _)| r == id).map(|(_, s)| s.clone())).collect()
     }
 }
 
@@ -68,12 +84,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
 
     for (thread, rings) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)) {
         let w = thread.id.0 as usize - n_rx - 1;
-        let output = match setup.output_port {
-            None => Output::Drop,
-            Some(id) => Output::Port(
-                setup.ports.iter().find(|p| p.info().id == id).expect("the output port is set up").tx_queue(w as u16),
-            ),
-        };
+        let output = output_of(setup, w as u16);
         let job = WorkerLcore {
             thread: thread.id,
             rings,
@@ -82,6 +93,9 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             buffers: setup.buffers.clone(),
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
+            mailbox: shared.mailboxes[n_rx + w].clone(),
+            ring_stats: shared.ring_stats_of(&thread.rings),
+            waits: thread.rings.iter().map(|_| ring_stats::wait_histogram()).collect(),
             counters: shared.counters[n_rx + w].clone(),
             abort: shared.abort.clone(),
             #[cfg(feature = "fault-injection")]
@@ -104,7 +118,8 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             let job = RxLcore {
                 thread: thread.id,
                 queues,
-                handoff: Handoff::new(thread.id, rings, plan.backpressure, plan.symmetric, shared.stop.clone()),
+                handoff: Handoff::new(thread.id, rings, plan.backpressure, plan.symmetric, shared.stop.clone())
+                    .with_ring_stats(shared.ring_stats_of(&thread.rings)),
                 burst_size: plan.burst,
                 budget: budget.clone(),
                 trace_limit: plan.trace,
@@ -113,6 +128,8 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
                 stop: shared.stop.clone(),
                 buffers: setup.buffers.clone(),
                 tsc_hz,
+                mailbox: shared.mailboxes[r].clone(),
+                trace_base: 0,
             };
             match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), move || job.run()) {
                 Ok(j) => launched.rx.push(j),
@@ -131,4 +148,22 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
         }
     }
     Ok(launched)
+}
+
+/// Worker `w`'s output: drop, its tx queue on the output port, or its tx
+/// queue on each pair's tx port, by rx port.
+fn output_of(setup: &Setup, w: u16) -> Output {
+    let txq = |id: u16| setup.ports.iter().find(|p| p.info().id == id).expect("the output port is set up").tx_queue(w);
+    if let Some(id) = setup.output_port {
+        return Output::Port(txq(id));
+    }
+    if setup.output_pairs.is_empty() {
+        return Output::Drop;
+    }
+    let max_rx = setup.output_pairs.iter().map(|&(rx, _)| usize::from(rx)).max().unwrap_or(0);
+    let mut by_rx: Vec<Option<crate::dpdk::TxQueue>> = (0..=max_rx).map(|_| None).collect();
+    for &(rx, tx) in &setup.output_pairs {
+        by_rx[usize::from(rx)] = Some(txq(tx));
+    }
+    Output::Pairs(PairOutput::new(by_rx))
 }

@@ -6,8 +6,10 @@
 
 pub mod facts;
 pub mod launch;
+pub mod live;
 pub mod rx;
 pub mod setup;
+pub mod stats;
 pub mod supervise;
 pub mod telemetry;
 pub mod topology;
@@ -22,7 +24,8 @@ use crate::devices::FiniteInput;
 use crate::dpdk::runtime_files::{self, RuntimeFiles};
 use crate::dpdk::{self, Eal};
 use crate::eal_args::EalArgs;
-use facts::{RunFacts, ThreadFacts};
+use facts::{RingFacts, RunFacts, ThreadFacts};
+use live::{LiveHook, LiveView};
 use supervise::{Limits, StopReason};
 use topology::Topology;
 
@@ -32,6 +35,9 @@ pub enum OutputChoice {
     Drop,
     /// A port, by name (`net_pcap1`) or id.
     Port(String),
+    /// Port pairs, l2fwd-style (`0:1,1:0`): packets received on the first
+    /// port of a pair leave by the second.
+    Pairs(Vec<(String, String)>),
 }
 
 /// Everything a run needs, checked before EAL starts where it can be.
@@ -69,7 +75,8 @@ pub struct RunOutcome {
     pub stop: StopReason,
 }
 
-pub fn run(plan: &Plan) -> Result<RunOutcome> {
+/// Runs the plan; `live` starts the control socket once the lcores run.
+pub fn run(plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcome> {
     for prefix in runtime_files::reclaim_stale() {
         log::info!("removed the runtime files of {prefix}, a handoff process that is gone");
     }
@@ -83,29 +90,40 @@ pub fn run(plan: &Plan) -> Result<RunOutcome> {
         }
     };
     cleanup::eal_started();
-    let outcome = run_with_eal(&eal, plan);
+    let outcome = run_with_eal(&eal, plan, live);
     // Everything that borrowed the EAL is gone by now.
     eal.cleanup();
     plan.runtime_files.remove_after_run();
     outcome
 }
 
-fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
+fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcome> {
     let mut setup = setup::setup(eal, plan)?;
     let shared = launch::Shared::new(plan);
     let start_tsc = dpdk::rdtsc();
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let started = std::time::Instant::now();
+    let expected = expected_packets(&setup);
     let launched = launch::launch(eal, plan, &mut setup, &shared)?;
     telemetry::register(eal, &plan.topology, &shared.counters, &setup.ports);
+    let view = std::sync::Arc::new(live_view(eal, plan, &setup, &shared, (start_tsc, start_unix, started)));
+    let server = live.started(view.clone());
 
-    let limits = Limits { duration: plan.duration, stats_interval: plan.stats_interval };
+    let limits = Limits {
+        duration: plan.duration,
+        stats_interval: plan.stats_interval,
+        ports: setup.ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect(),
+        expected,
+    };
     let stop = supervise::supervise(plan, &shared, &launched, &limits);
+    // The socket goes before the lcores are joined and the ports closed.
+    drop(server);
     let seconds = started.elapsed().as_secs_f64();
     let ended = supervise::join(launched);
 
     let interfaces: Vec<(dpdk::PortInfo, dpdk::PortStats)> =
         setup.ports.iter().map(|p| (p.info().clone(), p.stats())).collect();
+    let xstats = setup.ports.iter().map(|p| (p.info().id, dpdk::port::xstats(p.info().id))).collect();
     let file_checks = facts::input_checks(plan, &interfaces, &ended.inputs);
     // Close ports (their queues give back any mbufs they hold), then count
     // what is back in the pools.
@@ -113,11 +131,19 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         p.close();
     }
     let stop = if ended.failures.is_empty() { stop } else { StopReason::Failed(ended.failures.join("; ")) };
+    let rings = ring_facts(plan, &shared, ended.waits);
+    // Traces the control socket collected come first, then what each lcore still held.
+    let mut collected = std::mem::take(&mut view.trace_store().threads);
+    collected.resize_with(ended.traces.len(), Vec::new);
     let threads = shared
         .counters
         .iter()
         .zip(ended.traces)
-        .map(|(c, traces)| ThreadFacts { counters: c.clone(), traces })
+        .zip(collected)
+        .map(|((c, traces), mut earlier)| {
+            earlier.extend(traces);
+            ThreadFacts { counters: c.clone(), traces: earlier }
+        })
         .collect();
     let facts = RunFacts {
         topology: plan.topology.clone(),
@@ -132,6 +158,65 @@ fn run_with_eal(eal: &Eal, plan: &Plan) -> Result<RunOutcome> {
         mbufs_total: setup.buffers.total(),
         mbufs_free: setup.buffers.available(),
         file_checks,
+        rings,
+        pairs: setup.output_pairs.clone(),
+        xstats,
+        now_tsc: 0,
     };
     Ok(RunOutcome { facts, stop })
+}
+
+/// Packets the inputs hold when every polled port reads a finite file
+/// (pg streams marked infinite and live ports have no end: None).
+fn expected_packets(setup: &setup::Setup) -> Option<u64> {
+    let mut total = 0;
+    for q in setup.queues.iter().flatten() {
+        total += q.expected?;
+    }
+    Some(total).filter(|&n| n > 0)
+}
+
+/// What the control socket reads while the run goes on.
+fn live_view(
+    eal: &Eal,
+    plan: &Plan,
+    setup: &setup::Setup,
+    shared: &launch::Shared,
+    (start_tsc, start_unix, started): (u64, std::time::Duration, std::time::Instant),
+) -> LiveView {
+    LiveView {
+        prefix: plan.runtime_files.prefix().to_string(),
+        runtime_dir: plan.runtime_files.dir().to_path_buf(),
+        topology: plan.topology.clone(),
+        counters: shared.counters.clone(),
+        mailboxes: shared.mailboxes.clone(),
+        rings: shared.rings.clone(),
+        ports: setup.ports.iter().map(|p| p.info().clone()).collect(),
+        port_names: setup.port_names.clone(),
+        dynflags: dpdk::mbuf::dynflag_names(),
+        pairs: setup.output_pairs.clone(),
+        tsc_hz: eal.tsc_hz(),
+        start_tsc,
+        start_unix,
+        started,
+        traces: std::sync::Mutex::new(live::TraceStore { threads: Vec::new(), armed: plan.trace }),
+        stopping: shared.stop.clone(),
+    }
+}
+
+/// Each ring's counters and, from the worker that consumed it, its waits.
+fn ring_facts(plan: &Plan, shared: &launch::Shared, waits: Vec<Vec<hdrhistogram::Histogram<u64>>>) -> Vec<RingFacts> {
+    let mut by_ring: Vec<(topology::RingId, hdrhistogram::Histogram<u64>)> = Vec::new();
+    for (thread, hs) in plan.topology.workers().iter().zip(waits) {
+        by_ring.extend(thread.rings.iter().copied().zip(hs));
+    }
+    shared
+        .rings
+        .iter()
+        .map(|(id, stats)| RingFacts {
+            id: *id,
+            counts: stats.counts(),
+            waits: by_ring.iter().position(|(r, _)| r == id).map(|i| by_ring.swap_remove(i).1),
+        })
+        .collect()
 }

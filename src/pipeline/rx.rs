@@ -11,6 +11,8 @@ use crate::nodes::dpdk_input::{self, Tracer};
 use crate::nodes::handoffdemo::Handoff;
 use crate::nodes::PacketTrace;
 
+use super::live::{Mailbox, Reply, Request};
+
 /// One polled queue, with how many packets its finite input holds.
 pub struct InputQueue {
     pub rxq: RxQueue,
@@ -38,6 +40,11 @@ pub struct RxLcore {
     pub stop: Arc<AtomicBool>,
     pub buffers: Arc<Buffers>,
     pub tsc_hz: u64,
+    /// Requests of the control socket (live trace), read once per loop.
+    pub mailbox: Arc<Mailbox>,
+    /// Trace index of the first packet of the current trace buffer (the
+    /// buffers before it went to the control socket).
+    pub trace_base: u32,
 }
 
 /// A finite input that stays empty for 100 ms while packets are missing has
@@ -118,6 +125,7 @@ impl RxLcore {
                         limit: self.trace_limit,
                         filter: self.trace_filter.as_ref(),
                         buffers: &self.buffers,
+                        base: self.trace_base,
                     };
                     let (port, queue) = (q.rxq.port(), q.rxq.queue());
                     dpdk_input::trace(&mut burst, &mut traces, &tracer, port, queue, t1)
@@ -129,6 +137,9 @@ impl RxLcore {
                 loop_calls += 1;
             }
             window.end_loop(loop_vectors, loop_calls, &counters);
+            if self.mailbox.has_request() {
+                self.serve(&mut traces);
+            }
             let budget_spent = self.budget.as_ref().is_some_and(|b| b.load(Ordering::Relaxed) == 0);
             if !live || budget_spent {
                 break;
@@ -147,6 +158,32 @@ impl RxLcore {
             })
             .collect();
         RxResult { traces, inputs }
+    }
+
+    /// A request of the control socket: swaps the trace buffer for the one
+    /// it brought (re-arming the tracer or not) and hands the old one back.
+    #[cold]
+    fn serve(&mut self, traces: &mut Vec<PacketTrace>) {
+        let Some(request) = self.mailbox.take() else { return };
+        let reply = match request {
+            Request::Trace { buffer, arm } => {
+                let old = std::mem::replace(traces, buffer);
+                self.trace_base = self.trace_base.wrapping_add(old.len() as u32);
+                let old_filter = match arm {
+                    Some(a) => {
+                        self.trace_limit = a.limit;
+                        std::mem::replace(&mut self.trace_filter, a.filter)
+                    }
+                    None => {
+                        self.trace_limit = self.trace_limit.saturating_sub(old.len() as u32);
+                        None
+                    }
+                };
+                Reply::Trace { traces: old, old_filter }
+            }
+            Request::Waits(h) => Reply::Waits(h),
+        };
+        self.mailbox.answer(reply);
     }
 
     /// Takes up to a burst from the shared `--count` budget.

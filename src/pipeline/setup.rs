@@ -32,6 +32,8 @@ pub struct Setup {
     pub port_names: Vec<String>,
     /// The port `--output` names, if any.
     pub output_port: Option<u16>,
+    /// The (rx port, tx port) pairs `--output A:B,...` names.
+    pub output_pairs: Vec<(u16, u16)>,
     /// Per rx lcore, the queues it polls.
     pub queues: Vec<Vec<InputQueue>>,
     /// Per rx lcore, one ring per worker; per worker, one ring per rx lcore.
@@ -56,9 +58,10 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     }
     let port_names: Vec<String> = all_ports.iter().map(|p| p.name.clone()).collect();
     let output_port = match &plan.output {
-        OutputChoice::Drop => None,
         OutputChoice::Port(name) => Some(find_port(&all_ports, name)?),
+        OutputChoice::Drop | OutputChoice::Pairs(_) => None,
     };
+    let output_pairs = find_pairs(&all_ports, &plan.output)?;
     let (n_rx, n_workers) = (plan.topology.rx().len(), plan.topology.workers().len());
 
     // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else
@@ -87,7 +90,8 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
 
     let mut ports = Vec::new();
     for (info, &rxqs) in all_ports.iter().zip(&port_rxqs) {
-        let tx_queues = if Some(info.id) == output_port { n_workers as u16 } else { 1 };
+        let sends = Some(info.id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == info.id);
+        let tx_queues = if sends { n_workers as u16 } else { 1 };
         // rte_eth_dev_configure needs at least one rx queue even where none is polled.
         let conf = PortConfig {
             rx_queues: rxqs.max(1),
@@ -118,7 +122,7 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     if !buffers.indices_from_addresses() {
         log::info!("mbuf indices come from a dynfield (the pool is not in one piece)");
     }
-    Ok(Setup { ports, port_names, output_port, queues, producers, consumers, buffers })
+    Ok(Setup { ports, port_names, output_port, output_pairs, queues, producers, consumers, buffers })
 }
 
 /// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every
@@ -172,6 +176,12 @@ fn find_port(ports: &[PortInfo], name: &str) -> Result<u16> {
     }
     let known: Vec<String> = ports.iter().map(|p| format!("{} ({})", p.id, p.name)).collect();
     Err(anyhow!("unknown port '{name}' for --output; ports are: {}", known.join(", ")))
+}
+
+/// The port ids of `--output A:B,...` (empty for other outputs).
+fn find_pairs(ports: &[PortInfo], output: &OutputChoice) -> Result<Vec<(u16, u16)>> {
+    let OutputChoice::Pairs(pairs) = output else { return Ok(Vec::new()) };
+    pairs.iter().map(|(a, b)| Ok((find_port(ports, a)?, find_port(ports, b)?))).collect()
 }
 
 /// Every device the arguments name must be a port now: a vdev whose probe

@@ -2,24 +2,27 @@
 //! busy-polling, tells the data path when to stop, then joins the lcores.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{after, never, select, tick, Receiver};
 
 use serde::Serialize;
 
 use crate::dpdk::LcoreEnd;
-use crate::nodes::counters::LcoreCounters;
 use crate::nodes::PacketTrace;
 
 use super::launch::{Launched, Shared};
 use super::rx::InputEnd;
+use super::stats::StatsPrinter;
 use super::Plan;
 
 pub struct Limits {
     pub duration: Option<f64>,
     pub stats_interval: Option<f64>,
+    /// The ports (id, name) the stats lines show.
+    pub ports: Vec<(u16, String)>,
+    /// Packets the finite inputs hold, when every input is one (progress).
+    pub expected: Option<u64>,
 }
 
 /// Why a run stopped, as the JSON says it (`stopped_by`), in snake_case.
@@ -129,9 +132,11 @@ pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Lim
     let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
     let deadline = limits.duration.map(|d| after(secs(d.max(0.0)))).unwrap_or_else(never);
     let stats = limits.stats_interval.map(|s| tick(secs(s.max(0.01)))).unwrap_or_else(never);
+    let mut printer = StatsPrinter::new(limits.ports.clone(), shared.rings.clone(), limits.expected);
+    printer.interval(all_counters);
+    let progress = if printer.has_progress() { tick(Duration::from_millis(200)) } else { never() };
     let mut reason: Option<StopReason> = None;
     let mut ended = 0;
-    let mut last = (Instant::now(), totals(all_counters));
     let request_stop = |reason: &mut Option<StopReason>, r: StopReason| {
         if reason.is_none() {
             *reason = Some(r);
@@ -168,33 +173,12 @@ pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Lim
                 }
             },
             recv(deadline) -> _ => request_stop(&mut reason, StopReason::Duration),
-            recv(stats) -> _ => {
-                let now = (Instant::now(), totals(all_counters));
-                print_rates(&last, &now);
-                last = now;
-            },
+            recv(stats) -> _ => printer.interval(all_counters),
+            recv(progress) -> _ => printer.tick_progress(all_counters),
         }
     }
+    printer.finish();
     reason.unwrap_or(StopReason::InputDone)
-}
-
-/// (received, left) over all lcores.
-fn totals(counters: &[Arc<LcoreCounters>]) -> (u64, u64) {
-    counters.iter().fold((0, 0), |(r, l), c| (r + c.received(), l + c.left()))
-}
-
-fn print_rates(then: &(Instant, (u64, u64)), now: &(Instant, (u64, u64))) {
-    let dt = now.0.duration_since(then.0).as_secs_f64().max(1e-9);
-    let rx = (now.1 .0 - then.1 .0) as f64 / dt;
-    let out = (now.1 .1 - then.1 .1) as f64 / dt;
-    eprintln!(
-        "handoff: rx {:.0} pps, out+drop {:.0} pps, total rx {} left {} in flight {}",
-        rx,
-        out,
-        now.1 .0,
-        now.1 .1,
-        now.1 .0.saturating_sub(now.1 .1)
-    );
 }
 
 /// What the lcores hand back once joined.
@@ -202,6 +186,8 @@ pub struct Ended {
     /// Per thread, in topology order (rx lcores first).
     pub traces: Vec<Vec<PacketTrace>>,
     pub inputs: Vec<InputEnd>,
+    /// Per worker, in order: its rings' wait histograms (empty if it failed).
+    pub waits: Vec<Vec<hdrhistogram::Histogram<u64>>>,
     /// The lcores that panicked or returned nothing.
     pub failures: Vec<String>,
 }
@@ -209,7 +195,7 @@ pub struct Ended {
 /// Joins every lcore: each has reported on the done channel, so this does
 /// not spin.
 pub fn join(launched: Launched) -> Ended {
-    let mut ended = Ended { traces: Vec::new(), inputs: Vec::new(), failures: Vec::new() };
+    let mut ended = Ended { traces: Vec::new(), inputs: Vec::new(), waits: Vec::new(), failures: Vec::new() };
     for j in launched.rx {
         match j.join() {
             Ok(r) => {
@@ -224,10 +210,14 @@ pub fn join(launched: Launched) -> Ended {
     }
     for j in launched.workers {
         match j.join() {
-            Ok(r) => ended.traces.push(r.traces),
+            Ok(r) => {
+                ended.traces.push(r.traces);
+                ended.waits.push(r.waits);
+            }
             Err(e) => {
                 ended.failures.push(e.to_string());
                 ended.traces.push(Vec::new());
+                ended.waits.push(Vec::new());
             }
         }
     }

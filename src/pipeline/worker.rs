@@ -9,8 +9,11 @@ use crate::ids::ThreadId;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
 use crate::nodes::error_drop::error_drop_and_drop;
 use crate::nodes::handoffdemo::handoffdemo_2;
-use crate::nodes::interface_output::interface_output;
+use crate::nodes::interface_output::{interface_output, interface_output_pairs, PairOutput};
+use crate::nodes::ring_stats::RingStats;
 use crate::nodes::{PacketTrace, TracedInBurst};
+
+use super::live::{Mailbox, Reply, Request};
 
 /// Bursts a worker takes off a ring at once.
 const WORKER_DEQUEUE_BURSTS: usize = 4;
@@ -20,6 +23,8 @@ pub enum Output {
     Drop,
     /// interface-output on this tx queue.
     Port(TxQueue),
+    /// interface-output on the tx queue of each packet's rx port's partner.
+    Pairs(PairOutput),
 }
 
 pub struct WorkerLcore {
@@ -32,8 +37,15 @@ pub struct WorkerLcore {
     /// For returning dropped mbufs to their pools.
     pub buffers: Arc<Buffers>,
     pub burst_size: usize,
-    /// Traced packets this worker can record (sum of the rx lcores' limits).
+    /// Traced packets this worker can still record in its buffer (sum of
+    /// the rx lcores' limits; the control socket re-arms it).
     pub trace_capacity: usize,
+    /// Requests of the control socket (live trace, ring waits), read once per loop.
+    pub mailbox: Arc<Mailbox>,
+    /// Per ring (same order as `rings`): its counters and burst stamps, and
+    /// the histogram of its waits this worker owns.
+    pub ring_stats: Vec<Arc<RingStats>>,
+    pub waits: Vec<hdrhistogram::Histogram<u64>>,
     pub counters: Arc<LcoreCounters>,
     /// Set when the run must end at once (an lcore failed); normally workers
     /// end by draining after their producers are done.
@@ -85,6 +97,8 @@ impl Fault {
 
 pub struct WorkerResult {
     pub traces: Vec<PacketTrace>,
+    /// Per ring, how long its packets waited (TSC cycles, per burst).
+    pub waits: Vec<hdrhistogram::Histogram<u64>>,
 }
 
 impl WorkerLcore {
@@ -98,7 +112,7 @@ impl WorkerLcore {
         // Each burst passes every internal node of this worker once.
         let nodes = match self.output {
             Output::Drop => 3,
-            Output::Port(_) => 2,
+            Output::Port(_) | Output::Pairs(_) => 2,
         };
         counters.start_tsc.store(rdtsc(), Ordering::Release);
         loop {
@@ -112,11 +126,17 @@ impl WorkerLcore {
                 if n == 0 {
                     continue;
                 }
+                if let Some(stats) = self.ring_stats.get(r) {
+                    stats.dequeued(n as u64, u64::from(self.rings[r].count()), rdtsc(), &mut self.waits[r]);
+                }
                 got += n as u64;
                 bursts += 1;
                 self.process(&mut burst, &mut traces, &mut traced);
             }
             window.end_loop(got * nodes, bursts * nodes, &counters);
+            if self.mailbox.has_request() {
+                self.serve(&mut traces);
+            }
             if got == 0 && producers_done {
                 break;
             }
@@ -126,7 +146,32 @@ impl WorkerLcore {
         }
         window.finish(&counters);
         counters.end_tsc.store(rdtsc(), Ordering::Release);
-        WorkerResult { traces }
+        WorkerResult { traces, waits: std::mem::take(&mut self.waits) }
+    }
+
+    /// A request of the control socket: swaps the trace buffer, or copies
+    /// the ring waits into the histograms it brought (no allocation here).
+    #[cold]
+    fn serve(&mut self, traces: &mut Vec<PacketTrace>) {
+        let Some(request) = self.mailbox.take() else { return };
+        let reply = match request {
+            Request::Trace { buffer, arm } => {
+                let old = std::mem::replace(traces, buffer);
+                self.trace_capacity = match arm {
+                    Some(a) => a.limit as usize,
+                    None => self.trace_capacity.saturating_sub(old.len()),
+                };
+                Reply::Trace { traces: old, old_filter: None }
+            }
+            Request::Waits(mut copies) => {
+                for (copy, w) in copies.iter_mut().zip(&self.waits) {
+                    copy.reset();
+                    let _ = copy.add(w);
+                }
+                Reply::Waits(copies)
+            }
+        };
+        self.mailbox.answer(reply);
     }
 
     fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) {
@@ -141,6 +186,7 @@ impl WorkerLcore {
         match &mut self.output {
             Output::Drop => error_drop_and_drop(burst, &self.buffers, traces, traced, t1, &self.counters),
             Output::Port(txq) => interface_output(txq, burst, &self.buffers, traces, traced, t1, &self.counters),
+            Output::Pairs(p) => interface_output_pairs(p, burst, &self.buffers, traces, traced, t1, &self.counters),
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct Report {
     pub runtime: Vec<ThreadRuntime>,
     pub interfaces: Vec<InterfaceRow>,
     pub trace: Vec<ThreadTrace>,
+    /// Per handoff ring: traffic, congestion, high-water mark, wait percentiles.
+    pub handoff: Vec<RingRow>,
+    /// `--output A:B,...` only: per port pair.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<PairRow>,
     pub conservation: Conservation,
     pub seconds: f64,
     /// Why the run ended: input_done, count_reached, duration, signal, failed.
@@ -41,18 +46,24 @@ pub enum Section {
     Runtime,
     Trace,
     Interfaces,
+    /// Interfaces with the PMDs' extended statistics.
+    Xstats,
+    Handoff,
+    Pairs,
 }
 
 /// Threads with their counters, in thread-number order.
-type Counted<'a> = Vec<(&'a Thread, &'a LcoreCounters)>;
+pub type Counted<'a> = Vec<(&'a Thread, &'a LcoreCounters)>;
 
 pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
     let threads: Counted = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
     Report {
         errors: errors(&threads),
-        runtime: runtime(&threads, f.tsc_hz),
+        runtime: runtime(&threads, f.tsc_hz, f.now_tsc),
         interfaces: interfaces(f),
         trace: traces(f),
+        handoff: handoff(f),
+        pairs: pairs(f, &threads),
         conservation: conservation(f, &threads),
         seconds: f.seconds,
         stopped_by: stop.kind(),
@@ -60,8 +71,13 @@ pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
     }
 }
 
+/// The facts' threads with their counters, for the section builders.
+pub fn counted(f: &RunFacts) -> Counted<'_> {
+    f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect()
+}
+
 /// `show errors`: every nonzero counter, per thread.
-fn errors(threads: &Counted) -> Vec<ErrorRow> {
+pub fn errors(threads: &Counted) -> Vec<ErrorRow> {
     let mut errors = Vec::new();
     for (t, counters) in threads {
         for r in Reason::ALL {
@@ -75,13 +91,17 @@ fn errors(threads: &Counted) -> Vec<ErrorRow> {
     errors
 }
 
-/// `show runtime`: per thread, the nodes that ran.
-fn runtime(threads: &Counted, tsc_hz: u64) -> Vec<ThreadRuntime> {
+/// `show runtime`: per thread, the nodes that ran; a thread still running
+/// counts its time up to `now_tsc`.
+pub fn runtime(threads: &Counted, tsc_hz: u64, now_tsc: u64) -> Vec<ThreadRuntime> {
     let hz = tsc_hz.max(1) as f64;
     let mut runtime = Vec::new();
     for &(t, c) in threads {
         let start = c.start_tsc.load(Ordering::Acquire);
-        let end = c.end_tsc.load(Ordering::Acquire);
+        let end = match c.end_tsc.load(Ordering::Acquire) {
+            0 => now_tsc,
+            end => end,
+        };
         let time = if end > start { (end - start) as f64 / hz } else { 0.0 };
         let exhausted = c.input_exhausted.load(Ordering::Acquire);
         let mut nodes = Vec::new();
@@ -118,7 +138,7 @@ fn runtime(threads: &Counted, tsc_hz: u64) -> Vec<ThreadRuntime> {
     runtime
 }
 
-fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
+pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
     f.interfaces
         .iter()
         .map(|(info, s)| InterfaceRow {
@@ -132,12 +152,68 @@ fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
             rx_nombuf: s.rx_nombuf,
             rx_errors: s.rx_errors,
             tx_errors: s.tx_errors,
+            xstats: f
+                .xstats
+                .iter()
+                .filter(|(id, _)| *id == info.id)
+                .flat_map(|(_, x)| x.iter().filter(|(_, v)| *v != 0).cloned())
+                .collect(),
+        })
+        .collect()
+}
+
+/// `show handoff`: per ring, its counters and wait percentiles in ns.
+pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
+    let ns = |cycles: u64| (cycles as f64 * 1e9 / f.tsc_hz.max(1) as f64).round() as u64;
+    let n_rx = f.topology.rx().len() as u32;
+    f.rings
+        .iter()
+        .map(|r| {
+            let c = r.counts;
+            let wait_ns = r.waits.as_ref().filter(|h| !h.is_empty()).map_or_else(WaitNs::default, |h| WaitNs {
+                samples: h.len(),
+                p50: ns(h.value_at_quantile(0.5)),
+                p99: ns(h.value_at_quantile(0.99)),
+                p99_9: ns(h.value_at_quantile(0.999)),
+                max: ns(h.max()),
+            });
+            RingRow {
+                ring: r.id.name(),
+                from_thread: r.id.rx as u32 + 1,
+                to_thread: n_rx + r.id.worker as u32 + 1,
+                enqueued: c.enqueued,
+                dequeued: c.dequeued,
+                congestion_drops: c.dropped,
+                backpressure_stalls: c.stalls,
+                high_water: c.high_water,
+                wait_ns,
+                stamps_skipped: c.stamps_skipped,
+            }
+        })
+        .collect()
+}
+
+/// Per port pair: what its rx port's packets did at its tx port.
+pub fn pairs(f: &RunFacts, threads: &Counted) -> Vec<PairRow> {
+    let name = |id: u16| f.port_names.get(usize::from(id)).cloned().unwrap_or_else(|| format!("port {id}"));
+    let sum = |field: fn(&LcoreCounters) -> &[std::sync::atomic::AtomicU64], port: u16| -> u64 {
+        threads.iter().filter_map(|(_, c)| field(c).get(usize::from(port))).map(|a| a.load(Ordering::Acquire)).sum()
+    };
+    f.pairs
+        .iter()
+        .map(|&(rx, tx)| PairRow {
+            rx_port: rx,
+            rx_interface: name(rx),
+            tx_port: tx,
+            tx_interface: name(tx),
+            packets: sum(|c| &c.pair_sent, rx),
+            refused: sum(|c| &c.pair_refused, rx),
         })
         .collect()
 }
 
 /// `show trace`: thread 0 (empty) and every data-path thread's packets.
-fn traces(f: &RunFacts) -> Vec<ThreadTrace> {
+pub fn traces(f: &RunFacts) -> Vec<ThreadTrace> {
     let ctx =
         FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
     let main = crate::ids::ThreadId(0);
@@ -182,7 +258,10 @@ impl Report {
                 Section::Errors => out.push_str(&text::show_errors(&self.errors)),
                 Section::Runtime => out.push_str(&text::show_runtime(&self.runtime)),
                 Section::Trace => out.push_str(&text::show_trace(&self.trace, trace_max)),
-                Section::Interfaces => out.push_str(&text::show_interfaces(&self.interfaces)),
+                Section::Interfaces => out.push_str(&text::show_interfaces(&self.interfaces, false)),
+                Section::Xstats => out.push_str(&text::show_interfaces(&self.interfaces, true)),
+                Section::Handoff => out.push_str(&text::show_handoff(&self.handoff)),
+                Section::Pairs => out.push_str(&text::show_pairs(&self.pairs)),
             }
             if !out.ends_with('\n') {
                 out.push('\n');

@@ -80,6 +80,9 @@ pub struct InterfaceRow {
     pub rx_nombuf: u64,
     pub rx_errors: u64,
     pub tx_errors: u64,
+    /// The PMD's extended statistics that are not zero.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub xstats: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -101,4 +104,49 @@ pub struct Conservation {
     /// Capture files the run must account for beyond its counters.
     pub files: Vec<FileCheck>,
     pub ok: bool,
+}
+
+/// Ring wait percentiles, in nanoseconds, measured per burst (the wait of
+/// each burst's last packet between handoffdemo-1 and handoffdemo-2).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct WaitNs {
+    /// Bursts measured.
+    pub samples: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p99_9: u64,
+    pub max: u64,
+}
+
+/// `show handoff`: one handoff ring.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RingRow {
+    /// `handoff_<rx>_<worker>`.
+    pub ring: String,
+    pub from_thread: u32,
+    pub to_thread: u32,
+    pub enqueued: u64,
+    pub dequeued: u64,
+    /// Packets the full ring refused (drop-on-congestion).
+    pub congestion_drops: u64,
+    /// Retries on a full ring (backpressure): how often rx waited.
+    pub backpressure_stalls: u64,
+    /// Most packets the worker found in the ring.
+    pub high_water: u64,
+    pub wait_ns: WaitNs,
+    /// Bursts not stamped because the stamp ring was full.
+    pub stamps_skipped: u64,
+}
+
+/// `--output A:B`: packets of one pair.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PairRow {
+    pub rx_port: u16,
+    pub rx_interface: String,
+    pub tx_port: u16,
+    pub tx_interface: String,
+    /// Received on rx_port and taken by tx_port's queues.
+    pub packets: u64,
+    /// Refused by tx_port's queues (counted as `tx queue full drops`).
+    pub refused: u64,
 }

@@ -46,13 +46,22 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
     let hz = f.tsc_hz.max(1) as f64;
     let mut written = 0;
     for (t, facts) in f.threads().filter(|(t, _)| matches!(t.role, Role::Rx { .. })) {
-        for (index, p) in facts.traces.iter().enumerate() {
+        for p in &facts.traces {
             let Some((tsc, snap)) = p.input() else { continue };
+            let index = crate::ids::TraceHandle::from_raw(snap.trace_handle).index();
             let mut path: Vec<String> = vec![format!("thread {}:", t.id)];
             path.extend(p.nodes().map(|n| n.name().to_string()));
-            if let Some((w_thread, wp)) = continued.get(&(t.id.0, index as u32)) {
+            let mut end = p.end();
+            if let Some((w_thread, wp)) = continued.get(&(t.id.0, index)) {
                 path.push(format!("-> thread {w_thread}:"));
                 path.extend(wp.nodes().map(|n| n.name().to_string()));
+                end = wp.end().or(end);
+            }
+            // Where the packet ended: sent, or the drop counter that took it.
+            let mut comment = path.join(" ");
+            if let Some(end) = end {
+                comment.push_str("; end: ");
+                comment.push_str(&end);
             }
             let since = tsc.saturating_sub(f.start_tsc) as f64 / hz;
             w.write_pcapng_block(EnhancedPacketBlock {
@@ -60,7 +69,7 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
                 timestamp: f.start_unix + Duration::from_secs_f64(since),
                 original_len: snap.pkt_len,
                 data: Cow::from(snap.captured_data()),
-                options: vec![EnhancedPacketOption::Comment(Cow::from(path.join(" ")))],
+                options: vec![EnhancedPacketOption::Comment(Cow::from(comment))],
             })?;
             written += 1;
         }

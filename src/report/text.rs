@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use crate::report::model::{ErrorRow, InterfaceRow, NodeRuntime, NodeState, ThreadRuntime, ThreadTrace};
+use crate::report::model::{
+    ErrorRow, InterfaceRow, NodeRuntime, NodeState, PairRow, RingRow, ThreadRuntime, ThreadTrace,
+};
 use crate::report::vpp_fmt::{push_center, push_e, push_left, push_right, push_spaces, push_time};
 
 /// Nodes VPP registers as input nodes, whatever state they report.
@@ -161,7 +163,7 @@ pub fn show_trace(threads: &[ThreadTrace], max_packets: usize) -> String {
 /// Counter, Count); per port `%-32s%=5d` and its counters as `%-16s%16d`, the
 /// first on the name's line, the rest below it in the counter column.
 /// rx/tx packets and bytes are always listed, error counters when nonzero.
-pub fn show_interfaces(rows: &[InterfaceRow]) -> String {
+pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
     let mut out = String::with_capacity(160 * (rows.len() + 1));
     let mut line = String::with_capacity(80);
     let mut num = String::with_capacity(20);
@@ -175,6 +177,7 @@ pub fn show_interfaces(rows: &[InterfaceRow]) -> String {
         num.clear();
         let _ = write!(num, "{}", r.port);
         push_center(&mut line, &num, 5);
+        let extended = r.xstats.iter().filter(|_| xstats).map(|(k, v)| (k.as_str(), *v, false));
         let counters = [
             ("rx packets", r.rx_packets, true),
             ("rx bytes", r.rx_bytes, true),
@@ -186,7 +189,7 @@ pub fn show_interfaces(rows: &[InterfaceRow]) -> String {
             ("tx-error", r.tx_errors, false),
         ];
         let mut first = true;
-        for (name, value, always) in counters {
+        for (name, value, always) in counters.into_iter().chain(extended) {
             if !always && value == 0 {
                 continue;
             }
@@ -200,6 +203,59 @@ pub fn show_interfaces(rows: &[InterfaceRow]) -> String {
             let _ = write!(num, "{value}");
             push_right(&mut line, &num, 16);
         }
+        flush_line(&mut out, &mut line);
+    }
+    out
+}
+
+/// `show handoff` (beyond VPP): per ring, its traffic, congestion, the
+/// occupancy high-water mark and the wait between handoffdemo-1 and
+/// handoffdemo-2 (per burst, nanoseconds).
+pub fn show_handoff(rows: &[RingRow]) -> String {
+    let mut out = String::with_capacity(200 * (rows.len() + 1));
+    let mut line = String::with_capacity(200);
+    push_left(&mut line, "Ring", 16);
+    for h in ["From", "To"] {
+        push_right(&mut line, h, 6);
+    }
+    for h in ["Enqueued", "Dequeued", "Cong-drops", "BP-stalls", "High-water"] {
+        push_right(&mut line, h, 14);
+    }
+    for h in ["Wait-p50", "p99", "p99.9", "max(ns)"] {
+        push_right(&mut line, h, 12);
+    }
+    flush_line(&mut out, &mut line);
+    for r in rows {
+        push_left(&mut line, &r.ring, 16);
+        for v in [u64::from(r.from_thread), u64::from(r.to_thread)] {
+            push_right(&mut line, &v.to_string(), 6);
+        }
+        for v in [r.enqueued, r.dequeued, r.congestion_drops, r.backpressure_stalls, r.high_water] {
+            push_right(&mut line, &v.to_string(), 14);
+        }
+        for v in [r.wait_ns.p50, r.wait_ns.p99, r.wait_ns.p99_9, r.wait_ns.max] {
+            push_right(&mut line, &v.to_string(), 12);
+        }
+        flush_line(&mut out, &mut line);
+    }
+    out
+}
+
+/// `--output A:B,...`: per pair, what left by the partner port.
+pub fn show_pairs(rows: &[PairRow]) -> String {
+    let mut out = String::new();
+    let mut line = String::with_capacity(120);
+    for (h, w) in [("Rx interface", 32), ("Tx interface", 32)] {
+        push_left(&mut line, h, w);
+    }
+    push_right(&mut line, "Packets", 16);
+    push_right(&mut line, "Refused", 16);
+    flush_line(&mut out, &mut line);
+    for r in rows {
+        push_left(&mut line, &r.rx_interface, 32);
+        push_left(&mut line, &r.tx_interface, 32);
+        push_right(&mut line, &r.packets.to_string(), 16);
+        push_right(&mut line, &r.refused.to_string(), 16);
         flush_line(&mut out, &mut line);
     }
     out
@@ -375,12 +431,14 @@ mod tests {
             snap.trace_handle = 0x100_0000 | i;
             let text = format!("stream x, 128 bytes, 0 sw_if_index\n{}\n{}", buffer_line(&snap), hexdump(&data));
             wk0.push(TracePacketText {
+                packet: Default::default(),
                 records: vec![
                     rec(410.520688, "pg-input", text),
                     rec(410.520762, "handoffdemo-1", "HANDOFFDEMO: current thread 1".into()),
                 ],
             });
             wk1.push(TracePacketText {
+                packet: Default::default(),
                 records: vec![
                     rec(410.520796, "handoff_trace", format!("HANDED-OFF: from thread 1 trace index {i}")),
                     rec(410.520796, "handoffdemo-2", "HANDOFFDEMO: current thread 2".into()),
@@ -507,6 +565,7 @@ mod tests {
                 rx_nombuf: 2,
                 rx_errors: 0,
                 tx_errors: 0,
+                xstats: Default::default(),
             },
             InterfaceRow {
                 port: 1,
@@ -519,6 +578,7 @@ mod tests {
                 rx_nombuf: 0,
                 rx_errors: 0,
                 tx_errors: 0,
+                xstats: Default::default(),
             },
         ];
         let expected = "              Name               Idx      Counter          Count
@@ -532,6 +592,6 @@ a-very-long-interface-name-longe  1  rx packets                     0
                                      tx packets                     0
                                      tx bytes                       0
 ";
-        assert_eq!(show_interfaces(&rows), expected);
+        assert_eq!(show_interfaces(&rows, false), expected);
     }
 }

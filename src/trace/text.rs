@@ -49,6 +49,75 @@ pub struct TraceRecordText {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct TracePacketText {
     pub records: Vec<TraceRecordText>,
+    /// The packet's facts beside the VPP text (JSON only).
+    #[serde(skip_serializing_if = "PacketFields::is_empty")]
+    pub packet: PacketFields,
+}
+
+/// A traced packet as structured fields: where it came in (and, on the
+/// worker, where it went and how its trace ended), its length and 5-tuple.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PacketFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rx_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rx_interface: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_interface: Option<String>,
+    /// Frame length in bytes (pkt_len).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_port: Option<u16>,
+    /// How the packet's trace ended on this thread: `transmitted`, or the
+    /// drop counter (`handoffdemo-2: completed packets`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+impl PacketFields {
+    pub fn is_empty(&self) -> bool {
+        *self == PacketFields::default()
+    }
+
+    /// Length and 5-tuple from the frame's first bytes (Ethernet, VLANs, IPv4/6, TCP/UDP).
+    pub fn decode(&mut self, data: &[u8]) {
+        use etherparse::{NetSlice, TransportSlice};
+        let Ok(p) = etherparse::SlicedPacket::from_ethernet(data) else { return };
+        match &p.net {
+            Some(NetSlice::Ipv4(ip)) => {
+                self.src = Some(ip.header().source_addr().to_string());
+                self.dst = Some(ip.header().destination_addr().to_string());
+                self.protocol = Some(ip.header().protocol().0);
+            }
+            Some(NetSlice::Ipv6(ip)) => {
+                self.src = Some(ip.header().source_addr().to_string());
+                self.dst = Some(ip.header().destination_addr().to_string());
+                self.protocol = Some(ip.payload().ip_number.0);
+            }
+            _ => return,
+        }
+        match &p.transport {
+            Some(TransportSlice::Udp(u)) => {
+                (self.src_port, self.dst_port) = (Some(u.source_port()), Some(u.destination_port()))
+            }
+            Some(TransportSlice::Tcp(t)) => {
+                (self.src_port, self.dst_port) = (Some(t.source_port()), Some(t.destination_port()))
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Hex dump as in VPP's trace: `%08x: ` then up to 32 bytes as lowercase

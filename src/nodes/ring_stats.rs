@@ -1,0 +1,174 @@
+//! What happens on one handoff ring, beyond VPP: packets enqueued, dropped
+//! or stalled by congestion (rx lcore side), the occupancy high-water mark
+//! and how long packets wait in the ring (worker side).
+//!
+//! The wait is measured per burst, never per packet: the rx lcore stamps
+//! each enqueued burst (its TSC and the ring's running total of enqueued
+//! packets) into a small single-producer/single-consumer side ring; the
+//! worker, once its own running total of dequeued packets reaches a stamp's
+//! total (the burst's last packet left the ring), records `now - stamp` in
+//! a histogram it owns. Both sides keep the ring's FIFO order, so the
+//! totals line up. A full side ring skips the stamp (counted), never waits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+
+use super::counters::bump;
+
+/// Burst stamps in flight per ring: more than a full ring of 1-packet
+/// bursts would need, far more than the steady state (a few).
+pub const STAMPS: usize = 4096;
+
+/// Longest wait the histogram tells apart, in TSC cycles (beyond: clamped).
+const MAX_WAIT_CYCLES: u64 = 1 << 40;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct RxSide {
+    enqueued: AtomicU64,
+    dropped: AtomicU64,
+    stalls: AtomicU64,
+    stamps_skipped: AtomicU64,
+    head: AtomicU64,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct WorkerSide {
+    dequeued: AtomicU64,
+    high_water: AtomicU64,
+    tail: AtomicU64,
+}
+
+/// One ring's counters: each side writes only its own half.
+pub struct RingStats {
+    rx: RxSide,
+    worker: WorkerSide,
+    stamp_tsc: Box<[AtomicU64]>,
+    stamp_total: Box<[AtomicU64]>,
+}
+
+impl Default for RingStats {
+    fn default() -> Self {
+        RingStats {
+            rx: RxSide::default(),
+            worker: WorkerSide::default(),
+            stamp_tsc: (0..STAMPS).map(|_| AtomicU64::new(0)).collect(),
+            stamp_total: (0..STAMPS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// A histogram of ring waits in TSC cycles; made before the loop, so
+/// recording never allocates.
+pub fn wait_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_WAIT_CYCLES, 3).expect("valid histogram bounds")
+}
+
+/// What the control thread reads of a ring at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingCounts {
+    pub enqueued: u64,
+    pub dropped: u64,
+    pub stalls: u64,
+    pub dequeued: u64,
+    pub high_water: u64,
+    pub stamps_skipped: u64,
+}
+
+impl RingStats {
+    /// Rx lcore, after an enqueue: `accepted` went in, `dropped` were freed,
+    /// `stalled` retries waited on a full ring; stamps the burst at `tsc`.
+    #[inline(always)]
+    pub fn enqueued(&self, accepted: u64, dropped: u64, stalled: u64, tsc: u64) {
+        if accepted > 0 {
+            let total = self.rx.enqueued.load(Ordering::Relaxed) + accepted;
+            let head = self.rx.head.load(Ordering::Relaxed);
+            if head - self.worker.tail.load(Ordering::Acquire) < STAMPS as u64 {
+                let slot = (head % STAMPS as u64) as usize;
+                self.stamp_tsc[slot].store(tsc, Ordering::Relaxed);
+                self.stamp_total[slot].store(total, Ordering::Relaxed);
+                self.rx.head.store(head + 1, Ordering::Release);
+            } else {
+                bump(&self.rx.stamps_skipped, 1);
+            }
+            self.rx.enqueued.store(total, Ordering::Release);
+        }
+        if dropped > 0 {
+            bump(&self.rx.dropped, dropped);
+        }
+        if stalled > 0 {
+            bump(&self.rx.stalls, stalled);
+        }
+    }
+
+    /// Worker, after dequeuing `n` packets at `now` with `left` still in the
+    /// ring: the high-water mark, and the wait of every burst now fully out.
+    #[inline(always)]
+    pub fn dequeued(&self, n: u64, left: u64, now: u64, waits: &mut Histogram<u64>) {
+        let total = self.worker.dequeued.load(Ordering::Relaxed) + n;
+        self.worker.dequeued.store(total, Ordering::Release);
+        if n + left > self.worker.high_water.load(Ordering::Relaxed) {
+            self.worker.high_water.store(n + left, Ordering::Release);
+        }
+        let head = self.rx.head.load(Ordering::Acquire);
+        let mut tail = self.worker.tail.load(Ordering::Relaxed);
+        while tail < head {
+            let slot = (tail % STAMPS as u64) as usize;
+            if self.stamp_total[slot].load(Ordering::Relaxed) > total {
+                break;
+            }
+            let wait = now.saturating_sub(self.stamp_tsc[slot].load(Ordering::Relaxed));
+            waits.saturating_record(wait.max(1));
+            tail += 1;
+        }
+        self.worker.tail.store(tail, Ordering::Release);
+    }
+
+    pub fn counts(&self) -> RingCounts {
+        // The worker's side first: what it dequeued was enqueued before.
+        let dequeued = self.worker.dequeued.load(Ordering::Acquire);
+        RingCounts {
+            enqueued: self.rx.enqueued.load(Ordering::Acquire),
+            dropped: self.rx.dropped.load(Ordering::Acquire),
+            stalls: self.rx.stalls.load(Ordering::Acquire),
+            dequeued,
+            high_water: self.worker.high_water.load(Ordering::Acquire),
+            stamps_skipped: self.rx.stamps_skipped.load(Ordering::Acquire),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_recorded_once_a_burst_is_fully_out() {
+        let s = RingStats::default();
+        let mut h = wait_histogram();
+        s.enqueued(4, 0, 0, 100);
+        s.enqueued(2, 1, 0, 150);
+        s.dequeued(3, 3, 200, &mut h);
+        assert_eq!(h.len(), 0, "the first burst still has a packet in the ring");
+        s.dequeued(3, 0, 400, &mut h);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.min(), 250);
+        assert_eq!(h.max(), 300);
+        let c = s.counts();
+        assert_eq!((c.enqueued, c.dropped, c.dequeued, c.high_water), (6, 1, 6, 6));
+    }
+
+    #[test]
+    fn a_full_side_ring_skips_stamps_and_never_blocks() {
+        let s = RingStats::default();
+        for i in 0..STAMPS as u64 + 5 {
+            s.enqueued(1, 0, 0, i);
+        }
+        assert_eq!(s.counts().stamps_skipped, 5);
+        let mut h = wait_histogram();
+        s.dequeued(STAMPS as u64 + 5, 0, 10_000, &mut h);
+        assert_eq!(h.len(), STAMPS as u64);
+    }
+}

@@ -1,0 +1,156 @@
+//! What a running forwarder shows to the control socket, and how requests
+//! reach the lcores without slowing them.
+//!
+//! Counters are single-writer atomics the control thread reads at any time.
+//! What an lcore owns (its trace buffer, its ring-wait histograms) is
+//! exchanged through its `Mailbox`: the control thread puts one request in
+//! a lock-free queue and raises a flag; the lcore reads the flag once per
+//! loop (one relaxed load), and when it is up swaps buffers the control
+//! thread allocated (never allocating or freeing itself) and puts the old
+//! ones in the reply queue. One request per lcore is in flight at a time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use hdrhistogram::Histogram;
+
+use crate::dpdk::PortInfo;
+use crate::nodes::counters::LcoreCounters;
+use crate::nodes::ring_stats::RingStats;
+use crate::nodes::PacketTrace;
+
+use super::topology::{RingId, Topology};
+
+/// Most packets `trace add` arms each rx lcore for (as `--trace`).
+pub const MAX_LIVE_TRACE: u32 = 100_000;
+
+/// (Re)arms an rx lcore's tracer: trace `limit` more packets from now,
+/// those `filter` accepts (0 disarms).
+pub struct Arm {
+    pub limit: u32,
+    pub filter: Option<pcap::BpfProgram>,
+}
+
+/// What the control thread asks of an lcore.
+pub enum Request {
+    /// Take `buffer` (empty, allocated by the control thread) as the trace
+    /// buffer, hand back the current one; `arm` also sets a new limit.
+    Trace { buffer: Vec<PacketTrace>, arm: Option<Arm> },
+    /// Copy the ring-wait histograms into these (same bounds: no allocation).
+    Waits(Vec<Histogram<u64>>),
+}
+
+/// An lcore's answer, with whatever it let go of (freed by the control thread).
+pub enum Reply {
+    Trace { traces: Vec<PacketTrace>, old_filter: Option<pcap::BpfProgram> },
+    Waits(Vec<Histogram<u64>>),
+}
+
+/// One lcore's request slot.
+pub struct Mailbox {
+    pending: AtomicBool,
+    requests: ArrayQueue<Request>,
+    replies: ArrayQueue<Reply>,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox { pending: AtomicBool::new(false), requests: ArrayQueue::new(1), replies: ArrayQueue::new(1) }
+    }
+}
+
+impl Mailbox {
+    /// Lcore, once per loop: whether a request waits (one relaxed load).
+    #[inline(always)]
+    pub fn has_request(&self) -> bool {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Lcore: takes the request (rare path).
+    pub fn take(&self) -> Option<Request> {
+        self.pending.store(false, Ordering::Relaxed);
+        self.requests.pop()
+    }
+
+    /// Lcore: answers (the queue has room: one request is in flight at a time).
+    pub fn answer(&self, reply: Reply) {
+        let _ = self.replies.push(reply);
+    }
+
+    /// Control thread: asks and waits for the answer, at most `limit`.
+    pub fn ask(&self, request: Request, limit: Duration) -> Option<Reply> {
+        // A late answer to an earlier request that timed out goes now.
+        while self.replies.pop().is_some() {}
+        if self.requests.push(request).is_err() {
+            return None;
+        }
+        self.pending.store(true, Ordering::Release);
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.replies.pop() {
+                return Some(r);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// Traces the control thread collected from the lcores, per thread in
+/// topology order; `clear trace` empties it. Never touched by an lcore.
+#[derive(Default)]
+pub struct TraceStore {
+    pub threads: Vec<Vec<PacketTrace>>,
+    /// Packets each rx lcore was last armed for (buffers are sized by it).
+    pub armed: u32,
+}
+
+/// Everything the control socket reads while a run goes on.
+pub struct LiveView {
+    pub prefix: String,
+    /// The runtime directory (EAL's, 0700): the socket lives in it.
+    pub runtime_dir: std::path::PathBuf,
+    pub topology: Topology,
+    pub counters: Vec<Arc<LcoreCounters>>,
+    /// Per thread, in topology order.
+    pub mailboxes: Vec<Arc<Mailbox>>,
+    pub rings: Vec<(RingId, Arc<RingStats>)>,
+    pub ports: Vec<PortInfo>,
+    pub port_names: Vec<String>,
+    pub dynflags: Vec<(u64, String)>,
+    /// Port pairs (rx port, tx port) of `--output A:B,...`.
+    pub pairs: Vec<(u16, u16)>,
+    pub tsc_hz: u64,
+    pub start_tsc: u64,
+    pub start_unix: Duration,
+    pub started: Instant,
+    pub traces: Mutex<TraceStore>,
+    /// Set once the lcores are told to stop: requests are refused from then.
+    pub stopping: Arc<AtomicBool>,
+}
+
+impl LiveView {
+    pub fn trace_store(&self) -> std::sync::MutexGuard<'_, TraceStore> {
+        self.traces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Starts and stops the control socket: given by the layer above the
+/// pipeline (the pipeline cannot import the report it serves).
+pub trait LiveHook {
+    /// Called once the lcores run; the returned guard stops the server when dropped.
+    fn started(&self, view: Arc<LiveView>) -> Option<Box<dyn std::any::Any>>;
+}
+
+/// No control socket (tests of the pipeline alone).
+pub struct NoLive;
+
+impl LiveHook for NoLive {
+    fn started(&self, _view: Arc<LiveView>) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
+}
