@@ -196,7 +196,14 @@ fn check_devices_came_up(eal: &Eal, plan: &Plan, ports: &[PortInfo]) -> Result<(
         });
         if !up {
             let said = eal.log_about(name);
-            let why = if said.is_empty() { "EAL gave no reason".to_string() } else { said.join(" / ") };
+            let why = match (said.is_empty(), name.contains(':')) {
+                (false, _) => said.join(" / "),
+                // EAL skips a PCI device silently when it is absent or no DPDK driver has it.
+                (true, true) => {
+                    "no such PCI device, or it is not bound to vfio-pci (see scripts/bind-nic.sh status)".to_string()
+                }
+                (true, false) => "EAL gave no reason".to_string(),
+            };
             bail!("device {name} did not come up: {why}");
         }
     }
