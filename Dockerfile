@@ -53,7 +53,8 @@ COPY --from=build /src/target/release/handoff.needed /tmp/handoff.needed
 # Debian's `dpdk` package only *recommends* the librte-* libraries and
 # drivers, so they are named here. The ABI number in the package names
 # (23 for 22.11, 25 for 24.11) comes from the archive:
-#   libraries handoff links (ldd): eal ethdev mbuf mempool ring telemetry pdump
+#   libraries handoff links (ldd): eal ethdev mbuf mempool ring telemetry pdump,
+#   and log where the suite has it (24.11 moved rte_openlog_stream out of EAL)
 #   drivers it loads: mempool-ring (every pktmbuf pool needs it), bus-vdev,
 #   bus-pci (-a NICs), net-pcap, net-null, net-af-packet, net-ring, net-tap
 # The build fails unless every library resolves (ldd), every library handoff
@@ -68,6 +69,7 @@ RUN set -eu; apt-get update -q; \
                 mempool-ring bus-vdev bus-pci net-pcap net-null net-af-packet net-ring net-tap $NIC_PMDS; do \
       case "$stem" in *[0-9]) pkgs="$pkgs librte-$stem-$abi" ;; *) pkgs="$pkgs librte-$stem$abi" ;; esac; \
     done; \
+    if apt-cache show "librte-log$abi" > /dev/null 2>&1; then pkgs="$pkgs librte-log$abi"; fi; \
     apt-get install -y -q --no-install-recommends $pkgs; \
     rm -rf /var/lib/apt/lists/*; \
     if ldd /usr/local/bin/handoff | grep 'not found'; then echo "handoff: missing libraries" >&2; exit 1; fi; \

@@ -88,27 +88,7 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
             .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
     );
 
-    let mut ports = Vec::new();
-    for (info, &rxqs) in all_ports.iter().zip(&port_rxqs) {
-        let sends = Some(info.id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == info.id);
-        let tx_queues = if sends { n_workers as u16 } else { 1 };
-        // rte_eth_dev_configure needs at least one rx queue even where none is polled.
-        let conf = PortConfig {
-            rx_queues: rxqs.max(1),
-            tx_queues,
-            rx_desc: plan.rx_desc,
-            tx_desc: plan.tx_desc,
-            // MBUF_FAST_FREE needs every mbuf from one pool, with one reference: ours are.
-            fast_free: buffers.pool_count() == 1,
-        };
-        let port = Port::configure(eal, info.clone(), conf, &buffers)
-            .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
-        ports.push(port);
-    }
-    for p in &mut ports {
-        let name = p.info().name.clone();
-        p.start().with_context(|| format!("cannot start port {name}"))?;
-    }
+    let ports = configure_ports(eal, plan, &all_ports, &port_rxqs, output_port, &output_pairs, &buffers)?;
     let queues = assign_queues(&ports, &port_rxqs, plan, n_rx);
 
     let mut producers: Vec<Vec<RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
@@ -123,6 +103,42 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
         log::info!("mbuf indices come from a dynfield (the pool is not in one piece)");
     }
     Ok(Setup { ports, port_names, output_port, output_pairs, queues, producers, consumers, buffers })
+}
+
+/// Configures and starts every port: rx queues as `port_rxqs` says, one tx
+/// queue per worker on each port something is sent to.
+fn configure_ports(
+    eal: &Eal,
+    plan: &Plan,
+    all_ports: &[PortInfo],
+    port_rxqs: &[u16],
+    output_port: Option<u16>,
+    output_pairs: &[(u16, u16)],
+    buffers: &Buffers,
+) -> Result<Vec<Port>> {
+    let n_workers = plan.topology.workers().len();
+    let mut ports = Vec::new();
+    for (info, &rxqs) in all_ports.iter().zip(port_rxqs) {
+        let sends = Some(info.id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == info.id);
+        let tx_queues = if sends { n_workers as u16 } else { 1 };
+        // rte_eth_dev_configure needs at least one rx queue even where none is polled.
+        let conf = PortConfig {
+            rx_queues: rxqs.max(1),
+            tx_queues,
+            rx_desc: plan.rx_desc,
+            tx_desc: plan.tx_desc,
+            // MBUF_FAST_FREE needs every mbuf from one pool, with one reference: ours are.
+            fast_free: buffers.pool_count() == 1,
+        };
+        let port = Port::configure(eal, info.clone(), conf, buffers)
+            .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
+        ports.push(port);
+    }
+    for p in &mut ports {
+        let name = p.info().name.clone();
+        p.start().with_context(|| format!("cannot start port {name}"))?;
+    }
+    Ok(ports)
 }
 
 /// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every
