@@ -23,6 +23,24 @@ pub mod sizing {
     pub const MBUF_DATA_ROOM: u16 = 2048;
     /// Mbufs beyond the computed need, for what PMDs hold that we cannot see.
     pub const POOL_SLACK: u64 = 1024;
+
+    /// Virtual devices that copy packets between the mbuf's virtual address
+    /// and their file, socket or ring, and never use its IOVA.
+    const COPYING_PMDS: &[&str] = &[
+        "net_pcap",
+        "eth_pcap",
+        "net_null",
+        "eth_null",
+        "net_ring",
+        "eth_ring",
+        "net_af_packet",
+        "eth_af_packet",
+        "net_tap",
+    ];
+
+    pub fn copies_packets(device: &str) -> bool {
+        COPYING_PMDS.iter().any(|p| device.starts_with(p))
+    }
 }
 
 /// Everything the lcores will use, made before the first of them starts.
@@ -79,9 +97,9 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     let mut sockets: Vec<u32> = plan.topology.rx().iter().map(|t| eal.lcore_socket(t.lcore.0)).collect();
     sockets.sort_unstable();
     sockets.dedup();
-    // Packed without hugepages, unless a PCI device could DMA into the pool
-    // by physical address (objects may then cross page boundaries).
-    let packed = plan.eal_args.has("--no-huge") && !plan.eal_args.names_any(&["-a", "--allow"]);
+    // Packed without hugepages, when every port copies packets in and out
+    // (a packed pool's mbufs have no IOVA, which a DMA-capable device needs).
+    let packed = plan.eal_args.has("--no-huge") && plan.devices.iter().all(|d| sizing::copies_packets(d));
     log::info!("{} mbufs per pool, cache {cache}", per_socket);
     let buffers = Arc::new(
         Buffers::create(eal, &sockets, per_socket, cache, sizing::MBUF_DATA_ROOM, packed)
@@ -241,4 +259,19 @@ fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sizing::copies_packets;
+
+    #[test]
+    fn only_copying_pmds_get_a_packed_pool() {
+        for d in ["net_pcap0", "net_null1", "net_ring0", "net_af_packet0", "net_tap0", "eth_pcap0"] {
+            assert!(copies_packets(d), "{d}");
+        }
+        for d in ["net_virtio_user0", "net_vhost0", "net_memif0", "0000:01:00.0", "net_af_xdp0"] {
+            assert!(!copies_packets(d), "{d}");
+        }
+    }
 }
