@@ -32,11 +32,8 @@ pub const MAX_RING_SIZE: u32 = 1 << 24;
 /// Largest `--mbufs` per pool: 16 Mi mbufs (about 40 GB of 2 KB buffers).
 pub const MAX_MBUFS: u32 = 1 << 24;
 
+use crate::flag_error::flag_error;
 pub use crate::flag_error::FlagError;
-
-fn flag_error(msg: impl Into<String>) -> anyhow::Error {
-    FlagError::new(msg).into()
-}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -544,12 +541,7 @@ fn port_named(spec: &str, named: &NamedDevices) -> Option<String> {
     if let Ok(id) = spec.parse::<u16>() {
         return named.names.get(usize::from(id)).cloned();
     }
-    // A PCI device's port may carry a suffix (representors); EAL normalises short PCI addresses.
-    let matches = |n: &&String| {
-        *n == spec
-            || (n.contains(':') && (spec.starts_with(n.as_str()) || spec.ends_with(n.trim_start_matches("0000:"))))
-    };
-    named.names.iter().find(matches).map(|_| spec.to_string())
+    named.names.iter().find(|n| devices::is_port_of(n, spec)).map(|_| spec.to_string())
 }
 
 /// Whether the device is polled for packets (a tx-only net_pcap is not).

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::dpdk::MAX_ETHPORTS;
 use crate::eal_args::EalArgs;
-use crate::flag_error::FlagError;
+use crate::flag_error::flag_error;
 
 /// A `--vdev` argument split into its device name and `key=value` pairs.
 #[derive(Clone, Debug)]
@@ -90,21 +90,19 @@ pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
     let mut seen = BTreeSet::new();
     for name in vdevs.iter().map(|v| v.name.as_str()).chain(pci.iter().map(String::as_str)) {
         if name.is_empty() {
-            return Err(FlagError::new("a --vdev or -a/--allow has an empty device name").into());
+            return Err(flag_error("a --vdev or -a/--allow has an empty device name"));
         }
         if !seen.insert(name.to_string()) {
-            return Err(FlagError::new(format!(
+            return Err(flag_error(format!(
                 "device '{name}' is named twice; give each --vdev its own name (net_pcap0, net_pcap1, ...)"
-            ))
-            .into());
+            )));
         }
     }
     let ports = vdevs.iter().filter(|v| v.is_ethdev()).count() + pci.len();
     if ports > MAX_ETHPORTS as usize {
-        return Err(FlagError::new(format!(
+        return Err(flag_error(format!(
             "{ports} devices are named, more than the {MAX_ETHPORTS} ports this DPDK build supports (RTE_MAX_ETHPORTS)"
-        ))
-        .into());
+        )));
     }
 
     let mut finite = BTreeMap::new();
@@ -141,6 +139,21 @@ pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
     Ok(NamedDevices { names, finite, all_inputs_finite })
 }
 
+/// Whether `port` (an ethdev name) is a port of the device named `named`:
+/// the same name, or, for a PCI address, a name that starts with the full
+/// address (EAL adds the `0000:` domain to a short one, and a device with
+/// several ports, representors say, adds a suffix).
+pub fn is_port_of(named: &str, port: &str) -> bool {
+    if port == named {
+        return true;
+    }
+    match named.matches(':').count() {
+        1 => port.starts_with(&format!("0000:{named}")),
+        2 => port.starts_with(named),
+        _ => false,
+    }
+}
+
 /// Every file the vdevs read (`rx_pcap`), finite or not.
 pub fn input_files(eal: &EalArgs) -> Vec<PathBuf> {
     eal.values("--vdev")
@@ -168,19 +181,18 @@ pub fn check_distinct_files(inputs: &[PathBuf], outputs: &[(String, PathBuf)]) -
         use std::os::unix::fs::FileTypeExt;
         std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
     };
+    let same = |a: &Path, b: &Path| match (id(a), id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => spelled(a) == spelled(b),
+    };
     for (i, (what, out)) in outputs.iter().enumerate() {
         for input in inputs {
-            let same = match (id(out), id(input)) {
-                (Some(a), Some(b)) => a == b,
-                _ => spelled(out) == spelled(input),
-            };
-            if same {
-                return Err(FlagError::new(format!(
+            if same(out, input) {
+                return Err(flag_error(format!(
                     "{what} {} is also read as rx_pcap {}: writing it would destroy the capture",
                     out.display(),
                     input.display()
-                ))
-                .into());
+                )));
             }
         }
         for (other_what, other) in &outputs[..i] {
@@ -188,16 +200,11 @@ pub fn check_distinct_files(inputs: &[PathBuf], outputs: &[(String, PathBuf)]) -
             if is_device(out) {
                 continue;
             }
-            let same = match (id(out), id(other)) {
-                (Some(a), Some(b)) => a == b,
-                _ => spelled(out) == spelled(other),
-            };
-            if same {
-                return Err(FlagError::new(format!(
+            if same(out, other) {
+                return Err(flag_error(format!(
                     "{what} and {other_what} both write {}; give each output its own file",
                     out.display()
-                ))
-                .into());
+                )));
             }
         }
     }
@@ -255,6 +262,17 @@ mod tests {
         assert!(e.to_string().contains("both write"), "{e}");
         let null = PathBuf::from("/dev/null");
         check_distinct_files(&[a], &[("tx_pcap".into(), null.clone()), ("tx_pcap".into(), null)]).unwrap();
+    }
+
+    #[test]
+    fn ports_of_pci_devices_carry_the_full_address() {
+        assert!(is_port_of("net_pcap0", "net_pcap0"));
+        assert!(!is_port_of("net_pcap0", "net_pcap01"));
+        assert!(is_port_of("01:00.0", "0000:01:00.0"));
+        assert!(is_port_of("0000:01:00.0", "0000:01:00.0_representor_vf0"));
+        assert!(is_port_of("01:00.0", "0000:01:00.0_p1"));
+        assert!(!is_port_of("0000:01:00.0", "01:00.0"));
+        assert!(!is_port_of("01:00.0", "0000:02:00.0"));
     }
 
     #[test]

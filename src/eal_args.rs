@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::dpdk::runtime_files::prefix_problem;
 use crate::dpdk::MAX_LCORE;
-use crate::flag_error::FlagError;
+use crate::flag_error::flag_error;
 
 /// EAL's long options (DPDK 22.11 and 24.11). getopt accepts any unambiguous
 /// abbreviation of them, which is how `--file-pre=../x` would slip past a
@@ -151,29 +151,26 @@ pub fn validate(args: &[String]) -> Result<()> {
             continue;
         }
         if let Some(full) = EAL_LONG_OPTIONS.iter().find(|o| o.starts_with(name)) {
-            return Err(
-                FlagError::new(format!("EAL option '--{name}' is abbreviated; write it in full (--{full})")).into()
-            );
+            return Err(flag_error(format!("EAL option '--{name}' is abbreviated; write it in full (--{full})")));
         }
     }
     for p in values_of(args, "--file-prefix") {
         if let Some(why) = prefix_problem(&p) {
-            return Err(FlagError::new(format!("--file-prefix '{}' {why}", p.escape_debug())).into());
+            return Err(flag_error(format!("--file-prefix '{}' {why}", p.escape_debug())));
         }
     }
     for t in values_of(args, "--proc-type") {
         if t != "primary" {
-            return Err(FlagError::new(format!(
+            return Err(flag_error(format!(
                 "--proc-type {t} is refused: handoff is a primary process (attach tools such as dpdk-dumpcap as secondaries)"
-            ))
-            .into());
+            )));
         }
     }
-    lcore_set(args).map_err(|e| FlagError::new(format!("{e:#}")))?;
+    lcore_set(args).map_err(|e| flag_error(format!("{e:#}")))?;
     for m in values_of(args, "--main-lcore") {
         match m.parse::<u32>() {
             Ok(l) if l < MAX_LCORE => {}
-            _ => return Err(FlagError::new(format!("--main-lcore '{m}' is not an lcore id below {MAX_LCORE}")).into()),
+            _ => return Err(flag_error(format!("--main-lcore '{m}' is not an lcore id below {MAX_LCORE}"))),
         }
     }
     Ok(())
@@ -354,6 +351,7 @@ pub fn default_lcores_map(data: &[u32], control: u32, cpus: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flag_error::FlagError;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -17,3 +17,8 @@ impl std::fmt::Display for FlagError {
 }
 
 impl std::error::Error for FlagError {}
+
+/// A flag error as the `anyhow::Error` the checks return.
+pub fn flag_error(msg: impl Into<String>) -> anyhow::Error {
+    FlagError::new(msg).into()
+}

@@ -222,12 +222,7 @@ fn find_pairs(ports: &[PortInfo], output: &OutputChoice) -> Result<Vec<(u16, u16
 /// failed (EAL carries on without it) stops the run before a packet moves.
 fn check_devices_came_up(eal: &Eal, plan: &Plan, ports: &[PortInfo]) -> Result<()> {
     for name in &plan.devices {
-        // EAL writes PCI names in full (0000:01:00.0); a PCI device may have several ports.
-        let up = ports.iter().any(|p| {
-            p.name == *name
-                || (name.contains(':')
-                    && (p.name.starts_with(name.as_str()) || p.name.contains(name.trim_start_matches("0000:"))))
-        });
+        let up = ports.iter().any(|p| crate::devices::is_port_of(name, &p.name));
         if !up {
             let said = eal.log_about(name);
             let why = match (said.is_empty(), name.contains(':')) {

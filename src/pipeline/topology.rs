@@ -94,10 +94,6 @@ impl Topology {
         &self.threads[self.rx_count..]
     }
 
-    pub fn thread(&self, id: ThreadId) -> Option<&Thread> {
-        self.threads.iter().find(|t| t.id == id)
-    }
-
     /// Every ring once, rx-major.
     pub fn rings(&self) -> impl Iterator<Item = RingId> + '_ {
         self.rx().iter().flat_map(|t| t.rings.iter().copied())
