@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks handoff against dpdk-testpmd on the same net_null vdevs and
-# prints, per memory mode (--no-huge, hugepages) and scenario, the rate of
-# each tool, the ratio handoff/testpmd, handoff's clocks per packet per node,
+# Benchmarks handoff against dpdk-testpmd and against the C reference
+# pipeline (scripts/bench-cpipeline.c: the same rx lcore -> rte_ring ->
+# worker design in plain C) on the same net_null vdevs and prints, per
+# memory mode (--no-huge, hugepages) and scenario, the rate of each tool,
+# the ratios handoff/testpmd and handoff/C, handoff's clocks per packet per node,
 # the ring hop cost and the packet tracer's cost (disarmed and armed).
 #
 # Usage: scripts/bench.sh [--no-build] [--bin PATH] [--seconds N] [--runs N]
@@ -9,6 +11,7 @@
 #                         [--far-ns N] [--no-tracer] [--save FILE] [--ci] [-- EXTRA_HANDOFF_ARGS]
 #   drop: handoff --output drop          vs testpmd --forward-mode=rxonly
 #   fwd:  handoff --output net_null1     vs testpmd --forward-mode=io (null0 -> null1)
+#   the C pipeline runs each scenario too, on handoff's placement (2 lcores)
 #   --memory: nohuge = EAL --no-huge (anonymous 4 KiB pages), huge = 2 MB
 #     hugepages, which the script reserves if too few are free and gives
 #     back (the old nr_hugepages) at exit; both (default) runs the two.
@@ -63,7 +66,7 @@ command -v dpdk-testpmd > /dev/null || { echo "bench: dpdk-testpmd not found (sc
 command -v python3 > /dev/null || { echo "bench: python3 not found (it parses handoff's --json)" >&2; exit 1; }
 
 # Everything this script makes: its temp dir, the EAL runtime dirs and
-# hugepage files of its own prefixes (bench-h-PID-*, bench-tp-PID-*), the
+# hugepage files of its own prefixes (bench-h-PID-*, bench-tp-PID-*, bench-c-PID-*), the
 # hugepages it reserved and a hugetlbfs mount it made. Nothing else.
 tmp=$(mktemp -d)
 hp_sys=/sys/kernel/mm/hugepages/hugepages-2048kB
@@ -71,7 +74,7 @@ hp_restore="" hp_mounted="" tp_pid=""
 hugefiles() { # removes the hugepage files of our prefixes (testpmd leaves them)
   local m
   while read -r m; do
-    rm -f "$m"/bench-h-$$-* "$m"/bench-tp-$$-*
+    rm -f "$m"/bench-h-$$-* "$m"/bench-tp-$$-* "$m"/bench-c-$$-*
   done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
 }
 cleanup() {
@@ -82,7 +85,7 @@ cleanup() {
     wait "$tp_pid" 2> /dev/null || true
   fi
   hugefiles
-  rm -rf "$tmp" /var/run/dpdk/bench-h-$$-* /var/run/dpdk/bench-tp-$$-*
+  rm -rf "$tmp" /var/run/dpdk/bench-h-$$-* /var/run/dpdk/bench-tp-$$-* /var/run/dpdk/bench-c-$$-*
   if [ -n "$hp_mounted" ]; then umount "$hp_mounted" 2> /dev/null || true; fi
   if [ -n "$hp_restore" ]; then
     echo "$hp_restore" > "$hp_sys/nr_hugepages" 2> /dev/null &&
@@ -155,6 +158,11 @@ timeout -k 5 60 cc -O2 -pthread "$tmp/rtt.c" -o "$tmp/rtt" 2> /dev/null ||
   echo "bench: cannot compile the round-trip probe (no cc?): runs are labelled '?', not near/far" >&2
 tsc_hz=0
 if timeout -k 5 60 cc -O2 "$tmp/tsc.c" -o "$tmp/tsc" 2> /dev/null; then tsc_hz=$(timeout -k 2 10 "$tmp/tsc"); fi
+# The C reference pipeline (scripts/bench-cpipeline.c): handoff's design in
+# plain C against the same DPDK, built with DPDK's own flags from pkg-config.
+timeout -k 5 120 cc -O3 $(pkg-config --cflags libdpdk) scripts/bench-cpipeline.c -o "$tmp/cpipeline" \
+  $(pkg-config --libs libdpdk) ||
+  { echo "bench: cannot compile scripts/bench-cpipeline.c (libdpdk-dev, pkg-config, cc)" >&2; exit 1; }
 rtt() { if [ -x "$tmp/rtt" ]; then timeout -k 2 20 "$tmp/rtt" || echo 0; else echo 0; fi; }
 state() { # rtt_before rtt_after
   local a=near b=near
@@ -294,6 +302,33 @@ run_testpmd() { # mode scenario run
       m, sc, run, r, r2, s, b, n / (z - a) / 1e6 }' >> "$tmp/results"
 }
 
+# The C reference pipeline: handoff's placement (rx lcore 0 on CPU 0, worker
+# lcore 2 on CPU 1, the main lcore floating), the same vdevs, burst, ring,
+# descriptors; its rate counts what left the worker, as handoff's does.
+run_cref() { # mode scenario run
+  local p="bench-c-$$-$1-$2-$3" eal=(-m "$mem_mb") vd=("${vdevs_drop[@]}") r r2 s b
+  [ "$1" = nohuge ] && eal=(--no-huge -m "$mem_mb")
+  [ "$2" = fwd ] && vd=("${vdevs_fwd[@]}")
+  b=$(busy) r=$(rtt)
+  timeout -k 5 $((seconds + 60)) "$tmp/cpipeline" "${eal[@]}" --no-pci --file-prefix "$p" --lcores '0@0,1@(0,1),2@1' \
+    --main-lcore 1 "${vd[@]}" -- "$2" "$seconds" > "$tmp/c.json" 2> "$tmp/c.err" ||
+    { echo "bench: the C pipeline failed ($?):" >&2; tail -5 "$tmp/c.err" >&2; return 1; }
+  r2=$(rtt) s=$(state "$r" "$r2") b=${b:-$(busy)}
+  hugefiles
+  rm -rf "/var/run/dpdk/$p"
+  timeout -k 2 30 python3 - "$tmp/c.json" "$1" "$2" "$3" "$r" "$r2" "$s" "$b" >> "$tmp/results" << 'EOF_PY'
+import json, sys
+path, mode, scen, run, rtt, rtt2, state, busy = sys.argv[1:9]
+try:
+    d = json.loads(open(path).read().strip().splitlines()[-1])
+    assert d["seconds"] > 0
+except Exception as x:
+    sys.exit(f"bench: cannot parse the C pipeline's line ({type(x).__name__}: {x})")
+print(json.dumps(dict(mode=mode, scen=scen, tool="cref", variant="plain", run=int(run), rtt=[int(rtt), int(rtt2)],
+                      state=state, busy=busy, mpps=d["out"] / d["seconds"] / 1e6)))
+EOF_PY
+}
+
 # One line to stderr about the run just recorded.
 cat > "$tmp/line.py" << 'EOF_PY'
 import json, sys
@@ -327,6 +362,8 @@ for mode in "${memories[@]}"; do
       note
       run_testpmd "$mode" "$sc" "$r"
       note
+      run_cref "$mode" "$sc" "$r"
+      note
       if [ "$tracer" = 1 ]; then
         run_handoff "$mode" "$sc" "$r" trace0
         note
@@ -347,7 +384,9 @@ skipped = {r["mode"] for r in recs if r.get("skipped")}
 recs = [r for r in recs if not r.get("skipped")]
 if not recs:
     sys.exit("bench: no run was recorded")
-TARGET = {("huge", "drop"): 0.9, ("huge", "fwd"): 0.7, ("nohuge", "drop"): 1.2, ("nohuge", "fwd"): 1.1}
+# handoff/testpmd (one-core testpmd) and handoff/C (the same two-lcore design in plain C).
+TARGET = {("huge", "drop"): 0.8, ("huge", "fwd"): 0.6, ("nohuge", "drop"): 1.0, ("nohuge", "fwd"): 1.0}
+TARGET_C = 1.2
 MODES = [m for m in ("nohuge", "huge") if any(r["mode"] == m for r in recs)]
 SCENS = [s for s in ("drop", "fwd") if any(r["scen"] == s for r in recs)]
 STATES = ("near", "far", "mixed", "?")
@@ -388,21 +427,25 @@ for m in skipped:
     print(f"{m}: SKIPPED (no hugepages could be had; see stderr)")
 
 print()
-print("rates, Mpps (min median best); runs and contended runs (busy) as handoff/testpmd;")
-print("ratio handoff/testpmd of the bests (of the medians); the target applies to the near state.")
-print("Every figure uses a group's quiet runs when it has any; * = only contended runs were there.")
-print(f"{'memory':6} {'scen':4} {'state':5} {'runs':>5} {'busy':>5}  {'handoff':^20}  {'testpmd':^20}  {'ratio':^13}  target")
+print("rates, Mpps (min median best); runs and contended runs (busy) as handoff/testpmd/C;")
+print("ratios handoff/testpmd and handoff/C (the C reference pipeline) of the bests (of the medians);")
+print("the targets apply to the near state. Every figure uses a group's quiet runs when it has any;")
+print("* = only contended runs were there.")
+print(f"{'memory':6} {'scen':4} {'state':5} {'runs':>8} {'busy':>8}  {'handoff':^20}  {'testpmd':^20}  {'C':^20}"
+      f"  {'/testpmd':^13}  {'/C':^13}  target (/testpmd, /C)")
 for m in MODES:
     for sc in SCENS:
         for s in STATES:
-            h, t = sel(m, sc, s, "handoff"), sel(m, sc, s, "testpmd")
-            if not h and not t or s == "mixed":
+            h, t, c = sel(m, sc, s, "handoff"), sel(m, sc, s, "testpmd"), sel(m, sc, s, "cref")
+            if not h and not t and not c or s == "mixed":
                 continue
-            ha, ta = sel_all(m, sc, s, "handoff"), sel_all(m, sc, s, "testpmd")
-            ratio = f"{best(h) / best(t):5.2f} ({med(h) / med(t):4.2f}){tag(h, t)}" if h and t else "  n/a (no pair)"
-            tgt = f">= {TARGET[(m, sc)]}" if s == "near" else "(far: not compared with near)" if s == "far" else "(no probe)"
+            ha, ta, ca = sel_all(m, sc, s, "handoff"), sel_all(m, sc, s, "testpmd"), sel_all(m, sc, s, "cref")
+            ratio = lambda o: f"{best(h) / best(o):5.2f} ({med(h) / med(o):4.2f}){tag(h, o)}" if h and o else "  n/a (no pair)"
+            tgt = (f">= {TARGET[(m, sc)]}, >= {TARGET_C}" if s == "near" else "(far: not compared with near)"
+                   if s == "far" else "(no probe)")
             nb = lambda rs: sum(1 for r in rs if r["busy"])
-            print(f"{m:6} {sc:4} {s:5} {len(ha):>2}/{len(ta):<2} {nb(ha):>2}/{nb(ta):<2}  {spread(h)}{tag(h)} {spread(t)}{tag(t)} {ratio:14}  {tgt}")
+            print(f"{m:6} {sc:4} {s:5} {len(ha):>2}/{len(ta)}/{len(ca):<2} {nb(ha):>2}/{nb(ta)}/{nb(ca):<2}  {spread(h)}{tag(h)}"
+                  f" {spread(t)}{tag(t)} {spread(c)}{tag(c)} {ratio(t):14} {ratio(c):14}  {tgt}")
 
 print()
 print("handoff clocks per packet per node (median over plain runs), rx lcore | worker lcore")
@@ -465,13 +508,14 @@ print()
 print("targets (near state; informational, nothing fails on them):")
 for m in MODES:
     for sc in SCENS:
-        h, t = sel(m, sc, "near", "handoff"), sel(m, sc, "near", "testpmd")
-        want = TARGET[(m, sc)]
-        if h and t:
-            got = best(h) / best(t)
-            print(f" {tag(h, t)}{m:6} {sc:4} handoff/testpmd >= {want}: {got:.2f} {'met' if got >= want else 'NOT met'}")
-        else:
-            print(f"  {m:6} {sc:4} handoff/testpmd >= {want}: no near-state pair")
+        h = sel(m, sc, "near", "handoff")
+        for other, want in (("testpmd", TARGET[(m, sc)]), ("C", TARGET_C)):
+            t = sel(m, sc, "near", "cref" if other == "C" else other)
+            if h and t:
+                got = best(h) / best(t)
+                print(f" {tag(h, t)}{m:6} {sc:4} handoff/{other} >= {want}: {got:.2f} {'met' if got >= want else 'NOT met'}")
+            else:
+                print(f"  {m:6} {sc:4} handoff/{other} >= {want}: no near-state pair")
         for node in ("handoffdemo-1", "handoffdemo-2"):
             v = [c for r in h for th in r["threads"] for n, c in th["nodes"] if n == node]
             if v:
@@ -485,4 +529,4 @@ for m in MODES:
 EOF_PY
 [ -z "$save" ] || cp "$tmp/results" "$save"
 timeout -k 2 60 python3 "$tmp/summary.py" "$tmp/results" "$tsc_hz" "$far_ns" "$tracer"
-[ "$ci" = 0 ] || echo "bench: ci ok (both tools ran and parsed; figures are not checked)"
+[ "$ci" = 0 ] || echo "bench: ci ok (every tool ran and parsed; figures are not checked)"
