@@ -160,8 +160,9 @@ tsc_hz=0
 if timeout -k 5 60 cc -O2 "$tmp/tsc.c" -o "$tmp/tsc" 2> /dev/null; then tsc_hz=$(timeout -k 2 10 "$tmp/tsc"); fi
 # The C reference pipeline (scripts/bench-cpipeline.c): handoff's design in
 # plain C against the same DPDK, built with DPDK's own flags from pkg-config.
-timeout -k 5 120 cc -O3 $(pkg-config --cflags libdpdk) scripts/bench-cpipeline.c -o "$tmp/cpipeline" \
-  $(pkg-config --libs libdpdk) ||
+read -ra dpdk_cflags < <(pkg-config --cflags libdpdk)
+read -ra dpdk_libs < <(pkg-config --libs libdpdk)
+timeout -k 5 120 cc -O3 "${dpdk_cflags[@]}" scripts/bench-cpipeline.c -o "$tmp/cpipeline" "${dpdk_libs[@]}" ||
   { echo "bench: cannot compile scripts/bench-cpipeline.c (libdpdk-dev, pkg-config, cc)" >&2; exit 1; }
 rtt() { if [ -x "$tmp/rtt" ]; then timeout -k 2 20 "$tmp/rtt" || echo 0; else echo 0; fi; }
 state() { # rtt_before rtt_after
