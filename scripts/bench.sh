@@ -8,7 +8,7 @@
 #
 # Usage: scripts/bench.sh [--no-build] [--bin PATH] [--seconds N] [--runs N]
 #                         [--scenario drop|fwd|both] [--memory nohuge|huge|both]
-#                         [--far-ns N] [--no-tracer] [--save FILE] [--ci] [-- EXTRA_HANDOFF_ARGS]
+#                         [--far-ns N] [--no-tracer] [--scale] [--save FILE] [--ci] [-- EXTRA_HANDOFF_ARGS]
 #   drop: handoff --output drop          vs testpmd --forward-mode=rxonly
 #   fwd:  handoff --output net_null1     vs testpmd --forward-mode=io (null0 -> null1)
 #   the C pipeline runs each scenario too, on handoff's placement (2 lcores)
@@ -18,6 +18,10 @@
 #   --far-ns: a CPU0<->CPU1 round trip above N ns (default 200) labels a run
 #     "far"; ratios are only taken between runs with the same label.
 #   --no-tracer: skip the two tracer runs (--trace 0, armed).
+#   --scale: also N rx lcores x M workers (1x1, 1x2, 2x2, 2x4, 4x4) on
+#     N-queue net_null ports against testpmd with N+M forwarding cores and
+#     queues, one lcore per CPU; a config with more lcores than CPUs is
+#     skipped (it would measure the scheduler). Prints rate and rate per core.
 #   --save FILE: also write every run as one JSON line to FILE (raw figures).
 #   --ci: the short variant for CI: 1 run of 1 s per tool, both scenarios,
 #     --no-huge only (no hugepage reservation). Flags after --ci override it.
@@ -30,11 +34,11 @@ set -euo pipefail
 
 usage() {
   echo "usage: $0 [--no-build] [--bin PATH] [--seconds N] [--runs N] [--scenario drop|fwd|both]" \
-    "[--memory nohuge|huge|both] [--far-ns N] [--no-tracer] [--save FILE] [--ci] [-- HANDOFF_ARGS]" >&2
+    "[--memory nohuge|huge|both] [--far-ns N] [--no-tracer] [--scale] [--save FILE] [--ci] [-- HANDOFF_ARGS]" >&2
   exit 2
 }
 build=1 bin="$(dirname "$0")/../target/release/handoff" seconds=5 runs=3 scenario=both
-memory=both far_ns=200 tracer=1 ci=0 save=""
+memory=both far_ns=200 tracer=1 ci=0 save="" scale=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --memory) [ $# -ge 2 ] || usage; memory="$2"; shift ;;
     --far-ns) [ $# -ge 2 ] || usage; far_ns="$2"; shift ;;
     --no-tracer) tracer=0 ;;
+    --scale) scale=1 ;;
     --save) [ $# -ge 2 ] || usage; save=$(realpath -m "$2"); shift ;;
     --ci) ci=1 seconds=1 runs=1 scenario=both memory=nohuge ;;
     --) shift; break ;;
@@ -230,7 +235,7 @@ setup_huge() {
 trace_filter='ether host 02:00:00:00:00:01'
 cat > "$tmp/parse.py" << 'EOF_PY'
 import json, sys
-path, mode, scen, variant, run, rtt, rtt2, state, busy = sys.argv[1:10]
+path, mode, scen, variant, run, rtt, rtt2, state, busy, cfg = sys.argv[1:11]
 try:
     d = json.load(open(path))
     c = d["conservation"]; s = d["seconds"]
@@ -246,20 +251,34 @@ except Exception as x:
     sys.exit(f"bench: cannot parse handoff's --json ({type(x).__name__}: {x})")
 rec = dict(mode=mode, scen=scen, tool="handoff", variant=variant, run=int(run), rtt=[int(rtt), int(rtt2)], state=state,
            busy=busy, mpps=out / s / 1e6, rx_mpps=c["received"] / s / 1e6,
-           drop_mpps=e.get("handoff queue congestion drops", 0) / s / 1e6, threads=threads, traced=traced)
+           drop_mpps=e.get("handoff queue congestion drops", 0) / s / 1e6, threads=threads, traced=traced, cfg=cfg)
 print(json.dumps(rec))
 EOF_PY
-run_handoff() { # mode scenario run variant
-  local p="bench-h-$$-$1-$2-$3-$4" out=(--output drop) vd=("${vdevs_drop[@]}") tr=() eal=(-m "$mem_mb") r r2 s b
+# --scale: N rx lcores x M workers, lcore i on CPU i, the main lcore N+M
+# floating; the net_null ports get N queues (handoff gives each rx lcore
+# one). Without a config, handoff's own default placement.
+scale_lcores() { # N+M: "0@0,1@1,...,K@(0-(cpus-1))"
+  local k=$1 i m=""
+  for ((i = 0; i < k; i++)); do m+="$i@$i,"; done
+  echo "$m$k@(0-$(($(nproc) - 1)))"
+}
+run_handoff() { # mode scenario run variant [NxM]
+  local p="bench-h-$$-$1-$2-$3-$4${5:+-$5}" out=(--output drop) vd=("${vdevs_drop[@]}") tr=() eal=(-m "$mem_mb") r r2 s b
+  local n m place=()
+  if [ -n "${5:-}" ]; then
+    n=${5%x*} m=${5#*x}
+    place=(--lcores "$(scale_lcores $((n + m)))" --rx-lcores "$(seq -s, 0 $((n - 1)))"
+      --worker-lcores "$(seq -s, "$n" $((n + m - 1)))")
+  fi
   [ "$1" = nohuge ] && eal=(--no-huge -m "$mem_mb")
   [ "$2" = fwd ] && out=(--output net_null1) vd=("${vdevs_fwd[@]}")
   case "$4" in trace0) tr=(--trace 0) ;; armed) tr=(--trace 100000 --trace-filter "$trace_filter") ;; esac
   b=$(busy) r=$(rtt)
   timeout -k 5 $((seconds + 60)) "$bin" "${eal[@]}" --file-prefix "$p" "${vd[@]}" "${out[@]}" \
-    --burst 32 --duration "$seconds" --json "${tr[@]}" "${extra[@]}" > "$tmp/h.json" 2> "$tmp/h.err" ||
+    "${place[@]}" --burst 32 --duration "$seconds" --json "${tr[@]}" "${extra[@]}" > "$tmp/h.json" 2> "$tmp/h.err" ||
     { echo "bench: handoff failed ($?):" >&2; tail -5 "$tmp/h.err" >&2; return 1; }
   r2=$(rtt) s=$(state "$r" "$r2") b=${b:-$(busy)}
-  timeout -k 2 30 python3 "$tmp/parse.py" "$tmp/h.json" "$1" "$2" "$4" "$3" "$r" "$r2" "$s" "$b" >> "$tmp/results"
+  timeout -k 2 30 python3 "$tmp/parse.py" "$tmp/h.json" "$1" "$2" "$4" "$3" "$r" "$r2" "$s" "$b" "${5:-}" >> "$tmp/results"
 }
 
 # testpmd: -l 0,1 = main lcore on CPU 0 (blocked reading stdin) and one
@@ -269,15 +288,21 @@ run_handoff() { # mode scenario run variant
 # it at once), so stdin is a fifo we write to $seconds after its "Press enter
 # to exit"; that window is the time base. Counts TX-packets for io
 # (forwarded), RX-packets for rxonly.
-run_testpmd() { # mode scenario run
-  local p="bench-tp-$$-$1-$2-$3" mode=rxonly vd=("${vdevs_drop[@]}") field=RX-packets eal=(-m "$mem_mb") tp t0 t1 n r r2 s b rc=0
+run_testpmd() { # mode scenario run [NxM: N+M forwarding cores and queues]
+  local p="bench-tp-$$-$1-$2-$3${4:+-$4}" mode=rxonly vd=("${vdevs_drop[@]}") field=RX-packets eal=(-m "$mem_mb") tp t0 t1 n r r2 s b rc=0
+  local k=1 place=(-l "0,1")
+  if [ -n "${4:-}" ]; then
+    k=$((${4%x*} + ${4#*x}))
+    place=(--lcores "$(scale_lcores "$k")" --main-lcore "$k")
+  fi
   [ "$1" = nohuge ] && eal=(--no-huge -m "$mem_mb")
   [ "$2" = fwd ] && mode=io vd=("${vdevs_fwd[@]}") field=TX-packets
   rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" && : > "$tmp/tp.out"
   b=$(busy) r=$(rtt)
   # stdbuf: the banner must reach the file while testpmd waits.
-  timeout -s INT -k 5 $((seconds + 60)) stdbuf -oL dpdk-testpmd -l 0,1 "${eal[@]}" --no-pci --file-prefix "$p" "${vd[@]}" -- \
-    --forward-mode="$mode" --nb-cores=1 --burst=32 --total-num-mbufs=16384 --mbcache=256 --rxd=1024 --txd=1024 \
+  timeout -s INT -k 5 $((seconds + 60)) stdbuf -oL dpdk-testpmd "${place[@]}" "${eal[@]}" --no-pci --file-prefix "$p" "${vd[@]}" -- \
+    --forward-mode="$mode" --nb-cores="$k" --rxq="$k" --txq="$k" --burst=32 --total-num-mbufs=$((16384 * k)) --mbcache=256 \
+    --rxd=1024 --txd=1024 \
     < "$tmp/fifo" > "$tmp/tp.out" 2>&1 &
   tp=$! tp_pid=$!
   exec 3> "$tmp/fifo"
@@ -298,9 +323,9 @@ run_testpmd() { # mode scenario run
   n=$(grep -A2 'Accumulated forward statistics' "$tmp/tp.out" | awk -v f="$field:" '$1 == f {print $2}')
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "bench: no statistics from testpmd:" >&2; tail -5 "$tmp/tp.out" >&2; return 1; }
   b=${b:-$(busy)}
-  awk -v n="$n" -v a="$t0" -v z="$t1" -v m="$1" -v sc="$2" -v run="$3" -v r="$r" -v r2="$r2" -v s="$s" -v b="$b" 'BEGIN {
-    printf "{\"mode\": \"%s\", \"scen\": \"%s\", \"tool\": \"testpmd\", \"variant\": \"plain\", \"run\": %d, \"rtt\": [%d, %d], \"state\": \"%s\", \"busy\": \"%s\", \"mpps\": %.4f}\n",
-      m, sc, run, r, r2, s, b, n / (z - a) / 1e6 }' >> "$tmp/results"
+  awk -v n="$n" -v a="$t0" -v z="$t1" -v m="$1" -v sc="$2" -v run="$3" -v r="$r" -v r2="$r2" -v s="$s" -v b="$b" -v c="${4:-}" 'BEGIN {
+    printf "{\"mode\": \"%s\", \"scen\": \"%s\", \"tool\": \"testpmd\", \"variant\": \"plain\", \"run\": %d, \"rtt\": [%d, %d], \"state\": \"%s\", \"busy\": \"%s\", \"mpps\": %.4f, \"cfg\": \"%s\"}\n",
+      m, sc, run, r, r2, s, b, n / (z - a) / 1e6, c }' >> "$tmp/results"
 }
 
 # The C reference pipeline: handoff's placement (rx lcore 0 on CPU 0, worker
@@ -375,15 +400,39 @@ for mode in "${memories[@]}"; do
   done
 done
 
+if [ "$scale" = 1 ]; then
+  for mode in "${memories[@]}"; do
+    if [ "$mode" = huge ] && ! setup_huge; then continue; fi
+    for sc in "${scenarios[@]}"; do
+      for cfg in 1x1 1x2 2x2 2x4 4x4; do
+        k=$((${cfg%x*} + ${cfg#*x}))
+        if [ "$k" -gt "$(nproc)" ]; then
+          echo "bench: scale $cfg SKIPPED: $k polling lcores on $(nproc) CPUs would measure the scheduler" >&2
+          echo "{\"mode\": \"$mode\", \"scen\": \"$sc\", \"cfg\": \"$cfg\", \"skipped\": true}" >> "$tmp/results"
+          continue
+        fi
+        for r in $(seq "$runs"); do
+          run_handoff "$mode" "$sc" "$r" plain "$cfg"
+          note
+          run_testpmd "$mode" "$sc" "$r" "$cfg"
+          note
+        done
+      done
+    done
+  done
+fi
+
 # The tables. Ratios, tracer and hop costs only ever compare runs with the
 # same near/far label.
 cat > "$tmp/summary.py" << 'EOF_PY'
 import json, statistics as st, sys
 path, tsc_hz, far_ns, tracer = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
 recs = [json.loads(l) for l in open(path) if l.strip()]
-skipped = {r["mode"] for r in recs if r.get("skipped")}
-recs = [r for r in recs if not r.get("skipped")]
-if not recs:
+scale_skipped = [r for r in recs if r.get("skipped") and r.get("cfg")]
+skipped = {r["mode"] for r in recs if r.get("skipped") and not r.get("cfg")}
+scaled = [r for r in recs if r.get("cfg") and not r.get("skipped")]
+recs = [r for r in recs if not r.get("skipped") and not r.get("cfg")]
+if not recs and not scaled:
     sys.exit("bench: no run was recorded")
 # handoff/testpmd (one-core testpmd) and handoff/C (the same two-lcore design in plain C).
 TARGET = {("huge", "drop"): 0.8, ("huge", "fwd"): 0.6, ("nohuge", "drop"): 1.0, ("nohuge", "fwd"): 1.0}
@@ -527,6 +576,31 @@ for m in MODES:
             got = 100 * (1 - best(z) / best(h))
             print(f" {tag(h, z)}{m:6} {sc:4} tracer disarmed < 1%: {got:+.1f}% {'met' if got < 1 else 'NOT met'}"
                   " (within the run-to-run noise: plain and --trace 0 take the same path)")
+
+if scaled or scale_skipped:
+    print()
+    print("scaling (--scale): N rx lcores x M workers, one CPU each, vs testpmd with N+M forwarding cores")
+    print("and queues; Mpps best (per core); x1x1 = handoff's rate over its 1x1 rate in the same state;")
+    print("target on real cores: 2x2 >= 1.8 x 1x1")
+    print(f"{'memory':6} {'scen':4} {'cfg':4} {'state':5} {'handoff':>16} {'testpmd':>16} {'ratio':>6} {'x1x1':>6}")
+    for m in ("nohuge", "huge"):
+        for sc in ("drop", "fwd"):
+            for cfg in ("1x1", "1x2", "2x2", "2x4", "4x4"):
+                if any((r["mode"], r["scen"], r["cfg"]) == (m, sc, cfg) for r in scale_skipped):
+                    print(f"{m:6} {sc:4} {cfg:4} SKIPPED: more polling lcores than CPUs")
+                    continue
+                k = int(cfg[0]) + int(cfg[2])
+                for st_ in STATES:
+                    g = lambda tool, c=cfg: [r for r in scaled if (r["mode"], r["scen"], r["cfg"], r["state"], r["tool"]) == (m, sc, c, st_, tool)]
+                    h, t, base = g("handoff"), g("testpmd"), g("handoff", "1x1")
+                    h, t, base = ([r for r in x if not r["busy"]] or x for x in (h, t, base))
+                    if not h and not t:
+                        continue
+                    fh = f"{best(h):6.1f} ({best(h) / k:5.1f})" if h else f"{'-':>14}"
+                    ft = f"{best(t):6.1f} ({best(t) / k:5.1f})" if t else f"{'-':>14}"
+                    ratio = f"{best(h) / best(t):6.2f}" if h and t else f"{'n/a':>6}"
+                    x = f"{best(h) / best(base):6.2f}" if h and base else f"{'n/a':>6}"
+                    print(f"{m:6} {sc:4} {cfg:4} {st_:5} {fh:>16}{tag(h)}{ft:>16}{tag(t)}{ratio} {x}")
 EOF_PY
 [ -z "$save" ] || cp "$tmp/results" "$save"
 timeout -k 2 60 python3 "$tmp/summary.py" "$tmp/results" "$tsc_hz" "$far_ns" "$tracer"
