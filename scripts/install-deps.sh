@@ -9,6 +9,7 @@ packages=(
   libpcap-dev                # net_pcap PMD and --trace-filter (BPF compile)
   iproute2                   # veth pairs in network namespaces for tests
   python3                    # dpdk-telemetry.py
+  python3-prometheus-client  # tests/metrics.rs: the reference OpenMetrics parser
   tshark                     # tests read --trace-pcapng files as Wireshark would
   shellcheck                 # tests lint every scripts/*.sh
 )

@@ -84,6 +84,10 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Serve the live counters on http://ADDR:PORT/metrics in the OpenMetrics text format (a bare PORT: 127.0.0.1)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = metrics_addr)]
+    pub metrics: Option<std::net::SocketAddr>,
+
     /// Stop after receiving N packets (1 or more)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -295,6 +299,8 @@ pub struct Prepared {
     pub trace_display: usize,
     pub trace_pcapng: Option<TraceDestination>,
     pub tx_outputs: Vec<TxOutput>,
+    /// `--metrics`: bound before EAL starts, served once the lcores run.
+    pub metrics: Option<std::net::TcpListener>,
     /// Generated pcaps, alive as long as the run.
     pub _workdir: Option<tempfile::TempDir>,
     /// Said on stderr before the run (e.g. that the seed demo runs).
@@ -311,6 +317,10 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     }
     let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
 
+    let metrics = cli
+        .metrics
+        .map(|a| std::net::TcpListener::bind(a).with_context(|| format!("--metrics {a}: cannot listen there")))
+        .transpose()?;
     let named = devices::check(&eal)?;
     let output = resolve_output(&cli.output, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
@@ -351,9 +361,18 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         trace_display: cli.trace_display as usize,
         trace_pcapng,
         tx_outputs,
+        metrics,
         _workdir: workdir,
         notice,
     })
+}
+
+/// `--metrics ADDR:PORT`, or a bare PORT on loopback.
+fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| format!("'{s}' is not ADDR:PORT or PORT (e.g. 127.0.0.1:9100, [::1]:9100, 9100)"))
 }
 
 const SEED_DEMO_NOTICE: &str = "handoff: no input named; running the seed demo \

@@ -54,12 +54,16 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    let prepared = cli::prepare(cli)?;
+    let mut prepared = cli::prepare(cli)?;
     if let Some(n) = &prepared.notice {
         eprintln!("{n}");
     }
     supervise::install_signals();
-    let outcome = match pipeline::run(&prepared.plan, &handoff::control::server::ControlSocket) {
+    let hooks = handoff::control::metrics::Hooks {
+        control: &handoff::control::server::ControlSocket,
+        metrics: prepared.metrics.take(),
+    };
+    let outcome = match pipeline::run(&prepared.plan, &hooks) {
         Ok(o) => o,
         Err(e) => {
             // No report: every output stays as it was before the run.

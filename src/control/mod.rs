@@ -10,5 +10,6 @@
 //! below `cli`.
 
 pub mod client;
+pub mod metrics;
 pub mod protocol;
 pub mod server;

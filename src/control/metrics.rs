@@ -1,0 +1,337 @@
+//! `--metrics ADDR:PORT`: the running forwarder's counters on `GET /metrics`
+//! in the OpenMetrics text format, for Prometheus and its kin.
+//!
+//! Read-only, and held to the control socket's rules: the listener is bound
+//! before EAL starts (`cli::prepare`: a bad address is a command-line error,
+//! a taken one a failed start), one
+//! thread accepts (non-blocking, checking the stop flag every 100 ms), each
+//! client gets a thread of its own up to `MAX_CLIENTS`, a request may take
+//! `REQUEST_TIME` and `MAX_REQUEST` bytes, and nothing here is ever joined
+//! by the run's end: the threads hold only an `Arc` of the live view.
+//!
+//! Every value is read from the lcores' single-writer counters at scrape
+//! time; `clear` on the control socket does not touch them (Prometheus
+//! counters only grow).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::dpdk;
+use crate::nodes::Reason;
+use crate::pipeline::live::{LiveHook, LiveView};
+
+/// Clients served at once; more get `503` and are closed.
+const MAX_CLIENTS: usize = 8;
+/// Longest request head accepted (a scrape's is a few hundred bytes).
+const MAX_REQUEST: usize = 8 * 1024;
+/// Time a client has to send its request and take the answer.
+const REQUEST_TIME: Duration = Duration::from_secs(2);
+/// How often the accept loop and a client's read notice the stop.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The control socket and, with `--metrics`, the OpenMetrics endpoint.
+pub struct Hooks<'a> {
+    pub control: &'a dyn LiveHook,
+    pub metrics: Option<TcpListener>,
+}
+
+impl LiveHook for Hooks<'_> {
+    fn started(&self, view: Arc<LiveView>) -> Option<Box<dyn std::any::Any>> {
+        let control = self.control.started(view.clone());
+        let metrics = self.metrics.as_ref().and_then(|l| match Exporter::start(l, view) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                log::warn!("no metrics endpoint: {e:#}");
+                None
+            }
+        });
+        Some(Box::new((control, metrics)))
+    }
+}
+
+/// The running endpoint; dropping it stops the accept loop (never waits on a client).
+pub struct Exporter {
+    stop: Arc<AtomicBool>,
+}
+
+impl Exporter {
+    fn start(listener: &TcpListener, view: Arc<LiveView>) -> Result<Exporter> {
+        let listener = listener.try_clone().context("listener")?;
+        listener.set_nonblocking(true).context("listener")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::Builder::new()
+            .name("handoff-metrics".into())
+            .spawn(move || accept(listener, view, stop2))
+            .context("cannot start the metrics thread")?;
+        Ok(Exporter { stop })
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+fn accept(listener: TcpListener, view: Arc<LiveView>, stop: Arc<AtomicBool>) {
+    let clients = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::Acquire) {
+        let mut conn = match listener.accept() {
+            Ok((c, _)) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(TICK);
+                continue;
+            }
+            Err(e) => {
+                log::debug!("metrics accept: {e}");
+                std::thread::sleep(TICK);
+                continue;
+            }
+        };
+        if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+            clients.fetch_sub(1, Ordering::AcqRel);
+            let _ = conn.set_write_timeout(Some(TICK));
+            let _ = conn.write_all(&response(503, "text/plain", "too many clients\n"));
+            continue;
+        }
+        let (view, stop, clients) = (view.clone(), stop.clone(), clients.clone());
+        let spawned = std::thread::Builder::new().name("handoff-metrics-client".into()).spawn(move || {
+            if let Err(e) = serve(conn, &view, &stop) {
+                log::debug!("metrics client: {e:#}");
+            }
+            clients.fetch_sub(1, Ordering::AcqRel);
+        });
+        if spawned.is_err() {
+            log::debug!("metrics: no thread for a client");
+        }
+    }
+}
+
+/// One request, one answer, then close.
+fn serve(mut conn: TcpStream, view: &LiveView, stop: &AtomicBool) -> Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(TICK))?;
+    conn.set_write_timeout(Some(REQUEST_TIME))?;
+    let start = Instant::now();
+    let mut buf = vec![0u8; MAX_REQUEST];
+    let mut len = 0;
+    let path = loop {
+        if stop.load(Ordering::Acquire) || start.elapsed() > REQUEST_TIME {
+            return Ok(());
+        }
+        if len == buf.len() {
+            conn.write_all(&response(431, "text/plain", "request too large\n"))?;
+            linger(&mut conn);
+            return Ok(());
+        }
+        match conn.read(&mut buf[len..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => len += n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf[..len]) {
+            Ok(httparse::Status::Complete(_)) => {
+                if req.method != Some("GET") {
+                    conn.write_all(&response(405, "text/plain", "only GET\n"))?;
+                    return Ok(());
+                }
+                break req.path.unwrap_or("").split('?').next().unwrap_or("").to_string();
+            }
+            Ok(httparse::Status::Partial) => continue,
+            Err(_) => {
+                conn.write_all(&response(400, "text/plain", "bad request\n"))?;
+                return Ok(());
+            }
+        }
+    };
+    if path != "/metrics" {
+        conn.write_all(&response(404, "text/plain", "only /metrics\n"))?;
+        return Ok(());
+    }
+    let body = render(view).context("encoding")?;
+    conn.write_all(&response(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", &body))?;
+    Ok(())
+}
+
+/// Closes after an early answer without resetting it: the client may still
+/// be sending, and closing on unread data would send a reset that can
+/// overtake the answer. Reads and discards for at most one tick.
+fn linger(conn: &mut TcpStream) {
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let start = Instant::now();
+    let mut sink = [0u8; 4096];
+    while start.elapsed() < TICK {
+        match conn.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn response(code: u16, content_type: &str, body: &str) -> Vec<u8> {
+    let reason = match code {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Service Unavailable",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// The whole exposition, `# EOF` included.
+pub fn render(view: &LiveView) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("handoff");
+    registry.register_collector(Box::new(Scrape::now(view)));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    Ok(out)
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// One family: name, help, counter or gauge, its labelled values.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    counter: bool,
+    samples: Vec<(Labels, u64)>,
+}
+
+/// Every value, read once at scrape time.
+#[derive(Debug)]
+struct Scrape {
+    families: Vec<Family>,
+}
+
+impl Scrape {
+    fn now(view: &LiveView) -> Scrape {
+        let mut f = Vec::new();
+        let mut family = |name, help, counter, samples| f.push(Family { name, help, counter, samples });
+
+        let ports: Vec<_> = view.ports.iter().map(|p| (p.name.clone(), dpdk::port::stats(p.id))).collect();
+        let per_port = |get: fn(&dpdk::port::PortStats) -> u64| -> Vec<(Labels, u64)> {
+            ports.iter().map(|(name, s)| (vec![("port", name.clone())], get(s))).collect()
+        };
+        family("port_rx_packets", "Packets the port received", true, per_port(|s| s.rx_packets));
+        family("port_tx_packets", "Packets the port transmitted", true, per_port(|s| s.tx_packets));
+        family("port_rx_bytes", "Bytes the port received", true, per_port(|s| s.rx_bytes));
+        family("port_tx_bytes", "Bytes the port transmitted", true, per_port(|s| s.tx_bytes));
+        family("port_rx_missed", "Packets the NIC dropped for want of rx descriptors", true, per_port(|s| s.rx_missed));
+        family("port_rx_nombuf", "Receive failures for want of an mbuf", true, per_port(|s| s.rx_nombuf));
+        family("port_rx_errors", "Erroneous received packets", true, per_port(|s| s.rx_errors));
+        family("port_tx_errors", "Failed transmitted packets", true, per_port(|s| s.tx_errors));
+
+        let (mut calls, mut vectors, mut clocks, mut errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (thread, counters) in view.topology.threads().iter().zip(&view.counters) {
+            let id = thread.id.0.to_string();
+            for &n in thread.nodes() {
+                let (c, v, k) = counters.node_snapshot(n);
+                let labels = vec![("thread", id.clone()), ("node", n.name().to_string())];
+                calls.push((labels.clone(), c));
+                vectors.push((labels.clone(), v));
+                clocks.push((labels, k));
+            }
+            for r in Reason::ALL.iter().filter(|r| thread.nodes().contains(&r.node())) {
+                let labels =
+                    vec![("thread", id.clone()), ("node", r.node().name().to_string()), ("reason", r.text().into())];
+                errors.push((labels, counters.error_count(*r)));
+            }
+        }
+        family("node_calls", "Calls of the node (VPP show runtime)", true, calls);
+        family("node_vectors", "Packets the node processed", true, vectors);
+        family("node_clocks", "TSC clocks spent in the node", true, clocks);
+        family("errors", "Packets counted per node and reason (VPP show errors)", true, errors);
+
+        let rings: Vec<_> = view.rings.iter().map(|(id, s)| (id.name(), s.counts())).collect();
+        let per_ring = |get: fn(&crate::nodes::ring_stats::RingCounts) -> u64| -> Vec<(Labels, u64)> {
+            rings.iter().map(|(name, c)| (vec![("ring", name.clone())], get(c))).collect()
+        };
+        family("ring_enqueued", "Indices handed to the ring", true, per_ring(|c| c.enqueued));
+        family("ring_dequeued", "Indices the worker took from the ring", true, per_ring(|c| c.dequeued));
+        family(
+            "ring_congestion_drops",
+            "Packets a full ring refused (drop-on-congestion)",
+            true,
+            per_ring(|c| c.dropped),
+        );
+        family("ring_backpressure_stalls", "Retries on a full ring (backpressure)", true, per_ring(|c| c.stalls));
+        family("ring_high_water", "Most indices the worker found in the ring", false, per_ring(|c| c.high_water));
+
+        let received: u64 = view.counters.iter().map(|c| c.received()).sum();
+        let transmitted: u64 = view.counters.iter().map(|c| c.transmitted.load(Ordering::Acquire)).sum();
+        let dropped: u64 = view
+            .counters
+            .iter()
+            .flat_map(|c| Reason::ALL.iter().filter(|r| r.is_drop()).map(move |&r| c.error_count(r)))
+            .sum();
+        family(
+            "received",
+            "Packets received (conservation: received = transmitted + dropped + in flight)",
+            true,
+            vec![(vec![], received)],
+        );
+        family("transmitted", "Packets the tx queues accepted", true, vec![(vec![], transmitted)]);
+        family("dropped", "Packets dropped, each with a reason", true, vec![(vec![], dropped)]);
+        family(
+            "in_flight",
+            "Packets received and not yet transmitted or dropped (in rings and bursts)",
+            false,
+            vec![(vec![], received.saturating_sub(transmitted + dropped))],
+        );
+        family(
+            "tsc_hz",
+            "TSC clocks per second (node clocks over this are seconds)",
+            false,
+            vec![(vec![], view.tsc_hz)],
+        );
+        family(
+            "uptime_seconds",
+            "Seconds since the lcores started",
+            false,
+            vec![(vec![], view.started.elapsed().as_secs())],
+        );
+        Scrape { families: f }
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for f in &self.families {
+            let kind =
+                if f.counter { ConstCounter::new(0u64).metric_type() } else { ConstGauge::new(0i64).metric_type() };
+            let mut e = encoder.encode_descriptor(f.name, f.help, None, kind)?;
+            for (labels, v) in &f.samples {
+                let sample = e.encode_family(labels)?;
+                if f.counter {
+                    ConstCounter::new(*v).encode(sample)?;
+                } else {
+                    ConstGauge::new(i64::try_from(*v).unwrap_or(i64::MAX)).encode(sample)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
