@@ -107,6 +107,18 @@ impl Eal {
         (0..sys::RTE_MAX_LCORE).filter(|&l| self.lcore_enabled(l)).collect()
     }
 
+    /// The CPUs EAL lets `lcore` run on (its --lcores cpuset), ascending.
+    pub fn lcore_cpus(&self, lcore: u32) -> Vec<u32> {
+        if !self.lcore_enabled(lcore) {
+            return Vec::new();
+        }
+        let mut bits = [0u64; 16];
+        // SAFETY: the EAL is initialised and `lcore` is below RTE_MAX_LCORE
+        // (enabled); `bits` has the 16 words the call is told of.
+        unsafe { sys::handoff_lcore_cpus(lcore, bits.as_mut_ptr(), bits.len() as u32) };
+        (0..bits.len() as u32 * 64).filter(|&c| bits[c as usize / 64] >> (c % 64) & 1 == 1).collect()
+    }
+
     /// NUMA socket of an enabled lcore.
     pub fn lcore_socket(&self, lcore: u32) -> u32 {
         // SAFETY: the EAL is initialised; unknown lcores give socket 0.
