@@ -1,5 +1,6 @@
-//! What a driver or a capture format imposes: captures that are not
-//! Ethernet are refused before EAL starts; net_tap (which needs as many tx
+//! What a driver or a capture format imposes: raw IP and Linux cooked
+//! captures go out as exact Ethernet, other non-Ethernet captures are
+//! refused before EAL starts; net_tap (which needs as many tx
 //! queues as rx queues) runs with two rx lcores and one output port, inside a
 //! network namespace this test creates and removes; a driver's own reason
 //! for refusing a configuration reaches our one line; the ring high-water
@@ -15,11 +16,19 @@ use common::*;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
-/// An IPv4/UDP packet without a link-layer header (what raw IP captures hold).
+/// An IPv4/UDP packet to port 53 without a link-layer header (what raw IP captures hold).
 fn ipv4_udp(i: usize) -> Vec<u8> {
     let b = etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(1024 + i as u16, 53);
     let mut v = Vec::new();
     b.write(&mut v, &[i as u8; 20]).unwrap();
+    v
+}
+
+fn ipv6_udp(i: usize) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ipv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0xff; 16], 64)
+        .udp(2048 + i as u16, 53);
+    let mut v = Vec::new();
+    b.write(&mut v, &[i as u8; 30]).unwrap();
     v
 }
 
@@ -32,9 +41,40 @@ fn write_capture(path: &Path, datalink: DataLink, packets: &[Vec<u8>]) {
     }
 }
 
-/// A Linux cooked (SLL, 16-byte header) record around `ip`: sent by us, ARPHRD_ETHER, IPv4.
+const SENDER: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
+
+fn ethertype(ip: &[u8]) -> [u8; 2] {
+    if ip[0] >> 4 == 4 {
+        [0x08, 0x00]
+    } else {
+        [0x86, 0xdd]
+    }
+}
+
+/// A Linux cooked (SLL, 16 bytes) record around `ip`: unicast to us from SENDER.
 fn sll(ip: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+    let mut v = vec![0, 0, 0, 1, 0, 6];
+    v.extend(SENDER);
+    v.extend([0, 0]);
+    v.extend(ethertype(ip));
+    v.extend_from_slice(ip);
+    v
+}
+
+/// The same as SLL2 (20 bytes): protocol, reserved, ifindex, ARPHRD_ETHER, unicast, 6-byte address.
+fn sll2(ip: &[u8]) -> Vec<u8> {
+    let mut v = ethertype(ip).to_vec();
+    v.extend([0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+    v.extend(SENDER);
+    v.extend([0, 0]);
+    v.extend_from_slice(ip);
+    v
+}
+
+fn ethernet(dst: [u8; 6], src: [u8; 6], ip: &[u8]) -> Vec<u8> {
+    let mut v = dst.to_vec();
+    v.extend(src);
+    v.extend(ethertype(ip));
     v.extend_from_slice(ip);
     v
 }
@@ -51,20 +91,70 @@ fn refused(out: &Output) -> (String, i32) {
 }
 
 #[test]
-fn raw_ip_and_linux_cooked_captures_are_refused_before_eal_starts() {
+fn raw_ip_and_linux_cooked_captures_are_forwarded_as_exact_ethernet() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let ips: Vec<Vec<u8>> = (0..5).map(ipv4_udp).collect();
-    let cooked: Vec<Vec<u8>> = ips.iter().map(|p| sll(p)).collect();
-    let out_file = dir.path().join("out.pcap");
-    for (name, datalink, packets, says) in [
-        ("raw.pcap", DataLink::RAW, &ips, "link type RAW (Raw IP)"),
-        ("sll.pcap", DataLink::LINUX_SLL, &cooked, "link type LINUX_SLL (Linux cooked v1)"),
-        ("sll2.pcap", DataLink::LINUX_SLL2, &cooked, "link type LINUX_SLL2"),
+    let ips: Vec<Vec<u8>> = (0..6).map(ipv4_udp).chain((0..4).map(ipv6_udp)).collect();
+    let (us, them) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let made_up: Vec<Vec<u8>> = ips.iter().map(|p| ethernet(them, us, p)).collect();
+    let from_sender: Vec<Vec<u8>> = ips.iter().map(|p| ethernet(them, SENDER, p)).collect();
+    for (name, datalink, packets, expected) in [
+        ("raw", DataLink::RAW, ips.clone(), &made_up),
+        ("sll", DataLink::LINUX_SLL, ips.iter().map(|p| sll(p)).collect(), &from_sender),
+        ("sll2", DataLink::LINUX_SLL2, ips.iter().map(|p| sll2(p)).collect(), &from_sender),
     ] {
-        let input = dir.path().join(name);
-        write_capture(&input, datalink, packets);
-        let mut a = eal_base(&format!("link-{}", name.trim_end_matches(".pcap")));
+        let input = dir.path().join(format!("{name}.pcap"));
+        let output = dir.path().join(format!("{name}-out.pcap"));
+        write_capture(&input, datalink, &packets);
+        let before = std::fs::read(&input).unwrap();
+        let mut a = eal_base(&format!("link-{name}"));
+        a.extend(args(&[
+            "--vdev",
+            &format!("net_pcap0,rx_pcap={}", input.display()),
+            "--vdev",
+            &format!("net_pcap1,tx_pcap={}", output.display()),
+            "--output",
+            "net_pcap1",
+            "--trace",
+            "50",
+            "--trace-filter",
+            "udp port 53",
+            "--json",
+        ]));
+        let out = run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {:?}\n{stderr}", out.status);
+        assert!(stderr.contains("get Ethernet headers for this run"), "{name}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        assert_conserved(&doc);
+        // Every packet is UDP to port 53 once it has an Ethernet header: the filter matches them all.
+        let traced: usize =
+            doc["trace"].as_array().unwrap().iter().map(|t| t["packets"].as_array().unwrap().len()).sum();
+        assert!(traced >= ips.len(), "{name}: {traced} traced of {}", ips.len());
+        // Byte for byte, in any order across workers.
+        let mut got = read_pcap(&output);
+        let mut want = expected.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        assert_eq!(std::fs::read(&input).unwrap(), before, "{name}: the input was changed");
+    }
+}
+
+#[test]
+fn other_link_types_are_refused_before_eal_starts() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.pcap");
+    let ips: Vec<Vec<u8>> = (0..3).map(ipv4_udp).collect();
+    let null: Vec<Vec<u8>> = ips.iter().map(|p| [&[2u8, 0, 0, 0][..], p].concat()).collect();
+    for (name, datalink, packets, says) in [
+        ("null", DataLink::NULL, null, "link type NULL (BSD loopback)"),
+        ("ppp", DataLink::PPP, ips.clone(), "link type PPP (PPP)"),
+    ] {
+        let input = dir.path().join(format!("{name}.pcap"));
+        write_capture(&input, datalink, &packets);
+        let mut a = eal_base(&format!("link-{name}"));
         a.extend(args(&[
             "--vdev",
             &format!("net_pcap0,rx_pcap={}", input.display()),
