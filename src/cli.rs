@@ -303,6 +303,8 @@ pub struct Prepared {
     pub metrics: Option<std::net::TcpListener>,
     /// Generated pcaps, alive as long as the run.
     pub _workdir: Option<tempfile::TempDir>,
+    /// Ethernet copies of raw IP and Linux cooked inputs, alive as long as the run.
+    pub _ethernet_copies: crate::linktype::EthernetCopies,
     /// Said on stderr before the run (e.g. that the seed demo runs).
     pub notice: Option<String>,
 }
@@ -325,7 +327,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let output = resolve_output(&cli.output, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
     let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite);
-    let (eal, tx_outputs, trace_pcapng) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
+    let (eal, tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
 
     let trace = match &generated {
         Some(g) if g.demo && cli.trace == 0 => 100,
@@ -363,6 +365,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         tx_outputs,
         metrics,
         _workdir: workdir,
+        _ethernet_copies: ethernet_copies,
         notice,
     })
 }
@@ -594,11 +597,12 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String
 }
 
 /// Sinks for every file the run writes, opened before EAL starts; each
-/// `tx_pcap` is pointed at its sink's temporary file.
+/// `tx_pcap` is pointed at its sink's temporary file, and each raw IP or
+/// Linux cooked `rx_pcap` at its Ethernet copy.
 fn prepare_outputs(
     eal: EalArgs,
     trace_pcapng: Option<&Path>,
-) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>)> {
+) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
     for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
         outputs.extend(v.values("tx_pcap").map(|f| (format!("tx_pcap of {}", v.name), PathBuf::from(f))));
@@ -609,6 +613,7 @@ fn prepare_outputs(
     devices::check_distinct_files(&devices::input_files(&eal), &outputs)?;
 
     let mut tx_outputs = Vec::new();
+    let mut copies = crate::linktype::EthernetCopies::default();
     let mut rewritten = Vec::with_capacity(eal.as_slice().len());
     let mut args = eal.as_slice().to_vec().into_iter();
     while let Some(a) = args.next() {
@@ -631,6 +636,11 @@ fn prepare_outputs(
                     *file = sink.write_path().to_string_lossy().into_owned();
                     tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
                 }
+                if k == "rx_pcap" {
+                    if let Some(copy) = copies.copy_if_needed(Path::new(file))? {
+                        *file = copy.to_string_lossy().into_owned();
+                    }
+                }
             }
         }
         rewritten.push(v.to_arg());
@@ -639,7 +649,7 @@ fn prepare_outputs(
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
     let trace = trace_pcapng.map(TraceDestination::prepare).transpose()?;
-    Ok((EalArgs::new(rewritten), tx_outputs, trace))
+    Ok((EalArgs::new(rewritten), tx_outputs, trace, copies))
 }
 
 /// Checks what needs no EAL; returns the rx and worker lcores.

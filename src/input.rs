@@ -34,9 +34,26 @@ pub struct UnreadableRecord {
     pub message: String,
 }
 
-/// Packets in a pcap or pcapng file; see [`capture_totals`].
+/// Packets in a capture a port will receive from; see [`capture_totals`].
+/// Also refused: a capture whose link type is neither Ethernet nor one that
+/// [`crate::linktype`] converts (raw IP, Linux cooked), which net_pcap would
+/// hand over as if it were Ethernet (IP bytes read as MAC addresses).
 pub fn count_packets(path: &Path) -> Result<u64> {
-    Ok(capture_totals(path)?.packets)
+    Ok(read_totals(path, true)?.packets)
+}
+
+/// One line for a capture that is not Ethernet: its link type as tcpdump
+/// names it ("RAW (Raw IP)"), and how to make it Ethernet.
+fn not_ethernet(shown: &str, link: pcap::Linktype) -> String {
+    let named = match (link.get_name(), link.get_description()) {
+        (Ok(name), Ok(description)) => format!("{name} ({description})"),
+        _ => format!("{} (unknown to libpcap)", link.0),
+    };
+    format!(
+        "pcap file '{shown}' has link type {named}, not Ethernet (EN10MB): handoff forwards Ethernet frames \
+         (and converts raw IP and Linux cooked captures itself); convert it first, e.g. `tcprewrite --dlt=enet \
+         --enet-smac=02:00:00:00:00:01 --enet-dmac=02:00:00:00:00:02 -i {shown} -o {shown}.eth.pcap`"
+    )
 }
 
 /// Reads a capture to its end with libpcap, as net_pcap will, and totals it.
@@ -50,6 +67,10 @@ pub fn count_packets(path: &Path) -> Result<u64> {
 /// caplen in the middle delivered all 40 good packets, not the 5 before it),
 /// so no count made up front would match what the run receives.
 pub fn capture_totals(path: &Path) -> Result<CaptureTotals> {
+    read_totals(path, false)
+}
+
+fn read_totals(path: &Path, ethernet_only: bool) -> Result<CaptureTotals> {
     let shown = path.display();
     if path.as_os_str() == "-" {
         // libpcap reads standard input for "-".
@@ -89,6 +110,11 @@ pub fn capture_totals(path: &Path) -> Result<CaptureTotals> {
     // pcap_open_offline, as net_pcap opens rx_pcap files.
     let mut cap = pcap::Capture::from_file(path)
         .map_err(|e| anyhow!("libpcap cannot read pcap file '{shown}': {}", libpcap_says(e)))?;
+    let link = cap.get_datalink();
+    let forwardable = link.0 == crate::linktype::DLT_EN10MB || crate::linktype::Convertible::of(link.0).is_some();
+    if ethernet_only && !forwardable {
+        bail!(not_ethernet(&shown.to_string(), link));
+    }
     let mut t = CaptureTotals::default();
     loop {
         match cap.next_packet() {
@@ -307,6 +333,34 @@ mod tests {
         // Opening a FIFO with no writer would block; we look before we open.
         let line = refusal(&fifo);
         assert!(line.contains("is a FIFO") && line.contains("regular file"), "{line}");
+    }
+
+    #[test]
+    fn rx_captures_must_be_ethernet_or_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.pcap");
+        let mut b = pcap(USEC, false, 65535, &full(&[60])).bytes;
+        std::fs::write(&path, &b).unwrap();
+        assert_eq!(count_packets(&path).unwrap(), 1);
+        // Raw IP (LINKTYPE_RAW 101, DLT_RAW 12, 228, 229), Linux cooked (113), SLL2 (276) are converted.
+        for linktype in [101u32, 12, 228, 229, 113, 276] {
+            b[20..24].copy_from_slice(&linktype.to_le_bytes());
+            std::fs::write(&path, &b).unwrap();
+            assert_eq!(count_packets(&path).unwrap(), 1, "linktype {linktype}");
+        }
+        // BSD loopback (0), PPP (9), 802.11 (105) are not.
+        for (linktype, named) in [(0u32, "NULL (BSD loopback)"), (9, "PPP (PPP)"), (105, "IEEE802_11 (802.11)")] {
+            b[20..24].copy_from_slice(&linktype.to_le_bytes());
+            std::fs::write(&path, &b).unwrap();
+            let line = format!("{:#}", count_packets(&path).unwrap_err());
+            assert!(!line.contains('\n') && line.contains(&path.display().to_string()), "{line}");
+            assert!(line.contains(&format!("link type {named}")) && line.contains("tcprewrite --dlt=enet"), "{line}");
+            // A tx_pcap check reads any link type.
+            assert_eq!(capture_totals(&path).unwrap().packets, 1);
+        }
+        let ng = pcapng(false, &[(9, 0)], &[(0, Rec::full(0, 60))]);
+        std::fs::write(&path, &ng.bytes).unwrap();
+        assert!(format!("{:#}", count_packets(&path).unwrap_err()).contains("link type PPP"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use super::error::{rte_errno, strerror, DpdkError};
 use super::sys;
@@ -20,6 +20,24 @@ pub struct Eal {
 
 /// EAL's log stream after start-up: stderr, so stdout keeps only our report.
 static LOG_TO_STDERR: AtomicBool = AtomicBool::new(false);
+/// That stream (null until start-up ends), to point the log back at after a capture.
+static STDERR_LOG: AtomicPtr<libc::FILE> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Runs `call` (a DPDK call on the control thread, before the lcores run)
+/// with EAL's log captured, echoes what was logged to stderr as it would have
+/// been, and returns it too: the driver's own reason for a failure is often
+/// only there (tap: "number of rx queues 2 must be equal to number of tx
+/// queues 1" beside an errno of EPERM).
+pub(crate) fn logged_during<T>(call: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let log = Capture::log();
+    let out = call();
+    let logged = log.map(Capture::finish).unwrap_or_default();
+    let lines: Vec<String> = logged.lines().map(str::trim_end).filter(|l| !l.is_empty()).map(String::from).collect();
+    for l in &lines {
+        eprintln!("{l}");
+    }
+    (out, lines)
+}
 
 impl Eal {
     /// Starts the EAL with `args` (argv[0] excluded). Refuses a second start.
@@ -105,6 +123,18 @@ impl Eal {
     /// Enabled lcores in ascending order, the main lcore included.
     pub fn lcores(&self) -> Vec<u32> {
         (0..sys::RTE_MAX_LCORE).filter(|&l| self.lcore_enabled(l)).collect()
+    }
+
+    /// The CPUs EAL lets `lcore` run on (its --lcores cpuset), ascending.
+    pub fn lcore_cpus(&self, lcore: u32) -> Vec<u32> {
+        if !self.lcore_enabled(lcore) {
+            return Vec::new();
+        }
+        let mut bits = [0u64; 16];
+        // SAFETY: the EAL is initialised and `lcore` is below RTE_MAX_LCORE
+        // (enabled); `bits` has the 16 words the call is told of.
+        unsafe { sys::handoff_lcore_cpus(lcore, bits.as_mut_ptr(), bits.len() as u32) };
+        (0..bits.len() as u32 * 64).filter(|&c| bits[c as usize / 64] >> (c % 64) & 1 == 1).collect()
     }
 
     /// NUMA socket of an enabled lcore.
@@ -194,7 +224,8 @@ impl Capture {
                 libc::dup2(saved, fd);
                 libc::close(saved);
             } else {
-                sys::rte_openlog_stream(std::ptr::null_mut());
+                // Back to stderr once start-up set it up; before that, EAL's default.
+                sys::rte_openlog_stream(STDERR_LOG.load(Ordering::Acquire) as *mut sys::FILE);
             }
             let fd = libc::fileno(self.file);
             if libc::lseek(fd, 0, libc::SEEK_SET) == 0 {
@@ -225,6 +256,7 @@ fn log_to_stderr() {
         let err = libc::fdopen(2, c"w".as_ptr());
         if !err.is_null() {
             libc::setvbuf(err, std::ptr::null_mut(), libc::_IOLBF, 0);
+            STDERR_LOG.store(err, Ordering::Release);
             sys::rte_openlog_stream(err as *mut sys::FILE);
         }
     }

@@ -3,8 +3,8 @@
 use std::ffi::CStr;
 use std::os::raw::c_char;
 
-use super::eal::Eal;
-use super::error::{check, DpdkError};
+use super::eal::{logged_during, Eal};
+use super::error::{check, check_logged, DpdkError};
 use super::mbuf::Burst;
 use super::mempool::Buffers;
 use super::sys;
@@ -94,6 +94,17 @@ fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
     })
 }
 
+/// PMDs whose configure refuses unequal rx and tx queue counts (DPDK 22.11:
+/// tap and tun in tap_dev_configure, af_xdp and mana in theirs).
+const PAIRED_QUEUE_PMDS: &[&str] = &["net_tap", "net_tun", "net_af_xdp", "net_mana"];
+
+impl PortInfo {
+    /// Whether the driver needs as many tx queues as rx queues.
+    pub fn needs_paired_queues(&self) -> bool {
+        PAIRED_QUEUE_PMDS.contains(&self.driver.as_str())
+    }
+}
+
 /// A configured port. Invariant: configured with `rx_queues`/`tx_queues`
 /// set up on our pools; stopped and closed exactly once (by `close` or Drop).
 pub struct Port {
@@ -138,9 +149,10 @@ impl Port {
         }
         let id = info.id;
         // SAFETY: valid port id and a fully initialised conf.
-        check("rte_eth_dev_configure", unsafe {
-            sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf)
-        })?;
+        check_logged(
+            "rte_eth_dev_configure",
+            logged_during(|| unsafe { sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf) }),
+        )?;
         let port = Port { info, config, started: false, closed: false };
         let (mut nb_rxd, mut nb_txd) = (config.rx_desc, config.tx_desc);
         // SAFETY: valid port and out pointers.
@@ -153,15 +165,17 @@ impl Port {
         for q in 0..config.rx_queues {
             // SAFETY: configured port, queue in range, a live pktmbuf pool
             // (Buffers outlives the port: it is dropped after ports close).
-            check("rte_eth_rx_queue_setup", unsafe {
-                sys::rte_eth_rx_queue_setup(id, q, nb_rxd, sock, std::ptr::null(), pool)
-            })?;
+            check_logged(
+                "rte_eth_rx_queue_setup",
+                logged_during(|| unsafe { sys::rte_eth_rx_queue_setup(id, q, nb_rxd, sock, std::ptr::null(), pool) }),
+            )?;
         }
         for q in 0..config.tx_queues {
             // SAFETY: configured port, queue in range.
-            check("rte_eth_tx_queue_setup", unsafe {
-                sys::rte_eth_tx_queue_setup(id, q, nb_txd, sock, std::ptr::null())
-            })?;
+            check_logged(
+                "rte_eth_tx_queue_setup",
+                logged_during(|| unsafe { sys::rte_eth_tx_queue_setup(id, q, nb_txd, sock, std::ptr::null()) }),
+            )?;
         }
         let _ = eal;
         Ok(port)
@@ -176,8 +190,9 @@ impl Port {
     }
 
     pub fn start(&mut self) -> Result<(), DpdkError> {
+        let id = self.info.id;
         // SAFETY: configured port.
-        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(self.info.id) })?;
+        check_logged("rte_eth_dev_start", logged_during(|| unsafe { sys::rte_eth_dev_start(id) }))?;
         self.started = true;
         // Virtual devices may not support it; receiving everything is only a wish.
         // SAFETY: started port.

@@ -29,14 +29,17 @@ unsafe impl Send for RingInner {}
 unsafe impl Sync for RingInner {}
 
 impl RingInner {
-    /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
+    /// Appends up to `max` mbufs from the ring to `burst`; returns how many,
+    /// and how many the ring still held at that dequeue (beside the ones
+    /// taken: so the two add up to at most the ring's size).
     /// The caller must be the ring's only consumer.
     #[inline]
-    fn dequeue_into(&self, burst: &mut Burst, max: usize) -> usize {
+    fn dequeue_into(&self, burst: &mut Burst, max: usize) -> (usize, u32) {
         let want = max.min(burst.room()).min(MAX_BURST);
         if want == 0 {
-            return 0;
+            return (0, 0);
         }
+        let mut left = 0u32;
         // Not zero-filled: the ring writes the first `got` elements and only those are read.
         let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
         // SAFETY: the ring is valid; `indices` has room for `want` elements;
@@ -47,7 +50,7 @@ impl RingInner {
                 indices.as_mut_ptr() as *mut _,
                 4,
                 want as u32,
-                std::ptr::null_mut(),
+                &mut left,
             )
         } as usize;
         for i in &indices[..got] {
@@ -60,7 +63,7 @@ impl RingInner {
                 burst.push_raw(m, element & PLAIN_BIT != 0);
             }
         }
-        got
+        (got, left)
     }
 }
 
@@ -70,7 +73,7 @@ impl Drop for RingInner {
         // the ring: free it, so nothing in a ring is ever leaked. This is the
         // last Arc, so no handle can dequeue concurrently.
         let mut burst = Burst::new();
-        while self.dequeue_into(&mut burst, MAX_BURST) > 0 {
+        while self.dequeue_into(&mut burst, MAX_BURST).0 > 0 {
             burst.free_all();
         }
         // SAFETY: empty and unused, freed once.
@@ -88,6 +91,8 @@ pub struct RingProducer {
 /// whatever it still holds when its last handle goes.
 pub struct RingConsumer {
     inner: Arc<RingInner>,
+    /// What the last dequeue that took something left in the ring.
+    left: u32,
 }
 
 /// Makes a ring holding exactly `size` indices (a power of two).
@@ -114,7 +119,7 @@ pub fn handoff_ring(
     };
     let raw = NonNull::new(raw).ok_or_else(|| from_errno("rte_ring_create_elem"))?;
     let inner = Arc::new(RingInner { raw, buffers });
-    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner }))
+    Ok((RingProducer { inner: inner.clone() }, RingConsumer { inner, left: 0 }))
 }
 
 impl RingProducer {
@@ -153,19 +158,23 @@ impl RingProducer {
 }
 
 impl RingConsumer {
-    /// Indices in the ring now (its occupancy), for the high-water mark: one
-    /// read of the ring's head and tail, no lock, no write.
+    /// Indices the last dequeue that took some left in the ring, for the
+    /// high-water mark: that dequeue found these plus the ones it took, which
+    /// add up to at most the ring's size (DPDK counts them at the dequeue;
+    /// a count read afterwards would add what the producer put in since).
     #[inline]
-    pub fn count(&self) -> u32 {
-        // SAFETY: the ring is valid for the life of this handle; rte_ring_count
-        // only reads the producer and consumer tails.
-        unsafe { sys::rte_ring_count(self.inner.raw.as_ptr()) }
+    pub fn left_after_dequeue(&self) -> u32 {
+        self.left
     }
 
     /// Appends up to `max` mbufs from the ring to `burst`; returns how many.
     #[inline]
     pub fn dequeue(&mut self, burst: &mut Burst, max: usize) -> usize {
         // `&mut self` on the unique consumer handle: the only consumer.
-        self.inner.dequeue_into(burst, max)
+        let (got, left) = self.inner.dequeue_into(burst, max);
+        if got > 0 {
+            self.left = left;
+        }
+        got
     }
 }

@@ -104,7 +104,9 @@ impl RingStats {
     }
 
     /// Worker, after dequeuing `n` packets at `now` with `left` still in the
-    /// ring: the high-water mark, and the wait of every burst now fully out.
+    /// ring at that dequeue: the high-water mark (the most indices the worker
+    /// found in the ring, never above its size), and the wait of every burst
+    /// now fully out.
     #[inline(always)]
     pub fn dequeued(&self, n: u64, left: u64, now: u64, waits: &mut Histogram<u64>) {
         let total = self.worker.dequeued.load(Ordering::Relaxed) + n;

@@ -72,6 +72,10 @@ pub struct Launched {
 
 pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Result<Launched> {
     let topo = &plan.topology;
+    let polling: Vec<u32> = topo.threads().iter().map(|t| t.lcore.0).collect();
+    if let Some(warning) = cpus_too_few(&polling, |l| eal.lcore_cpus(l)) {
+        log::warn!("{warning}");
+    }
     let n_rx = topo.rx().len();
     let mut filters = Vec::with_capacity(n_rx);
     for _ in 0..n_rx {
@@ -166,4 +170,44 @@ fn output_of(setup: &Setup, w: u16) -> Output {
         by_rx[usize::from(rx)] = Some(txq(tx));
     }
     Output::Pairs(PairOutput::new(by_rx))
+}
+
+/// A warning when the polling lcores (rx and workers, which never sleep)
+/// outnumber the CPUs EAL placed them on: they then take turns in
+/// scheduler time slices, and a packet can wait in a ring for milliseconds.
+fn cpus_too_few(polling: &[u32], cpus_of: impl Fn(u32) -> Vec<u32>) -> Option<String> {
+    let mut cpus: Vec<u32> = polling.iter().flat_map(|&l| cpus_of(l)).collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    if cpus.is_empty() || polling.len() <= cpus.len() {
+        return None;
+    }
+    let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    Some(format!(
+        "{} polling lcores ({}) run on {} CPU{} ({}): busy-polling lcores that share a CPU take turns in \
+         scheduler time slices, so packets can wait milliseconds in the rings; give each rx and worker lcore \
+         a CPU of its own (-l/--lcores, --rx-lcores, --worker-lcores)",
+        polling.len(),
+        list(polling),
+        cpus.len(),
+        if cpus.len() == 1 { "" } else { "s" },
+        list(&cpus)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpus_too_few;
+
+    #[test]
+    fn warns_only_when_polling_lcores_outnumber_their_cpus() {
+        // The default map on two CPUs: lcores 0..3 on CPUs 0,1,0,1.
+        let wrapped = |l: u32| vec![l % 2];
+        let w = cpus_too_few(&[0, 1, 2, 3], wrapped).expect("four lcores on two CPUs");
+        assert!(w.starts_with("4 polling lcores (0,1,2,3) run on 2 CPUs (0,1):"), "{w}");
+        assert_eq!(cpus_too_few(&[0, 1], wrapped), None);
+        // An lcore allowed on several CPUs counts them all.
+        assert_eq!(cpus_too_few(&[1, 2], |_| vec![0, 1]), None);
+        assert!(cpus_too_few(&[1, 2], |_| vec![3]).unwrap().contains("run on 1 CPU (3)"));
+    }
 }

@@ -84,10 +84,13 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
 
     // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else
     // one per rx lcore. A port without rx queues (tx-only pcap) is not polled.
+    // A driver that needs as many rx as tx queues (tap) gets at least its tx
+    // count, and every one of them is polled.
     let port_rxqs: Vec<u16> = all_ports
         .iter()
         .map(|p| match plan.finite_inputs.get(&p.name) {
             Some(files) => files.len() as u16,
+            None if pairs_queues(p) => (n_rx as u16).max(tx_queues(p.id, n_workers, output_port, &output_pairs)),
             None => n_rx as u16,
         })
         .collect();
@@ -137,8 +140,11 @@ fn configure_ports(
     let n_workers = plan.topology.workers().len();
     let mut ports = Vec::new();
     for (info, &rxqs) in all_ports.iter().zip(port_rxqs) {
-        let sends = Some(info.id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == info.id);
-        let tx_queues = if sends { n_workers as u16 } else { 1 };
+        let mut tx_queues = tx_queues(info.id, n_workers, output_port, output_pairs);
+        if pairs_queues(info) {
+            // Tap refuses unequal counts; the tx queues past the workers' stay unused.
+            tx_queues = tx_queues.max(rxqs);
+        }
         // rte_eth_dev_configure needs at least one rx queue even where none is polled.
         let conf = PortConfig {
             rx_queues: rxqs.max(1),
@@ -157,6 +163,26 @@ fn configure_ports(
         p.start().with_context(|| format!("cannot start port {name}"))?;
     }
     Ok(ports)
+}
+
+/// Whether port `p` gets as many tx as rx queues. The tests'
+/// `HANDOFF_FAULT=unpaired-queues` says no, to provoke the driver's refusal.
+fn pairs_queues(p: &PortInfo) -> bool {
+    #[cfg(feature = "fault-injection")]
+    if std::env::var("HANDOFF_FAULT").is_ok_and(|f| f == "unpaired-queues") {
+        return false;
+    }
+    p.needs_paired_queues()
+}
+
+/// Tx queues port `id` needs: one per worker where something is sent, else one.
+fn tx_queues(id: u16, n_workers: usize, output_port: Option<u16>, output_pairs: &[(u16, u16)]) -> u16 {
+    let sends = Some(id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == id);
+    if sends {
+        n_workers as u16
+    } else {
+        1
+    }
 }
 
 /// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every

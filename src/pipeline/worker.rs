@@ -127,7 +127,12 @@ impl WorkerLcore {
                     continue;
                 }
                 if let Some(stats) = self.ring_stats.get(r) {
-                    stats.dequeued(n as u64, u64::from(self.rings[r].count()), rdtsc(), &mut self.waits[r]);
+                    stats.dequeued(
+                        n as u64,
+                        u64::from(self.rings[r].left_after_dequeue()),
+                        rdtsc(),
+                        &mut self.waits[r],
+                    );
                 }
                 got += n as u64;
                 bursts += 1;

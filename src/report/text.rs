@@ -163,13 +163,17 @@ pub fn show_trace(threads: &[ThreadTrace], max_packets: usize) -> String {
 /// Counter, Count); per port `%-32s%=5d` and its counters as `%-16s%16d`, the
 /// first on the name's line, the rest below it in the counter column.
 /// rx/tx packets and bytes are always listed, error counters when nonzero.
+/// With `xstats`, the Counter column is as wide as the longest PMD counter
+/// name (and a space) needs, so no name is cut.
 pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
     let mut out = String::with_capacity(160 * (rows.len() + 1));
     let mut line = String::with_capacity(80);
     let mut num = String::with_capacity(20);
+    let longest = rows.iter().flat_map(|r| &r.xstats).filter(|_| xstats).map(|(k, _)| k.chars().count() + 1).max();
+    let counter_width = longest.unwrap_or(0).max(16);
     push_center(&mut line, "Name", 32);
     push_center(&mut line, "Idx", 5);
-    push_center(&mut line, "Counter", 16);
+    push_center(&mut line, "Counter", counter_width);
     push_center(&mut line, "Count", 16);
     flush_line(&mut out, &mut line);
     for r in rows {
@@ -198,7 +202,7 @@ pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
                 push_spaces(&mut line, IFACE_COUNTER_COL);
             }
             first = false;
-            push_left(&mut line, name, 16);
+            push_left(&mut line, name, counter_width);
             num.clear();
             let _ = write!(num, "{value}");
             push_right(&mut line, &num, 16);
@@ -593,5 +597,35 @@ a-very-long-interface-name-longe  1  rx packets                     0
                                      tx bytes                       0
 ";
         assert_eq!(show_interfaces(&rows, false), expected);
+    }
+
+    #[test]
+    fn xstats_names_are_never_cut() {
+        let mut row = InterfaceRow {
+            port: 0,
+            name: "net_null0".into(),
+            rx_packets: 7,
+            tx_packets: 0,
+            rx_bytes: 448,
+            tx_bytes: 0,
+            rx_missed: 0,
+            rx_nombuf: 0,
+            rx_errors: 0,
+            tx_errors: 0,
+            xstats: Default::default(),
+        };
+        row.xstats.insert("rx_good_packets".into(), 7);
+        row.xstats.insert("rx_size_1024_to_max_packets".into(), 3);
+        let text = show_interfaces(&[row], true);
+        // 27 characters and a space: every counter name gets that column.
+        let expected = "              Name               Idx            Counter                Count
+net_null0                         0  rx packets                                 7
+                                     rx bytes                                 448
+                                     tx packets                                 0
+                                     tx bytes                                   0
+                                     rx_good_packets                            7
+                                     rx_size_1024_to_max_packets                3
+";
+        assert_eq!(text, expected);
     }
 }

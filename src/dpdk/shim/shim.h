@@ -5,5 +5,8 @@
 
 int handoff_rte_errno(void);
 void *handoff_pktmbuf_mtod(struct rte_mbuf *m);
+/* The CPUs lcore `lcore_id` may run on, as bits (CPU n: bit n % 64 of
+ * bits[n / 64], for words * 64 CPUs); returns how many CPUs the set has. */
+unsigned int handoff_lcore_cpus(unsigned int lcore_id, uint64_t *bits, unsigned int words);
 
 #endif
