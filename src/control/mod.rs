@@ -12,3 +12,4 @@
 pub mod client;
 pub mod protocol;
 pub mod server;
+pub mod trust;
