@@ -260,7 +260,7 @@ fn root_never_asks_a_socket_another_user_planted() {
     let _g = serial();
     let user = TestUser::create("cca");
     let scratch = tempfile::tempdir().unwrap();
-    let exe = exe_for_anyone(scratch.path());
+    let exe = exe_for_anyone(&std::env::current_exe().unwrap(), scratch.path());
     let pid = std::process::id();
     let prefix = format!("handoff-test-cc-planted-{pid}");
     let mut made = Made::default();
@@ -310,7 +310,7 @@ fn untrusted_sockets_under_roots_base_are_refused() {
     let _g = serial();
     let user = TestUser::create("ccb");
     let scratch = tempfile::tempdir().unwrap();
-    let exe = exe_for_anyone(scratch.path());
+    let exe = exe_for_anyone(&std::env::current_exe().unwrap(), scratch.path());
     let pid = std::process::id();
     let base = Path::new("/var/run/dpdk");
     std::fs::create_dir_all(base).unwrap();
@@ -428,7 +428,9 @@ fn misbehaving_forwarders_end_with_one_line_in_time() {
     // binary itself (it needs under 50 MiB); past that it would abort, not print the line.
     let memory_kib = (2 * MAX_REPLY + (256 << 20)) / 1024;
     let cap_line = format!("sent a reply over {MAX_REPLY} bytes");
-    let rows: [(Mode, &[&str], i32, &str, f64, f64); 8] = [
+    // Mode, extra flags, exit code, the line says, seconds taken at least and below.
+    type Row<'a> = (Mode, &'a [&'a str], i32, &'a str, f64, f64);
+    let rows: [Row; 8] = [
         (Mode::Wedge, &[], 1, "did not answer within 5 s", 4.8, 9.0),
         (Mode::Wedge, &["--timeout", "1"], 1, "did not answer within 1 s", 0.9, 4.0),
         (Mode::Wedge, &["--timeout", "1.5"], 1, "did not answer within 1.5 s", 1.4, 4.5),
@@ -514,6 +516,97 @@ fn list_escapes_what_a_forwarder_says() {
     drop(server);
     drop(made);
     assert!(std::fs::symlink_metadata(&dir).is_err());
+}
+
+/// A forwarder whose connection queue stays full (nobody accepts) is busy:
+/// the connect itself is bounded by the deadline.
+#[test]
+fn a_full_connection_queue_is_busy() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let _g = serial();
+    let prefix = format!("handoff-test-cc-busy-{}", std::process::id());
+    let mut made = Made::default();
+    std::fs::create_dir_all("/var/run/dpdk").unwrap();
+    let dir = made.dir(&Path::new("/var/run/dpdk").join(&prefix), 0o700);
+    let socket = made.note(&dir.join("handoff.sock"));
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Fill its accept queue: non-blocking connects until one would wait.
+    let addr = SocketAddrUnix::new(&socket).unwrap();
+    let mut queued = Vec::new();
+    loop {
+        let fd =
+            rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::NONBLOCK, None).unwrap();
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => queued.push(fd),
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(e) => panic!("connect: {e}"),
+        }
+        assert!(queued.len() < 100_000, "the accept queue never filled");
+    }
+    let (out, took) = ctl(&["show", "errors", "--file-prefix", &prefix, "--timeout", "1"]);
+    one_line(&out, 1, &format!("forwarder {prefix} is busy: its connection queue stayed full for 1 s"), "busy");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "{took:?}");
+    let (out, _) = ctl(&["list", "--json", "--timeout", "1"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed(&doc, &prefix).map(|l| &l["state"]), Some(&serde_json::json!("busy")), "{doc}");
+    drop((queued, listener));
+    drop(made);
+    assert!(std::fs::symlink_metadata(&dir).is_err(), "{} was left behind", dir.display());
+}
+
+/// An ordinary user's client looks only in its own base (EAL's: here
+/// `$XDG_RUNTIME_DIR/dpdk`), talks to its own forwarder, never sees root's,
+/// and refuses a base that another user owns.
+#[test]
+fn an_ordinary_user_looks_only_in_its_own_base() {
+    let _g = serial();
+    let user = TestUser::create("ccu");
+    let scratch = tempfile::tempdir().unwrap();
+    let test_exe = exe_for_anyone(&std::env::current_exe().unwrap(), scratch.path());
+    let handoff = exe_for_anyone(&bin(), scratch.path());
+    let pid = std::process::id();
+    let prefix = format!("handoff-test-cc-own-{pid}");
+    let mut made = Made::default();
+    let xdg = made.dir(Path::new(&format!("/run/handoff-test-cc-xdg-{pid}")), 0o700);
+    user.give(&xdg);
+    let base = made.dir(&xdg.join("dpdk"), 0o700);
+    user.give(&base);
+    let dir = made.dir(&base.join(&prefix), 0o700);
+    user.give(&dir);
+    let stage = made.dir(Path::new(&format!("/run/handoff-test-cc-stage-{pid}")), 0o700);
+    user.give(&stage);
+    let server = user_server(&user, &test_exe, &stage, &dir.join("handoff.sock"), "escape", &mut made);
+    let env = [("XDG_RUNTIME_DIR", xdg.to_str().unwrap())];
+    let limit = Duration::from_secs(30);
+
+    let out = user.run(&handoff, &["show", "errors", "--file-prefix", &prefix], &env, limit);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    no_escape(&out, "the user's own forwarder");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("text\\x1b]0;owned"), "{out:?}");
+    let out = user.run(&handoff, &["list", "--json"], &env, limit);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = doc.as_array().unwrap();
+    assert!(all.len() == 1 && all[0]["prefix"] == prefix.as_str() && all[0]["state"] == "running", "{doc}");
+    std::fs::remove_file(stage.join("asked")).unwrap();
+    // Without XDG_RUNTIME_DIR EAL (and the client) use /tmp/dpdk: nothing of root's either.
+    let out = user.run(&handoff, &["show", "errors", "--file-prefix", &prefix], &[], limit);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A base that another user owns is refused, by show and by list.
+    std::os::unix::fs::lchown(&base, Some(user.uid + 1), None).unwrap();
+    let out = user.run(&handoff, &["show", "errors", "--file-prefix", &prefix], &env, limit);
+    one_line(&out, 1, &format!("refusing {}: it is owned by uid {}", base.display(), user.uid + 1), "others' base");
+    let out = user.run(&handoff, &["list"], &env, limit);
+    one_line(&out, 1, &format!("refusing {}", base.display()), "list in others' base");
+    assert!(!stage.join("asked").exists(), "a refused forwarder was sent a request");
+
+    drop(server);
+    drop(made);
+    for p in [&xdg, &stage] {
+        assert!(std::fs::symlink_metadata(p).is_err(), "{} was left behind", p.display());
+    }
 }
 
 /// `--timeout` is checked like every number: out of range is exit 2.

@@ -19,7 +19,7 @@ use crate::dpdk::runtime_files::{prefix_problem, runtime_base, CONTROL_SOCKET};
 use crate::pipeline::live::MAX_LIVE_TRACE;
 
 use super::protocol::{Info, Request, Response};
-use super::trust::{self, sanitize, sanitize_field, Kind};
+use super::trust::{self, sanitize, sanitize_field, Kind, Verdict};
 
 /// The whole exchange with a forwarder (`--timeout`): a trace request waits on lcores.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 5.0;
@@ -111,10 +111,10 @@ fn untrusted(path: &Path, why: String) -> AskError {
 
 /// Checks `path` (a Kind); Ok(false) when it does not exist.
 fn checked(path: &Path, kind: Kind, me: u32) -> Result<bool, AskError> {
-    match trust::path_problem(path, kind, me) {
-        Err(()) => Ok(false),
-        Ok(None) => Ok(true),
-        Ok(Some(why)) => Err(untrusted(path, why)),
+    match trust::check_path(path, kind, me) {
+        Verdict::Missing => Ok(false),
+        Verdict::Trusted => Ok(true),
+        Verdict::Untrusted(why) => Err(untrusted(path, why)),
     }
 }
 

@@ -20,12 +20,21 @@ pub enum Kind {
     Socket,
 }
 
-/// Why `path` is not trusted, None when it is; `Err(())` when it does not exist.
-pub fn path_problem(path: &Path, kind: Kind, me: u32) -> Result<Option<String>, ()> {
+/// What the client makes of a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Missing,
+    Trusted,
+    /// Why not.
+    Untrusted(String),
+}
+
+/// Whether `path` is of `kind`, the caller's or root's, and nobody else can write it.
+pub fn check_path(path: &Path, kind: Kind, me: u32) -> Verdict {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(()),
-        Err(e) => return Ok(Some(format!("it cannot be examined ({e})"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Verdict::Missing,
+        Err(e) => return Verdict::Untrusted(format!("it cannot be examined ({e})")),
     };
     let ft = meta.file_type();
     let wrong_type = match kind {
@@ -35,15 +44,15 @@ pub fn path_problem(path: &Path, kind: Kind, me: u32) -> Result<Option<String>, 
         _ => None,
     };
     if let Some(why) = wrong_type {
-        return Ok(Some(why.to_string()));
+        return Verdict::Untrusted(why.to_string());
     }
     if meta.uid() != me && meta.uid() != 0 {
-        return Ok(Some(format!("it is owned by uid {}, not by you or root", meta.uid())));
+        return Verdict::Untrusted(format!("it is owned by uid {}, not by you or root", meta.uid()));
     }
     if meta.mode() & 0o022 != 0 {
-        return Ok(Some(format!("group or others can write it (mode {:04o})", meta.mode() & 0o7777)));
+        return Verdict::Untrusted(format!("group or others can write it (mode {:04o})", meta.mode() & 0o7777));
     }
-    Ok(None)
+    Verdict::Trusted
 }
 
 /// Why the process that listens on `conn` is not trusted (SO_PEERCRED:
@@ -132,22 +141,26 @@ mod tests {
     fn paths_must_be_owned_unshared_and_of_their_kind() {
         let dir = tempfile::tempdir().unwrap();
         let me = caller_uid();
-        assert_eq!(path_problem(dir.path(), Kind::Dir, me), Ok(None));
-        assert_eq!(path_problem(&dir.path().join("none"), Kind::Dir, me), Err(()));
+        assert_eq!(check_path(dir.path(), Kind::Dir, me), Verdict::Trusted);
+        assert_eq!(check_path(&dir.path().join("none"), Kind::Dir, me), Verdict::Missing);
+        let why = |p: &Path, kind, me| match check_path(p, kind, me) {
+            Verdict::Untrusted(why) => why,
+            v => panic!("{} is {v:?}", p.display()),
+        };
         if me == 0 {
             // Root's are trusted by anyone; another user's by nobody else.
-            assert_eq!(path_problem(dir.path(), Kind::Dir, 12345), Ok(None));
+            assert_eq!(check_path(dir.path(), Kind::Dir, 12345), Verdict::Trusted);
             let theirs = dir.path().join("theirs");
             std::fs::create_dir(&theirs).unwrap();
             std::os::unix::fs::lchown(&theirs, Some(12345), None).unwrap();
-            assert!(path_problem(&theirs, Kind::Dir, 0).unwrap().unwrap().contains("owned by uid 12345"));
+            assert!(why(&theirs, Kind::Dir, 0).contains("owned by uid 12345"));
         }
-        assert!(path_problem(dir.path(), Kind::Socket, me).unwrap().unwrap().contains("not a socket"));
+        assert!(why(dir.path(), Kind::Socket, me).contains("not a socket"));
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(path_problem(dir.path(), Kind::Dir, me).unwrap().unwrap().contains("mode 0777"));
+        assert!(why(dir.path(), Kind::Dir, me).contains("mode 0777"));
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(dir.path(), &link).unwrap();
-        assert!(path_problem(&link, Kind::Dir, me).unwrap().unwrap().contains("symbolic link"));
+        assert!(why(&link, Kind::Dir, me).contains("symbolic link"));
     }
 }

@@ -56,6 +56,23 @@ impl TestUser {
         std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid)).unwrap();
     }
 
+    /// Runs `exe args` as this user to its end (at most `limit`), with `env` and without XDG_RUNTIME_DIR unless set there.
+    pub fn run(&self, exe: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> std::process::Output {
+        let child = Command::new(exe)
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .envs(env.iter().copied())
+            .uid(self.uid)
+            .gid(self.gid)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {} as {}: {e}", exe.display(), self.name));
+        super::common::wait(child, limit)
+    }
+
     /// Runs `exe args` as this user (no supplementary groups), its output dropped.
     pub fn spawn(&self, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> UserProcess {
         let child = Command::new(exe)
@@ -92,18 +109,17 @@ impl Drop for UserProcess {
     }
 }
 
-/// This test binary, where any user can run it: itself when every directory
-/// above it is searchable by others, else a copy in `scratch` (a 0755 dir).
-pub fn exe_for_anyone(scratch: &Path) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
+/// `exe` where any user can run it: itself when every directory above it
+/// is searchable by others, else a copy in `scratch` (made 0755).
+pub fn exe_for_anyone(exe: &Path, scratch: &Path) -> PathBuf {
     let reachable = exe.ancestors().skip(1).all(|d| std::fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0))
-        && std::fs::metadata(&exe).is_ok_and(|m| m.mode() & 0o005 == 0o005);
+        && std::fs::metadata(exe).is_ok_and(|m| m.mode() & 0o005 == 0o005);
     if reachable {
-        return exe;
+        return exe.to_path_buf();
     }
     std::fs::set_permissions(scratch, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = scratch.join("test-binary");
-    std::fs::copy(&exe, &copy).unwrap();
+    let copy = scratch.join(exe.file_name().unwrap());
+    std::fs::copy(exe, &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     copy
 }
