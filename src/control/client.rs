@@ -307,7 +307,8 @@ fn list_one(t: &Target, deadline: &Deadline) -> Listed {
 }
 
 /// Every forwarder under this user's base, running or not, by prefix. All
-/// are asked at once, so the whole list ends within one deadline.
+/// are asked at once, so the whole list ends within one deadline (one per
+/// 64 forwarders).
 pub fn list(deadline: &Deadline) -> Result<Vec<Listed>> {
     let base = base();
     if !checked(&base, Kind::Dir, trust::caller_uid())? {
@@ -327,8 +328,10 @@ pub fn list(deadline: &Deadline) -> Result<Vec<Listed>> {
     }
     targets.sort_by(|a, b| a.0.prefix.cmp(&b.0.prefix));
     let mut listed = Vec::with_capacity(targets.len());
-    // A bounded number of threads, each bounded by the deadline.
-    for group in targets.chunks(16) {
+    // At most 64 threads at a time; past 64 forwarders each group has a deadline of its own.
+    for (i, group) in targets.chunks(64).enumerate() {
+        let group_deadline = if i == 0 { *deadline } else { Deadline::after(deadline.timeout) };
+        let deadline = &group_deadline;
         std::thread::scope(|s| {
             let asks: Vec<_> = group
                 .iter()
