@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cleanup;
+use crate::control::client::{DEFAULT_TIMEOUT_SECS, TIMEOUT_SECS};
 use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
@@ -216,6 +217,9 @@ pub enum Command {
         /// One JSON array instead of text
         #[arg(long)]
         json: bool,
+        /// Give up on a forwarder after SECS seconds for the whole exchange (0.1-3600)
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = timeout_secs)]
+        timeout: f64,
     },
 }
 
@@ -242,6 +246,9 @@ pub struct Target {
     /// Print the answer as JSON
     #[arg(long)]
     pub json: bool,
+    /// Give up after SECS seconds for the whole exchange (0.1-3600)
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = timeout_secs)]
+    pub timeout: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -282,6 +289,10 @@ fn duration_secs(s: &str) -> Result<f64, String> {
 
 fn interval_secs(s: &str) -> Result<f64, String> {
     seconds(s, STATS_INTERVAL_SECS.0, true, STATS_INTERVAL_SECS.1)
+}
+
+fn timeout_secs(s: &str) -> Result<f64, String> {
+    seconds(s, TIMEOUT_SECS.0, true, TIMEOUT_SECS.1)
 }
 
 /// A file a net_pcap vdev writes (`tx_pcap=`), through a sink that keeps

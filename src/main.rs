@@ -130,9 +130,9 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
     use handoff::control::client;
     use handoff::control::protocol::Request;
     let (target, request) = match command {
-        cli::Command::List { json } => {
-            let found = client::list();
-            let text = if json { serde_json::to_string_pretty(&found)? + "\n" } else { client::list_text(&found) };
+        cli::Command::List { json, timeout } => {
+            let listed = client::list(&client::Deadline::after(std::time::Duration::from_secs_f64(timeout)))?;
+            let text = if json { serde_json::to_string_pretty(&listed)? + "\n" } else { client::list_text(&listed) };
             print!("{text}");
             return Ok(ExitCode::SUCCESS);
         }
@@ -149,7 +149,8 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
         }
         cli::Command::Clear { what, target } => (target, Request::Clear { what }),
     };
-    let text = client::run(target.file_prefix.as_deref(), &request)?;
+    let timeout = std::time::Duration::from_secs_f64(target.timeout);
+    let text = client::run(target.file_prefix.as_deref(), &request, timeout)?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;

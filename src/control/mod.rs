@@ -13,3 +13,4 @@ pub mod client;
 pub mod metrics;
 pub mod protocol;
 pub mod server;
+pub mod trust;
