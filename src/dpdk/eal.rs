@@ -63,7 +63,7 @@ impl Eal {
             .map(String::from)
             .collect();
         for l in &lines {
-            eprintln!("{l}");
+            crate::console::errln(l);
         }
         if ret < 0 {
             let message = eal_reason(&lines, errno);

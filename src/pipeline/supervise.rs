@@ -85,7 +85,8 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
             };
             received += 1;
             if received >= 2 {
-                eprintln!("handoff: second signal ({name}), aborting");
+                crate::cleanup::claim_exit();
+                crate::console::errln(&format!("handoff: second signal ({name}), aborting"));
                 crate::cleanup::remove_all();
                 std::process::exit(128 + sig);
             }
