@@ -12,7 +12,7 @@ use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
 use crate::eal_args::{self, EalArgs};
-use crate::output::{Sink, TraceDestination};
+use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
 use crate::pipeline::topology::Topology;
 use crate::pipeline::{OutputChoice, Plan};
@@ -315,7 +315,12 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let output = resolve_output(&cli.output, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
     let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite);
-    let (eal, tx_outputs, trace_pcapng) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
+    // A FIFO output waits for its reader no longer than the run would last, nor past a signal.
+    let wait = ReaderWait {
+        limit: cli.duration.map(std::time::Duration::from_secs_f64),
+        interrupt: crate::pipeline::supervise::signal_channel(),
+    };
+    let (eal, tx_outputs, trace_pcapng) = prepare_outputs(eal, cli.trace_pcapng.as_deref(), &wait)?;
 
     let trace = match &generated {
         Some(g) if g.demo && cli.trace == 0 => 100,
@@ -579,6 +584,7 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String
 fn prepare_outputs(
     eal: EalArgs,
     trace_pcapng: Option<&Path>,
+    wait: &ReaderWait,
 ) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
     for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
@@ -608,7 +614,7 @@ fn prepare_outputs(
         if v.is_pcap() {
             for (k, file) in v.args.iter_mut() {
                 if k == "tx_pcap" {
-                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file))?;
+                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
                     *file = sink.write_path().to_string_lossy().into_owned();
                     tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
                 }
@@ -619,7 +625,7 @@ fn prepare_outputs(
     for t in tx_outputs.iter().filter(|t| !t.sink.can_verify()) {
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
-    let trace = trace_pcapng.map(TraceDestination::prepare).transpose()?;
+    let trace = trace_pcapng.map(|t| TraceDestination::prepare(t, wait)).transpose()?;
     Ok((EalArgs::new(rewritten), tx_outputs, trace))
 }
 

@@ -52,11 +52,17 @@ pub fn errln(line: &str) -> bool {
     err(&format!("{line}\n"))
 }
 
-/// Writes the whole of `text` to stdout and flushes it.
-pub fn out(text: &[u8]) -> std::io::Result<()> {
+/// An error when stdout was closed at start (see `note_closed_stdout`).
+pub fn stdout_usable() -> std::io::Result<()> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdout is closed"));
     }
+    Ok(())
+}
+
+/// Writes the whole of `text` to stdout and flushes it.
+pub fn out(text: &[u8]) -> std::io::Result<()> {
+    stdout_usable()?;
     let mut o = std::io::stdout().lock();
     o.write_all(text)?;
     o.flush()

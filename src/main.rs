@@ -59,11 +59,12 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    // Before outputs are opened: a FIFO's wait for its reader ends on a signal.
+    supervise::install_signals();
     let prepared = cli::prepare(cli)?;
     if let Some(n) = &prepared.notice {
         console::errln(n);
     }
-    supervise::install_signals();
     let outcome = match pipeline::run(&prepared.plan, &handoff::control::server::ControlSocket) {
         Ok(o) => o,
         Err(e) => {

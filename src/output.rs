@@ -8,14 +8,62 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{never, Receiver};
 
 use crate::cleanup;
 use crate::input::CaptureTotals;
+
+/// How long opening a FIFO output waits for its reader: at most `limit`
+/// (the run's --duration), and not past a signal on `interrupt`.
+pub struct ReaderWait {
+    pub limit: Option<Duration>,
+    pub interrupt: Receiver<&'static str>,
+}
+
+impl ReaderWait {
+    /// Waits for ever (tests and callers without a run).
+    pub fn unbounded() -> ReaderWait {
+        ReaderWait { limit: None, interrupt: never() }
+    }
+}
+
+/// Opens `target` for writing, never truncating or creating it. A FIFO
+/// without a reader is waited for, with a line that says so, within `wait`.
+pub fn open_for_writing(what: &str, target: &Path, wait: &ReaderWait) -> Result<File> {
+    let shown = target.display();
+    let open = || OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(target);
+    let started = Instant::now();
+    let mut said = false;
+    let file = loop {
+        match open() {
+            Ok(f) => break f,
+            // ENXIO: a FIFO that nobody has open for reading.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if !said {
+                    crate::console::errln(&format!("handoff: waiting for a reader on FIFO {shown} ({what})"));
+                    said = true;
+                }
+                if let Some(limit) = wait.limit.filter(|l| started.elapsed() >= *l) {
+                    bail!("no reader opened FIFO {shown} ({what}) within {} s (--duration)", limit.as_secs_f64());
+                }
+                if let Ok(sig) = wait.interrupt.recv_timeout(Duration::from_millis(100)) {
+                    bail!("stopped by {sig} while waiting for a reader on FIFO {shown} ({what})");
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot write {what} {shown}")),
+        }
+    };
+    // Writes block again, as the writer (a PMD, the relay) expects.
+    let flags = rustix::fs::fcntl_getfl(&file).with_context(|| format!("cannot write {what} {shown}"))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+        .with_context(|| format!("cannot write {what} {shown}"))?;
+    Ok(file)
+}
 
 /// Where an output's bytes go.
 #[derive(Debug)]
@@ -75,9 +123,9 @@ impl Sink {
 
     /// For a file a PMD writes (tx_pcap): a device or FIFO gets a relay,
     /// so that what reaches it is counted too.
-    pub fn prepare_for_pmd(what: &str, target: &Path) -> Result<Sink> {
+    pub fn prepare_for_pmd(what: &str, target: &Path, wait: &ReaderWait) -> Result<Sink> {
         match Self::prepare(what, target)? {
-            Sink::Into { target } => Ok(Sink::Relay(Relay::start(what, &target)?)),
+            Sink::Into { target } => Ok(Sink::Relay(Relay::start(what, &target, wait)?)),
             other => Ok(other),
         }
     }
@@ -157,11 +205,8 @@ pub struct Relay {
 }
 
 impl Relay {
-    fn start(what: &str, target: &Path) -> Result<Relay> {
-        let out = OpenOptions::new()
-            .write(true)
-            .open(target)
-            .with_context(|| format!("cannot write {what} {}", target.display()))?;
+    fn start(what: &str, target: &Path, wait: &ReaderWait) -> Result<Relay> {
+        let out = open_for_writing(what, target, wait)?;
         let dir = tempfile::Builder::new().prefix("handoff-relay-").tempdir().context("cannot make a relay FIFO")?;
         let dir = dir.keep();
         cleanup::note_temp_dir(dir.clone());
@@ -307,17 +352,14 @@ pub enum TraceDestination {
 }
 
 impl TraceDestination {
-    pub fn prepare(target: &Path) -> Result<TraceDestination> {
+    pub fn prepare(target: &Path, wait: &ReaderWait) -> Result<TraceDestination> {
         if target.as_os_str() == "-" {
             return Ok(TraceDestination::Stdout);
         }
         let sink = Sink::prepare("--trace-pcapng", target)?;
         // Opened now, so an unwritable device is found before EAL starts (a
-        // FIFO waits here for its reader); never truncated or created here.
-        let file = OpenOptions::new()
-            .write(true)
-            .open(sink.write_path())
-            .with_context(|| format!("cannot write --trace-pcapng {}", target.display()))?;
+        // FIFO waits here for its reader, within `wait`).
+        let file = open_for_writing("--trace-pcapng", sink.write_path(), wait)?;
         Ok(TraceDestination::File { sink, file })
     }
 
@@ -329,6 +371,7 @@ impl TraceDestination {
     pub fn write_with(self, write: impl FnOnce(&mut dyn Write) -> Result<usize>) -> Result<usize> {
         match self {
             TraceDestination::Stdout => {
+                crate::console::stdout_usable().context("cannot write --trace-pcapng to stdout")?;
                 let mut out = std::io::stdout().lock();
                 let n = write(&mut out)?;
                 out.flush().context("cannot write --trace-pcapng to stdout")?;
@@ -419,7 +462,7 @@ mod tests {
 
     #[test]
     fn a_relay_into_dev_full_reports_the_failure() {
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full")).unwrap();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full"), &ReaderWait::unbounded()).unwrap();
         let mut w = OpenOptions::new().write(true).open(sink.write_path()).unwrap();
         w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
         w.write_all(&[0u8; 20]).unwrap();
@@ -428,11 +471,11 @@ mod tests {
             Some(Written::Relayed(Err((_, why)))) => assert!(why.contains("No space left"), "{why}"),
             _ => panic!("a write into /dev/full must fail"),
         }
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
         drop(OpenOptions::new().write(true).open(sink.write_path()).unwrap());
         assert!(matches!(sink.written(), Some(Written::Relayed(Ok(t))) if t.packets == 0));
         // Never opened by a writer (EAL failed): finishing does not hang.
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
         sink.discard();
     }
 
@@ -443,7 +486,7 @@ mod tests {
         let link = dir.path().join("link.pcapng");
         std::fs::write(&real, b"old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let dest = TraceDestination::prepare(&link).unwrap();
+        let dest = TraceDestination::prepare(&link, &ReaderWait::unbounded()).unwrap();
         dest.write_with(|w| {
             w.write_all(b"new")?;
             Ok(1)

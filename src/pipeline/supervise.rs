@@ -98,7 +98,8 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
 
 static SIGNALS: std::sync::OnceLock<Option<Receiver<&'static str>>> = std::sync::OnceLock::new();
 
-fn signal_channel() -> Receiver<&'static str> {
+/// The first signals (a second one aborts), as names.
+pub fn signal_channel() -> Receiver<&'static str> {
     SIGNALS.get_or_init(|| signals().ok()).clone().unwrap_or_else(never)
 }
 
