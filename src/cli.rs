@@ -396,6 +396,7 @@ fn profile_and_devices(cli: &Cli, ours: &EalArgs) -> Result<EalArgs> {
     for a in &cli.allow {
         eal.push("-a", Some(a));
     }
+    eal_args::check_values(&cli.eal_extra, "the EAL arguments after --")?;
     let all: Vec<String> = eal.as_slice().iter().chain(ours.as_slice()).cloned().collect();
     eal_args::validate(&all)?;
     Ok(eal)
@@ -449,11 +450,13 @@ fn complete_eal(
     rx_lcores: &[u32],
     worker_lcores: &[u32],
 ) -> Result<String> {
+    let users_no_huge = cli.no_huge || eal.has("--no-huge") || ours.has("--no-huge");
     let no_huge = cli.no_huge || generated;
     if no_huge && !eal.has("--no-huge") {
         eal.push("--no-huge", None);
     }
-    if no_huge && !eal.names_any(&["-m"]) && !ours.names_any(&["-m"]) {
+    let sized = |e: &EalArgs| e.names_any(&["-m", "--socket-mem"]);
+    if no_huge && !sized(eal) && !sized(&ours) {
         // EAL's 64 MB default without hugepages is too tight for the pool.
         eal.push("-m", Some("512"));
     }
@@ -467,6 +470,10 @@ fn complete_eal(
     if !eal.names_any(&["-a", "--allow", "-b", "--block"]) && !eal.has("--no-pci") {
         eal.push("--no-pci", None);
     }
+    // Before EAL starts, so the line names the user's flags, not what EAL infers.
+    let no_huge_by =
+        (!users_no_huge && generated).then_some("a --pg input (or the seed demo), which runs without hugepages");
+    eal_args::check_conflicts(eal.as_slice(), no_huge_by)?;
     place_lcores(eal, rx_lcores, worker_lcores)?;
     // A prefix of its own lets several runs (and tests) share a machine.
     let prefix = match eal.file_prefix() {

@@ -55,6 +55,97 @@ const EAL_LONG_OPTIONS: &[&str] = &[
     "vmware-tsc-map",
 ];
 
+/// EAL options that take a value as the next word (DPDK 22.11 and 24.11);
+/// those with an optional value take it only as `--opt=value`.
+const TAKES_VALUE: &[&str] = &[
+    "-a",
+    "-b",
+    "-c",
+    "-d",
+    "-l",
+    "-m",
+    "-n",
+    "-r",
+    "-s",
+    "-S",
+    "--allow",
+    "--base-virtaddr",
+    "--block",
+    "--file-prefix",
+    "--force-max-simd-bitwidth",
+    "--huge-dir",
+    "--iova-mode",
+    "--lcores",
+    "--log-level",
+    "--main-lcore",
+    "--mbuf-pool-ops-name",
+    "--proc-type",
+    "--socket-limit",
+    "--socket-mem",
+    "--trace",
+    "--trace-bufsz",
+    "--trace-dir",
+    "--trace-mode",
+    "--vdev",
+    "--vfio-intr",
+    "--vfio-vf-token",
+];
+
+/// Checks that every option in `words` (a profile, or what follows `--`)
+/// has its value within them: words from different places are joined into
+/// one list for EAL, where a bare `--file-prefix` would take the next
+/// place's first word as its value.
+pub fn check_values(words: &[String], source: &str) -> Result<()> {
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].as_str();
+        if TAKES_VALUE.contains(&w) {
+            match words.get(i + 1) {
+                None => return Err(flag_error(format!("{source}: {w} needs a value but is the last word"))),
+                Some(v) if v.starts_with('-') => {
+                    return Err(flag_error(format!("{source}: {w} needs a value but is followed by {v}")))
+                }
+                Some(_) => i += 2,
+            }
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// EAL options EAL refuses together (22.11 and 24.11). `--no-huge` implies
+/// legacy memory, so EAL's own message then blames `--legacy-mem`, which
+/// the user may never have given.
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    ("--in-memory", "--no-huge", "without hugepages EAL uses legacy memory, which --in-memory does not support"),
+    ("--in-memory", "--legacy-mem", "--in-memory needs EAL's dynamic memory"),
+    ("--match-allocations", "--no-huge", "without hugepages EAL uses legacy memory"),
+    ("--match-allocations", "--legacy-mem", "--match-allocations needs EAL's dynamic memory"),
+    ("--socket-mem", "--no-huge", "without hugepages, size memory with -m"),
+    ("--socket-limit", "--no-huge", "without hugepages EAL uses legacy memory"),
+    ("--socket-limit", "--legacy-mem", "--socket-limit needs EAL's dynamic memory"),
+    ("--huge-unlink", "--no-huge", "there are no hugepage files to unlink"),
+    ("--huge-worker-stack", "--no-huge", "worker stacks in hugepages need hugepages"),
+];
+
+/// Refuses EAL options that conflict, naming the user's own flags before
+/// EAL starts. `no_huge_by` says who asked for `--no-huge` when the user
+/// did not (handoff adds it for generated inputs).
+pub fn check_conflicts(args: &[String], no_huge_by: Option<&str>) -> Result<()> {
+    let given = |o: &str| args.iter().any(|a| a == o || a.strip_prefix(o).is_some_and(|r| r.starts_with('=')));
+    for (a, b, why) in CONFLICTS {
+        if given(a) && given(b) {
+            let b = match (*b, no_huge_by) {
+                ("--no-huge", Some(by)) => by.to_string(),
+                _ => b.to_string(),
+            };
+            return Err(flag_error(format!("{a} cannot be used with {b}: {why}")));
+        }
+    }
+    Ok(())
+}
+
 /// EAL's argument list (argv[0] excluded), with the questions handoff asks
 /// of it; EAL itself reads the list as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,7 +227,9 @@ pub fn read_profile(path: &Path) -> Result<Vec<String>> {
         );
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read EAL profile {}", path.display()))?;
-    Ok(parse_profile(&text))
+    let words = parse_profile(&text);
+    check_values(&words, &format!("EAL profile {}", path.display()))?;
+    Ok(words)
 }
 
 /// Checks what handoff must not let through to EAL: a `--file-prefix` that

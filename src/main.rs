@@ -59,6 +59,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    for dir in handoff::output::reclaim_stale_relays() {
+        log::info!("removed {}, the relay directory of a handoff process that is gone", dir.display());
+    }
     // Before outputs are opened: a FIFO's wait for its reader ends on a signal.
     supervise::install_signals();
     let prepared = cli::prepare(cli)?;

@@ -6,9 +6,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -195,6 +195,43 @@ pub enum Written {
     Relayed(Result<CaptureTotals, (CaptureTotals, String)>),
 }
 
+const RELAY_DIR_PREFIX: &str = "handoff-relay-";
+const RELAY_FIFO: &str = "tx.fifo";
+
+/// Removes the relay directories (`handoff-relay-<pid>-*` in the temporary
+/// directory) of runs that were killed: only directories (never a symlink)
+/// of this uid whose pid is gone, holding nothing but the relay's FIFO.
+/// Returns those removed.
+pub fn reclaim_stale_relays() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return Vec::new() };
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RELAY_DIR_PREFIX)) else { continue };
+        let Ok(pid) = rest.split('-').next().unwrap_or("").parse::<u32>() else { continue };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() || Some(meta.uid()) != me {
+            continue;
+        }
+        let fifo = dir.join(RELAY_FIFO);
+        if std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo()) {
+            let _ = std::fs::remove_file(&fifo);
+        }
+        // Fails, and leaves it, if anything else is in it.
+        if std::fs::remove_dir(&dir).is_ok() {
+            removed.push(dir);
+        }
+    }
+    removed
+}
+
 /// A FIFO of our own between a PMD and a device or FIFO target.
 #[derive(Debug)]
 pub struct Relay {
@@ -207,10 +244,14 @@ pub struct Relay {
 impl Relay {
     fn start(what: &str, target: &Path, wait: &ReaderWait) -> Result<Relay> {
         let out = open_for_writing(what, target, wait)?;
-        let dir = tempfile::Builder::new().prefix("handoff-relay-").tempdir().context("cannot make a relay FIFO")?;
+        // Named by our pid, so that a later run can tell when it is a dead run's.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{RELAY_DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .context("cannot make a relay FIFO")?;
         let dir = dir.keep();
         cleanup::note_temp_dir(dir.clone());
-        let fifo = dir.join("tx.fifo");
+        let fifo = dir.join(RELAY_FIFO);
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))
             .with_context(|| format!("cannot make a relay FIFO for {what}"))?;
         let (tx, done) = crossbeam_channel::bounded(1);
