@@ -76,7 +76,7 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub trace_display: u32,
 
-    /// Text sections to print, comma-separated [default: errors,runtime, plus trace with --trace]
+    /// Text sections to print, comma-separated (not with --json) [default: errors,runtime, plus trace with --trace]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub show: Vec<ShowArg>,
 
@@ -502,7 +502,14 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
         }
         return s;
     }
-    show.iter()
+    let mut unique: Vec<ShowArg> = Vec::with_capacity(show.len());
+    for s in show {
+        if !unique.contains(s) {
+            unique.push(*s);
+        }
+    }
+    unique
+        .iter()
         .map(|s| match s {
             ShowArg::Errors => Section::Errors,
             ShowArg::Runtime => Section::Runtime,
@@ -580,6 +587,12 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String
         };
         if pairs.iter().any(|(rx, _)| rx == a) {
             return Err(flag_error(format!("--output {spec}: port {a} is the rx side of two pairs")));
+        }
+        if let Some(port) = port_named(a, named).filter(|p| Some(p) == port_named(b, named).as_ref()) {
+            log::warn!(
+                "--output {spec}: pair {item} sends back out of {port} what {port} receives (reflects its own traffic); \
+                 use 0:1,1:0 to forward between ports"
+            );
         }
         pairs.push((a.to_string(), b.to_string()));
     }
@@ -660,6 +673,11 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
     }
     if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
         return Err(flag_error("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)"));
+    }
+    if cli.json && !cli.show.is_empty() {
+        return Err(flag_error(
+            "--show picks the text report's sections; --json always holds every section (pick with jq, e.g. jq .errors)",
+        ));
     }
     if let Some(expr) = &cli.trace_filter {
         crate::trace::filter::compile(expr).map_err(|e| flag_error(format!("{e:#}")))?;

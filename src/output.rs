@@ -414,7 +414,7 @@ impl TraceDestination {
             TraceDestination::Stdout => {
                 crate::console::stdout_usable().context("cannot write --trace-pcapng to stdout")?;
                 let mut out = std::io::stdout().lock();
-                let n = write(&mut out)?;
+                let n = write(&mut out).context("cannot write --trace-pcapng to stdout")?;
                 out.flush().context("cannot write --trace-pcapng to stdout")?;
                 Ok(n)
             }
