@@ -496,6 +496,32 @@ mod tests {
     }
 
     #[test]
+    fn an_option_keeps_its_value_within_its_own_words() {
+        check_values(&s(&["--vdev", "net_null0", "-l0-2", "--huge-unlink", "--file-prefix", "p"]), "x").unwrap();
+        for (bad, says) in [
+            (&["--vdev", "net_null0", "--file-prefix"][..], "--file-prefix needs a value but is the last word"),
+            (&["--file-prefix", "--vdev", "net_null0"], "is followed by --vdev"),
+            (&["-m"], "-m needs a value"),
+        ] {
+            let e = check_values(&s(bad), "EAL profile p.eal").unwrap_err();
+            assert!(e.downcast_ref::<FlagError>().is_some(), "{bad:?} is a flag error");
+            assert!(e.to_string().starts_with("EAL profile p.eal: ") && e.to_string().contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn conflicts_name_the_users_flags() {
+        let e = check_conflicts(&s(&["--no-huge", "--in-memory"]), None).unwrap_err();
+        assert_eq!(e.to_string(), "--in-memory cannot be used with --no-huge: without hugepages EAL uses legacy memory, which --in-memory does not support");
+        let e = check_conflicts(&s(&["--no-huge", "--match-allocations"]), Some("--pg")).unwrap_err();
+        assert!(e.to_string().contains("with --pg"), "{e}");
+        let e = check_conflicts(&s(&["--socket-mem=64", "--no-huge"]), None).unwrap_err();
+        assert!(e.to_string().starts_with("--socket-mem"), "{e}");
+        check_conflicts(&s(&["--in-memory", "--no-shconf", "--single-file-segments"]), None).unwrap();
+        check_conflicts(&s(&["--no-huge", "--legacy-mem", "--no-shconf"]), None).unwrap();
+    }
+
+    #[test]
     fn command_line_overrides_the_profile() {
         let profile = s(&["-l", "0-2", "--main-lcore=1", "-m", "512", "--vdev", "net_null0", "-n4"]);
         let kept = drop_overridden(profile.clone(), &s(&["--lcores", "0@0,2@1", "-m", "256"]));

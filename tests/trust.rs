@@ -690,7 +690,9 @@ mod robust {
         assert_eq!(text.matches("Reason").count(), 1, "--show errors,errors prints it once:\n{text}");
         let lines = ours(&out);
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("handoff: conservation ok: 1000 received = 0 transmitted + 1000 dropped, 0 in flight"));
+        assert!(
+            lines[0].starts_with("handoff: conservation ok: 1000 received = 0 transmitted + 1000 dropped, 0 in flight")
+        );
     }
 
     /// `--output 0:0` reflects port 0's traffic: a warning says so; the run goes.
