@@ -660,6 +660,21 @@ mod robust {
         assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
     }
 
+    /// A panic on thread 0 while the lcores run: they are told to stop before
+    /// anything waits for them, so the process ends at once and cleans up.
+    #[test]
+    #[cfg_attr(not(feature = "fault-injection"), ignore = "needs --features fault-injection (scripts/test.sh)")]
+    fn a_panic_on_thread_0_stops_the_lcores() {
+        let _g = serial();
+        let p = prefix("panic0");
+        let start = Instant::now();
+        let a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0"]);
+        let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", "panic-control")]), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(101), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+        assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
+    }
+
     /// Stdout closed (`>&-`): the report is lost, so the run exits 1 and says so.
     #[test]
     fn a_closed_stdout_loses_the_report_and_fails() {

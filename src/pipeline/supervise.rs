@@ -136,6 +136,11 @@ pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Lim
     let stats = limits.stats_interval.map(|s| tick(secs(s.max(0.01)))).unwrap_or_else(never);
     let mut printer = StatsPrinter::new(limits.ports.clone(), shared.rings.clone(), limits.expected);
     printer.interval(all_counters);
+    // Test hook: thread 0 panics while the lcores run (they must still be stopped).
+    #[cfg(feature = "fault-injection")]
+    if std::env::var("HANDOFF_FAULT").as_deref() == Ok("panic-control") {
+        panic!("injected fault (HANDOFF_FAULT=panic-control)");
+    }
     let progress = if printer.has_progress() { tick(Duration::from_millis(200)) } else { never() };
     let mut reason: Option<StopReason> = None;
     let mut ended = 0;
