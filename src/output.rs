@@ -42,8 +42,8 @@ pub fn open_for_writing(what: &str, target: &Path, wait: &ReaderWait) -> Result<
     let file = loop {
         match open() {
             Ok(f) => break f,
-            // ENXIO: a FIFO that nobody has open for reading.
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            // ENXIO: a FIFO that nobody has open for reading (or a socket, which cannot be opened).
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && is_fifo(target) => {
                 if !said {
                     crate::console::errln(&format!("handoff: waiting for a reader on FIFO {shown} ({what})"));
                     said = true;
@@ -63,6 +63,10 @@ pub fn open_for_writing(what: &str, target: &Path, wait: &ReaderWait) -> Result<
     rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
         .with_context(|| format!("cannot write {what} {shown}"))?;
     Ok(file)
+}
+
+fn is_fifo(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// Where an output's bytes go.
@@ -518,6 +522,32 @@ mod tests {
         // Never opened by a writer (EAL failed): finishing does not hang.
         let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
         sink.discard();
+    }
+
+    #[test]
+    fn a_fifo_without_a_reader_waits_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let wait = ReaderWait { limit: Some(Duration::from_millis(300)), interrupt: never() };
+        let started = Instant::now();
+        let e = open_for_writing("tx_pcap", &fifo, &wait).unwrap_err();
+        assert!(e.to_string().contains("no reader opened FIFO"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let (tx, interrupt) = crossbeam_channel::bounded(1);
+        tx.send("SIGINT").unwrap();
+        let e = open_for_writing("tx_pcap", &fifo, &ReaderWait { limit: None, interrupt }).unwrap_err();
+        assert!(e.to_string().contains("stopped by SIGINT"), "{e}");
+        // With a reader, it opens, and writes block again.
+        let _reader = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap();
+        let w = open_for_writing("tx_pcap", &fifo, &wait).unwrap();
+        assert!(!rustix::fs::fcntl_getfl(&w).unwrap().contains(rustix::fs::OFlags::NONBLOCK));
+        // A socket is not waited for.
+        let sock = dir.path().join("s");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let started = Instant::now();
+        assert!(open_for_writing("tx_pcap", &sock, &ReaderWait::unbounded()).is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]
