@@ -507,7 +507,9 @@ mod tests {
 
     #[test]
     fn a_relay_into_dev_full_reports_the_failure() {
+        let mut relay_dirs = Vec::new();
         let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         let mut w = OpenOptions::new().write(true).open(sink.write_path()).unwrap();
         w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
         w.write_all(&[0u8; 20]).unwrap();
@@ -517,11 +519,23 @@ mod tests {
             _ => panic!("a write into /dev/full must fail"),
         }
         let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         drop(OpenOptions::new().write(true).open(sink.write_path()).unwrap());
         assert!(matches!(sink.written(), Some(Written::Relayed(Ok(t))) if t.packets == 0));
         // Never opened by a writer (EAL failed): finishing does not hang.
         let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         sink.discard();
+        // What a run's exit would remove (cleanup::remove_all), without touching other tests' files.
+        for d in relay_dirs {
+            assert!(d
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("handoff-relay-{}-", std::process::id())));
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]
