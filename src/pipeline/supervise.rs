@@ -86,7 +86,10 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
             received += 1;
             if received >= 2 {
                 crate::cleanup::claim_exit();
-                crate::console::errln(&format!("handoff: second signal ({name}), aborting"));
+                // Through the console's thread, waited for a second at most: a
+                // stderr nobody reads cannot hold the abort.
+                crate::console::inform(format!("handoff: second signal ({name}), aborting\n"));
+                crate::console::settle();
                 crate::cleanup::remove_all();
                 std::process::exit(128 + sig);
             }
