@@ -65,6 +65,17 @@ pub fn remove_all() {
     }
 }
 
+/// The way out of the process that comes first: `main` returning its exit
+/// code, or a second signal aborting. The other one then waits for the
+/// process to end, so a run never says "aborting" and exits 0, nor the reverse.
+static EXIT: Mutex<()> = Mutex::new(());
+
+/// Claims the way out; a later claim blocks until the process has ended.
+pub fn claim_exit() {
+    // Never unlocked: whoever comes second waits here for the exit.
+    std::mem::forget(EXIT.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
 /// Removes this run's files when dropped: held by `main`, so a panic that
 /// unwinds out of the control thread still cleans up.
 pub struct OnExit;

@@ -13,7 +13,7 @@ use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
 use crate::eal_args::{self, EalArgs};
-use crate::output::{Sink, TraceDestination};
+use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
 use crate::pipeline::topology::Topology;
 use crate::pipeline::{OutputChoice, Plan};
@@ -47,7 +47,8 @@ pub use crate::flag_error::FlagError;
                   Anything after -- is passed to EAL unchanged (and checked like the rest).\n\
                   While it runs: handoff show runtime|errors|interfaces|xstats|trace|handoff|pairs, \
                   handoff trace add N, handoff clear trace|runtime|errors, handoff list.\n\
-                  Exit status: 0 ok, 1 the run failed (or lost a packet), 2 a wrong command line.",
+                  Exit status: 0 ok, 1 the run failed (or lost a packet, or its report), 2 a wrong command line, \
+                  128+n aborted by a second signal n.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -77,7 +78,7 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub trace_display: u32,
 
-    /// Text sections to print, comma-separated [default: errors,runtime, plus trace with --trace]
+    /// Text sections to print, comma-separated (not with --json) [default: errors,runtime, plus trace with --trace]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub show: Vec<ShowArg>,
 
@@ -338,7 +339,12 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let output = resolve_output(&cli.output, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
     let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite);
-    let (eal, tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(eal, cli.trace_pcapng.as_deref())?;
+    // A FIFO output waits for its reader no longer than the run would last, nor past a signal.
+    let wait = ReaderWait {
+        limit: cli.duration.map(std::time::Duration::from_secs_f64),
+        interrupt: crate::pipeline::supervise::signal_channel(),
+    };
+    let (eal, tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(eal, cli.trace_pcapng.as_deref(), &wait)?;
 
     let trace = match &generated {
         Some(g) if g.demo && cli.trace == 0 => 100,
@@ -424,6 +430,7 @@ fn profile_and_devices(cli: &Cli, ours: &EalArgs) -> Result<EalArgs> {
     for a in &cli.allow {
         eal.push("-a", Some(a));
     }
+    eal_args::check_values(&cli.eal_extra, "the EAL arguments after --")?;
     let all: Vec<String> = eal.as_slice().iter().chain(ours.as_slice()).cloned().collect();
     eal_args::validate(&all)?;
     Ok(eal)
@@ -477,11 +484,13 @@ fn complete_eal(
     rx_lcores: &[u32],
     worker_lcores: &[u32],
 ) -> Result<String> {
+    let users_no_huge = cli.no_huge || eal.has("--no-huge") || ours.has("--no-huge");
     let no_huge = cli.no_huge || generated;
     if no_huge && !eal.has("--no-huge") {
         eal.push("--no-huge", None);
     }
-    if no_huge && !eal.names_any(&["-m"]) && !ours.names_any(&["-m"]) {
+    let sized = |e: &EalArgs| e.names_any(&["-m", "--socket-mem"]);
+    if no_huge && !sized(eal) && !sized(&ours) {
         // EAL's 64 MB default without hugepages is too tight for the pool.
         eal.push("-m", Some("512"));
     }
@@ -495,6 +504,10 @@ fn complete_eal(
     if !eal.names_any(&["-a", "--allow", "-b", "--block"]) && !eal.has("--no-pci") {
         eal.push("--no-pci", None);
     }
+    // Before EAL starts, so the line names the user's flags, not what EAL infers.
+    let no_huge_by =
+        (!users_no_huge && generated).then_some("a --pg input (or the seed demo), which runs without hugepages");
+    eal_args::check_conflicts(eal.as_slice(), no_huge_by)?;
     place_lcores(eal, rx_lcores, worker_lcores)?;
     // A prefix of its own lets several runs (and tests) share a machine.
     let prefix = match eal.file_prefix() {
@@ -523,7 +536,14 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
         }
         return s;
     }
-    show.iter()
+    let mut unique: Vec<ShowArg> = Vec::with_capacity(show.len());
+    for s in show {
+        if !unique.contains(s) {
+            unique.push(*s);
+        }
+    }
+    unique
+        .iter()
         .map(|s| match s {
             ShowArg::Errors => Section::Errors,
             ShowArg::Runtime => Section::Runtime,
@@ -602,6 +622,12 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String
         if pairs.iter().any(|(rx, _)| rx == a) {
             return Err(flag_error(format!("--output {spec}: port {a} is the rx side of two pairs")));
         }
+        if let Some(port) = port_named(a, named).filter(|p| Some(p) == port_named(b, named).as_ref()) {
+            log::warn!(
+                "--output {spec}: pair {item} sends back out of {port} what {port} receives (reflects its own traffic); \
+                 use 0:1,1:0 to forward between ports"
+            );
+        }
         pairs.push((a.to_string(), b.to_string()));
     }
     Ok(pairs)
@@ -613,6 +639,7 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String
 fn prepare_outputs(
     eal: EalArgs,
     trace_pcapng: Option<&Path>,
+    wait: &ReaderWait,
 ) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
     for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
@@ -643,7 +670,7 @@ fn prepare_outputs(
         if v.is_pcap() {
             for (k, file) in v.args.iter_mut() {
                 if k == "tx_pcap" {
-                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file))?;
+                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
                     *file = sink.write_path().to_string_lossy().into_owned();
                     tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
                 }
@@ -659,7 +686,7 @@ fn prepare_outputs(
     for t in tx_outputs.iter().filter(|t| !t.sink.can_verify()) {
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
-    let trace = trace_pcapng.map(TraceDestination::prepare).transpose()?;
+    let trace = trace_pcapng.map(|t| TraceDestination::prepare(t, wait)).transpose()?;
     Ok((EalArgs::new(rewritten), tx_outputs, trace, copies))
 }
 
@@ -687,6 +714,11 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
     }
     if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
         return Err(flag_error("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)"));
+    }
+    if cli.json && !cli.show.is_empty() {
+        return Err(flag_error(
+            "--show picks the text report's sections; --json always holds every section (pick with jq, e.g. jq .errors)",
+        ));
     }
     if let Some(expr) = &cli.trace_filter {
         crate::trace::filter::compile(expr).map_err(|e| flag_error(format!("{e:#}")))?;

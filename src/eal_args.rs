@@ -55,6 +55,97 @@ const EAL_LONG_OPTIONS: &[&str] = &[
     "vmware-tsc-map",
 ];
 
+/// EAL options that take a value as the next word (DPDK 22.11 and 24.11);
+/// those with an optional value take it only as `--opt=value`.
+const TAKES_VALUE: &[&str] = &[
+    "-a",
+    "-b",
+    "-c",
+    "-d",
+    "-l",
+    "-m",
+    "-n",
+    "-r",
+    "-s",
+    "-S",
+    "--allow",
+    "--base-virtaddr",
+    "--block",
+    "--file-prefix",
+    "--force-max-simd-bitwidth",
+    "--huge-dir",
+    "--iova-mode",
+    "--lcores",
+    "--log-level",
+    "--main-lcore",
+    "--mbuf-pool-ops-name",
+    "--proc-type",
+    "--socket-limit",
+    "--socket-mem",
+    "--trace",
+    "--trace-bufsz",
+    "--trace-dir",
+    "--trace-mode",
+    "--vdev",
+    "--vfio-intr",
+    "--vfio-vf-token",
+];
+
+/// Checks that every option in `words` (a profile, or what follows `--`)
+/// has its value within them: words from different places are joined into
+/// one list for EAL, where a bare `--file-prefix` would take the next
+/// place's first word as its value.
+pub fn check_values(words: &[String], source: &str) -> Result<()> {
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].as_str();
+        if TAKES_VALUE.contains(&w) {
+            match words.get(i + 1) {
+                None => return Err(flag_error(format!("{source}: {w} needs a value but is the last word"))),
+                Some(v) if v.starts_with('-') => {
+                    return Err(flag_error(format!("{source}: {w} needs a value but is followed by {v}")))
+                }
+                Some(_) => i += 2,
+            }
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// EAL options EAL refuses together (22.11 and 24.11). `--no-huge` implies
+/// legacy memory, so EAL's own message then blames `--legacy-mem`, which
+/// the user may never have given.
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    ("--in-memory", "--no-huge", "without hugepages EAL uses legacy memory, which --in-memory does not support"),
+    ("--in-memory", "--legacy-mem", "--in-memory needs EAL's dynamic memory"),
+    ("--match-allocations", "--no-huge", "without hugepages EAL uses legacy memory"),
+    ("--match-allocations", "--legacy-mem", "--match-allocations needs EAL's dynamic memory"),
+    ("--socket-mem", "--no-huge", "without hugepages, size memory with -m"),
+    ("--socket-limit", "--no-huge", "without hugepages EAL uses legacy memory"),
+    ("--socket-limit", "--legacy-mem", "--socket-limit needs EAL's dynamic memory"),
+    ("--huge-unlink", "--no-huge", "there are no hugepage files to unlink"),
+    ("--huge-worker-stack", "--no-huge", "worker stacks in hugepages need hugepages"),
+];
+
+/// Refuses EAL options that conflict, naming the user's own flags before
+/// EAL starts. `no_huge_by` says who asked for `--no-huge` when the user
+/// did not (handoff adds it for generated inputs).
+pub fn check_conflicts(args: &[String], no_huge_by: Option<&str>) -> Result<()> {
+    let given = |o: &str| args.iter().any(|a| a == o || a.strip_prefix(o).is_some_and(|r| r.starts_with('=')));
+    for (a, b, why) in CONFLICTS {
+        if given(a) && given(b) {
+            let b = match (*b, no_huge_by) {
+                ("--no-huge", Some(by)) => by.to_string(),
+                _ => b.to_string(),
+            };
+            return Err(flag_error(format!("{a} cannot be used with {b}: {why}")));
+        }
+    }
+    Ok(())
+}
+
 /// EAL's argument list (argv[0] excluded), with the questions handoff asks
 /// of it; EAL itself reads the list as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,7 +227,9 @@ pub fn read_profile(path: &Path) -> Result<Vec<String>> {
         );
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read EAL profile {}", path.display()))?;
-    Ok(parse_profile(&text))
+    let words = parse_profile(&text);
+    check_values(&words, &format!("EAL profile {}", path.display()))?;
+    Ok(words)
 }
 
 /// Checks what handoff must not let through to EAL: a `--file-prefix` that
@@ -400,6 +493,32 @@ mod tests {
             assert!(e.to_string().contains(says), "{bad:?}: {e}");
         }
         validate(&s(&["--file-prefix", "mine", "--proc-type", "primary", "-l", "0-2", "--no-huge"])).unwrap();
+    }
+
+    #[test]
+    fn an_option_keeps_its_value_within_its_own_words() {
+        check_values(&s(&["--vdev", "net_null0", "-l0-2", "--huge-unlink", "--file-prefix", "p"]), "x").unwrap();
+        for (bad, says) in [
+            (&["--vdev", "net_null0", "--file-prefix"][..], "--file-prefix needs a value but is the last word"),
+            (&["--file-prefix", "--vdev", "net_null0"], "is followed by --vdev"),
+            (&["-m"], "-m needs a value"),
+        ] {
+            let e = check_values(&s(bad), "EAL profile p.eal").unwrap_err();
+            assert!(e.downcast_ref::<FlagError>().is_some(), "{bad:?} is a flag error");
+            assert!(e.to_string().starts_with("EAL profile p.eal: ") && e.to_string().contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn conflicts_name_the_users_flags() {
+        let e = check_conflicts(&s(&["--no-huge", "--in-memory"]), None).unwrap_err();
+        assert_eq!(e.to_string(), "--in-memory cannot be used with --no-huge: without hugepages EAL uses legacy memory, which --in-memory does not support");
+        let e = check_conflicts(&s(&["--no-huge", "--match-allocations"]), Some("--pg")).unwrap_err();
+        assert!(e.to_string().contains("with --pg"), "{e}");
+        let e = check_conflicts(&s(&["--socket-mem=64", "--no-huge"]), None).unwrap_err();
+        assert!(e.to_string().starts_with("--socket-mem"), "{e}");
+        check_conflicts(&s(&["--in-memory", "--no-shconf", "--single-file-segments"]), None).unwrap();
+        check_conflicts(&s(&["--no-huge", "--legacy-mem", "--no-shconf"]), None).unwrap();
     }
 
     #[test]

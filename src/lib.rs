@@ -1,7 +1,8 @@
 //! handoff: VPP's handoffdemo on DPDK. Layers, each importing only from
 //! those below it:
 //!
-//! 1. `dpdk` (the safe wrapper, the only `unsafe` code), `ids`, `flag_error`.
+//! 1. `dpdk` (the safe wrapper, the only `unsafe` code), `ids`, `flag_error`,
+//!    `console` (every write to stdout and stderr).
 //! 2. `trace`: header decode, the trace filter, shared trace text helpers.
 //! 3. `nodes`: one file per graph node (its counters, trace record, text
 //!    and burst function), the per-lcore counters, the flow hash.
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 
 // The one module allowed `unsafe`: every block in it says why it is sound.
+pub mod console;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod flag_error;

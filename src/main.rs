@@ -1,7 +1,6 @@
 //! handoff: VPP's handoffdemo on DPDK lcores. See README.md.
 #![forbid(unsafe_code)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,10 +9,13 @@ use handoff::output::Written;
 use handoff::pipeline::facts::{FileCheck, RunFacts};
 use handoff::pipeline::supervise::{self, StopReason};
 use handoff::report;
-use handoff::{cleanup, input, pipeline};
+use handoff::{cleanup, console, input, pipeline};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    console::note_closed_stdout();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .target(env_logger::Target::Pipe(Box::new(console::StderrWriter)))
+        .init();
     // Whatever way main is left, a panic included, this run's files go.
     let _cleanup = cleanup::OnExit;
     let mut cli = match cli::Cli::try_parse() {
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = e.to_string();
             let first = msg.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
-            eprintln!("handoff: {first} (see --help)");
+            console::errln(&format!("handoff: {first} (see --help)"));
             return ExitCode::from(2);
         }
     };
@@ -34,17 +36,20 @@ fn main() -> ExitCode {
         Some(command) => control(command),
         None => run(cli),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("handoff: {}", one_line(&e));
+            console::errln(&format!("handoff: {}", one_line(&e)));
             if e.chain().any(|c| c.downcast_ref::<FlagError>().is_some()) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
-    }
+    };
+    // From here a second signal no longer aborts with its own status.
+    cleanup::claim_exit();
+    code
 }
 
 /// An error chain as one line, outermost context first.
@@ -54,11 +59,15 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    for dir in handoff::output::reclaim_stale_relays() {
+        log::info!("removed {}, the relay directory of a handoff process that is gone", dir.display());
+    }
+    // Before outputs are opened: a FIFO's wait for its reader ends on a signal.
+    supervise::install_signals();
     let mut prepared = cli::prepare(cli)?;
     if let Some(n) = &prepared.notice {
-        eprintln!("{n}");
+        console::errln(n);
     }
-    supervise::install_signals();
     let hooks = handoff::control::metrics::Hooks {
         control: &handoff::control::server::ControlSocket,
         metrics: prepared.metrics.take(),
@@ -85,7 +94,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     // The run has a report: its outputs become the user's files, short or not.
     for t in &prepared.tx_outputs {
         if let Err(e) = t.sink.commit() {
-            eprintln!("handoff: {}", one_line(&e));
+            console::errln(&format!("handoff: {}", one_line(&e)));
             code = ExitCode::FAILURE;
         }
     }
@@ -97,30 +106,36 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     } else {
         report.text(&prepared.sections, prepared.trace_display)
     };
+    // Stats lines still queued come before the end of the run.
+    console::settle();
     if pcapng_on_stdout {
-        eprint!("{text}");
-    } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+        if !console::err(&text) {
+            code = ExitCode::FAILURE;
+        }
+    } else if let Err(e) = console::out(text.as_bytes()) {
+        console::errln(&format!("handoff: the report is lost: cannot write it to stdout: {e}"));
+        code = ExitCode::FAILURE;
     }
     if let Some(dest) = prepared.trace_pcapng {
         match dest.write_with(|w| report::pcapng::write(w, &facts)) {
             Ok(n) => log::info!("{n} traced packets written as pcapng"),
             Err(e) => {
-                eprintln!("handoff: {}", one_line(&e));
+                console::errln(&format!("handoff: {}", one_line(&e)));
                 code = ExitCode::FAILURE;
             }
         }
     }
 
     if let StopReason::Failed(why) = &outcome.stop {
-        eprintln!("handoff: the run failed: {why}");
+        console::errln(&format!("handoff: the run failed: {why}"));
         code = ExitCode::FAILURE;
     }
     if let Some(problem) = report.conservation_problem() {
-        eprintln!("handoff: conservation check failed: {problem}");
+        console::errln(&format!("handoff: conservation check failed: {problem}"));
         code = ExitCode::FAILURE;
+    } else if code == ExitCode::SUCCESS && !prepared.json {
+        // Stdout holds exactly VPP's text; the verdict goes beside it.
+        console::errln(&format!("handoff: {}", report.conservation_summary(facts.mbufs_total)));
     }
     Ok(code)
 }
@@ -133,7 +148,7 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
         cli::Command::List { json, timeout } => {
             let listed = client::list(&client::Deadline::after(std::time::Duration::from_secs_f64(timeout)))?;
             let text = if json { serde_json::to_string_pretty(&listed)? + "\n" } else { client::list_text(&listed) };
-            print!("{text}");
+            console::out(text.as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
         cli::Command::Show { what, target } => {
@@ -151,9 +166,7 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
     };
     let timeout = std::time::Duration::from_secs_f64(target.timeout);
     let text = client::run(target.file_prefix.as_deref(), &request, timeout)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    console::out(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,16 +6,68 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{never, Receiver};
 
 use crate::cleanup;
 use crate::input::CaptureTotals;
+
+/// How long opening a FIFO output waits for its reader: at most `limit`
+/// (the run's --duration), and not past a signal on `interrupt`.
+pub struct ReaderWait {
+    pub limit: Option<Duration>,
+    pub interrupt: Receiver<&'static str>,
+}
+
+impl ReaderWait {
+    /// Waits for ever (tests and callers without a run).
+    pub fn unbounded() -> ReaderWait {
+        ReaderWait { limit: None, interrupt: never() }
+    }
+}
+
+/// Opens `target` for writing, never truncating or creating it. A FIFO
+/// without a reader is waited for, with a line that says so, within `wait`.
+pub fn open_for_writing(what: &str, target: &Path, wait: &ReaderWait) -> Result<File> {
+    let shown = target.display();
+    let open = || OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(target);
+    let started = Instant::now();
+    let mut said = false;
+    let file = loop {
+        match open() {
+            Ok(f) => break f,
+            // ENXIO: a FIFO that nobody has open for reading (or a socket, which cannot be opened).
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && is_fifo(target) => {
+                if !said {
+                    crate::console::errln(&format!("handoff: waiting for a reader on FIFO {shown} ({what})"));
+                    said = true;
+                }
+                if let Some(limit) = wait.limit.filter(|l| started.elapsed() >= *l) {
+                    bail!("no reader opened FIFO {shown} ({what}) within {} s (--duration)", limit.as_secs_f64());
+                }
+                if let Ok(sig) = wait.interrupt.recv_timeout(Duration::from_millis(100)) {
+                    bail!("stopped by {sig} while waiting for a reader on FIFO {shown} ({what})");
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot write {what} {shown}")),
+        }
+    };
+    // Writes block again, as the writer (a PMD, the relay) expects.
+    let flags = rustix::fs::fcntl_getfl(&file).with_context(|| format!("cannot write {what} {shown}"))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+        .with_context(|| format!("cannot write {what} {shown}"))?;
+    Ok(file)
+}
+
+fn is_fifo(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
 
 /// Where an output's bytes go.
 #[derive(Debug)]
@@ -75,9 +127,9 @@ impl Sink {
 
     /// For a file a PMD writes (tx_pcap): a device or FIFO gets a relay,
     /// so that what reaches it is counted too.
-    pub fn prepare_for_pmd(what: &str, target: &Path) -> Result<Sink> {
+    pub fn prepare_for_pmd(what: &str, target: &Path, wait: &ReaderWait) -> Result<Sink> {
         match Self::prepare(what, target)? {
-            Sink::Into { target } => Ok(Sink::Relay(Relay::start(what, &target)?)),
+            Sink::Into { target } => Ok(Sink::Relay(Relay::start(what, &target, wait)?)),
             other => Ok(other),
         }
     }
@@ -147,6 +199,43 @@ pub enum Written {
     Relayed(Result<CaptureTotals, (CaptureTotals, String)>),
 }
 
+const RELAY_DIR_PREFIX: &str = "handoff-relay-";
+const RELAY_FIFO: &str = "tx.fifo";
+
+/// Removes the relay directories (`handoff-relay-<pid>-*` in the temporary
+/// directory) of runs that were killed: only directories (never a symlink)
+/// of this uid whose pid is gone, holding nothing but the relay's FIFO.
+/// Returns those removed.
+pub fn reclaim_stale_relays() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return Vec::new() };
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RELAY_DIR_PREFIX)) else { continue };
+        let Ok(pid) = rest.split('-').next().unwrap_or("").parse::<u32>() else { continue };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() || Some(meta.uid()) != me {
+            continue;
+        }
+        let fifo = dir.join(RELAY_FIFO);
+        if std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo()) {
+            let _ = std::fs::remove_file(&fifo);
+        }
+        // Fails, and leaves it, if anything else is in it.
+        if std::fs::remove_dir(&dir).is_ok() {
+            removed.push(dir);
+        }
+    }
+    removed
+}
+
 /// A FIFO of our own between a PMD and a device or FIFO target.
 #[derive(Debug)]
 pub struct Relay {
@@ -157,15 +246,16 @@ pub struct Relay {
 }
 
 impl Relay {
-    fn start(what: &str, target: &Path) -> Result<Relay> {
-        let out = OpenOptions::new()
-            .write(true)
-            .open(target)
-            .with_context(|| format!("cannot write {what} {}", target.display()))?;
-        let dir = tempfile::Builder::new().prefix("handoff-relay-").tempdir().context("cannot make a relay FIFO")?;
+    fn start(what: &str, target: &Path, wait: &ReaderWait) -> Result<Relay> {
+        let out = open_for_writing(what, target, wait)?;
+        // Named by our pid, so that a later run can tell when it is a dead run's.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{RELAY_DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .context("cannot make a relay FIFO")?;
         let dir = dir.keep();
         cleanup::note_temp_dir(dir.clone());
-        let fifo = dir.join("tx.fifo");
+        let fifo = dir.join(RELAY_FIFO);
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))
             .with_context(|| format!("cannot make a relay FIFO for {what}"))?;
         let (tx, done) = crossbeam_channel::bounded(1);
@@ -307,17 +397,14 @@ pub enum TraceDestination {
 }
 
 impl TraceDestination {
-    pub fn prepare(target: &Path) -> Result<TraceDestination> {
+    pub fn prepare(target: &Path, wait: &ReaderWait) -> Result<TraceDestination> {
         if target.as_os_str() == "-" {
             return Ok(TraceDestination::Stdout);
         }
         let sink = Sink::prepare("--trace-pcapng", target)?;
         // Opened now, so an unwritable device is found before EAL starts (a
-        // FIFO waits here for its reader); never truncated or created here.
-        let file = OpenOptions::new()
-            .write(true)
-            .open(sink.write_path())
-            .with_context(|| format!("cannot write --trace-pcapng {}", target.display()))?;
+        // FIFO waits here for its reader, within `wait`).
+        let file = open_for_writing("--trace-pcapng", sink.write_path(), wait)?;
         Ok(TraceDestination::File { sink, file })
     }
 
@@ -329,8 +416,9 @@ impl TraceDestination {
     pub fn write_with(self, write: impl FnOnce(&mut dyn Write) -> Result<usize>) -> Result<usize> {
         match self {
             TraceDestination::Stdout => {
+                crate::console::stdout_usable().context("cannot write --trace-pcapng to stdout")?;
                 let mut out = std::io::stdout().lock();
-                let n = write(&mut out)?;
+                let n = write(&mut out).context("cannot write --trace-pcapng to stdout")?;
                 out.flush().context("cannot write --trace-pcapng to stdout")?;
                 Ok(n)
             }
@@ -419,7 +507,9 @@ mod tests {
 
     #[test]
     fn a_relay_into_dev_full_reports_the_failure() {
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full")).unwrap();
+        let mut relay_dirs = Vec::new();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/full"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         let mut w = OpenOptions::new().write(true).open(sink.write_path()).unwrap();
         w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
         w.write_all(&[0u8; 20]).unwrap();
@@ -428,12 +518,50 @@ mod tests {
             Some(Written::Relayed(Err((_, why)))) => assert!(why.contains("No space left"), "{why}"),
             _ => panic!("a write into /dev/full must fail"),
         }
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         drop(OpenOptions::new().write(true).open(sink.write_path()).unwrap());
         assert!(matches!(sink.written(), Some(Written::Relayed(Ok(t))) if t.packets == 0));
         // Never opened by a writer (EAL failed): finishing does not hang.
-        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null")).unwrap();
+        let sink = Sink::prepare_for_pmd("tx_pcap", Path::new("/dev/null"), &ReaderWait::unbounded()).unwrap();
+        relay_dirs.push(sink.write_path().parent().unwrap().to_path_buf());
         sink.discard();
+        // What a run's exit would remove (cleanup::remove_all), without touching other tests' files.
+        for d in relay_dirs {
+            assert!(d
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("handoff-relay-{}-", std::process::id())));
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_fifo_without_a_reader_waits_within_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let wait = ReaderWait { limit: Some(Duration::from_millis(300)), interrupt: never() };
+        let started = Instant::now();
+        let e = open_for_writing("tx_pcap", &fifo, &wait).unwrap_err();
+        assert!(e.to_string().contains("no reader opened FIFO"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let (tx, interrupt) = crossbeam_channel::bounded(1);
+        tx.send("SIGINT").unwrap();
+        let e = open_for_writing("tx_pcap", &fifo, &ReaderWait { limit: None, interrupt }).unwrap_err();
+        assert!(e.to_string().contains("stopped by SIGINT"), "{e}");
+        // With a reader, it opens, and writes block again.
+        let _reader = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap();
+        let w = open_for_writing("tx_pcap", &fifo, &wait).unwrap();
+        assert!(!rustix::fs::fcntl_getfl(&w).unwrap().contains(rustix::fs::OFlags::NONBLOCK));
+        // A socket is not waited for.
+        let sock = dir.path().join("s");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let started = Instant::now();
+        assert!(open_for_writing("tx_pcap", &sock, &ReaderWait::unbounded()).is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]
@@ -443,7 +571,7 @@ mod tests {
         let link = dir.path().join("link.pcapng");
         std::fs::write(&real, b"old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let dest = TraceDestination::prepare(&link).unwrap();
+        let dest = TraceDestination::prepare(&link, &ReaderWait::unbounded()).unwrap();
         dest.write_with(|w| {
             w.write_all(b"new")?;
             Ok(1)

@@ -139,6 +139,10 @@ fn hostile_and_careless_command_lines() {
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o666)).unwrap();
     std::fs::create_dir(sb.path("notmounted")).unwrap();
     let victim = format!("../../..{}", sb.path("victim"));
+    let bare = sb.path("bare-prefix.eal");
+    std::fs::write(&bare, "--vdev net_null0\n--file-prefix\n").unwrap();
+    std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let seed = repo().join("dpdk-config/pg_input_script").to_string_lossy().into_owned();
     let many: Vec<String> = (0..40).flat_map(|i| ["--vdev".to_string(), format!("net_null{i}")]).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let in_pcap = "net_pcap0,rx_pcap={S}/in.pcap";
@@ -281,6 +285,24 @@ fn hostile_and_careless_command_lines() {
         ),
         // 10. A profile others can write could load code: refused like a loose ssh key.
         case("loose-profile", &["--eal-config", &loose], 1, &["writable by others", "chmod go-w"]),
+        // Issue 13: profile and command-line words never run into each other.
+        case(
+            "profile-bare-prefix",
+            &["--eal-config", &bare, "--vdev", "net_null1"],
+            2,
+            &["bare-prefix.eal", "--file-prefix needs a value", "last word"],
+        ),
+        case(
+            "dashdash-bare-prefix",
+            &["--vdev", "net_null0", "--", "--file-prefix"],
+            2,
+            &["after --", "--file-prefix needs a value"],
+        ),
+        // Issue 13: EAL flags that conflict with --no-huge name the user's flag, not --legacy-mem.
+        case("in-memory-no-huge", &["--vdev", "net_null0", "--in-memory"], 2, &["--in-memory", "with --no-huge"]),
+        case("in-memory-pg", &["--pg", &seed, "--in-memory"], 2, &["--in-memory", "--pg"]),
+        case("socket-mem-no-huge", &["--vdev", "net_null0", "--", "--socket-mem", "64"], 2, &["--socket-mem"]),
+        case("json-show", &["--vdev", "net_null0", "--json", "--show", "errors"], 2, &["--show", "--json"]),
         // Runs that go: outputs into devices, generated inputs named apart from the user's.
         Case {
             name: "pcapng-dev-null",
@@ -592,4 +614,207 @@ fn stale_runtime_dirs_of_dead_processes_are_reclaimed() {
     let _ = std::fs::remove_dir_all(&dead_dir);
     assert!(dead_gone, "the dead process's runtime dir was reclaimed");
     assert!(live_kept, "a live process's runtime dir was kept");
+}
+
+/// Issue 13: output that cannot hang or panic a run, FIFOs without a reader,
+/// dead runs' relay directories, second signals. Each asserts the exit code,
+/// the line, the time taken and that nothing was left behind.
+mod robust {
+    use super::*;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    fn ours(out: &Output) -> Vec<String> {
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("handoff:")).map(String::from).collect()
+    }
+
+    fn prefix(name: &str) -> String {
+        format!("handoff-test-robust-{name}-{}", std::process::id())
+    }
+
+    /// A stderr pipe whose reader goes away after one line: the stats stop,
+    /// the run ends on --duration with its report on stdout, exit 0.
+    #[test]
+    fn a_closed_stderr_pipe_does_not_hold_the_run() {
+        let _g = serial();
+        let p = prefix("epipe");
+        let a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--duration", "3"]);
+        let start = Instant::now();
+        let mut child = Command::new(bin())
+            .args(&a)
+            .args(["--stats-interval", "0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(first.starts_with("handoff: rx"), "a stats line first: {first}");
+        // The reader (and so the pipe) is gone here.
+        let out = wait(child, Duration::from_secs(30));
+        let took = start.elapsed();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(took < Duration::from_secs(15), "took {took:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("handoffdemo-1"), "the report is on stdout");
+        assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
+    }
+
+    /// A panic on thread 0 while the lcores run: they are told to stop before
+    /// anything waits for them, so the process ends at once and cleans up.
+    #[test]
+    #[cfg_attr(not(feature = "fault-injection"), ignore = "needs --features fault-injection (scripts/test.sh)")]
+    fn a_panic_on_thread_0_stops_the_lcores() {
+        let _g = serial();
+        let p = prefix("panic0");
+        let start = Instant::now();
+        let a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0"]);
+        let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", "panic-control")]), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(101), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+        assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
+    }
+
+    /// Stdout closed (`>&-`): the report is lost, so the run exits 1 and says so.
+    #[test]
+    fn a_closed_stdout_loses_the_report_and_fails() {
+        let _g = serial();
+        let p = prefix("closed");
+        let start = Instant::now();
+        let child = Command::new("sh")
+            .args(["-c", "exec \"$0\" \"$@\" >&-"])
+            .arg(bin())
+            .args(["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--count", "1000"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait(child, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines = ours(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("report is lost") && lines[0].contains("stdout is closed"), "{lines:?}");
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
+        // Stdout redirected to /dev/null by the user is not closed: exit 0.
+        let mut a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--count", "1000"]);
+        a.extend(args(&["--show", "errors,errors"]));
+        let out = run(&a);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("Reason").count(), 1, "--show errors,errors prints it once:\n{text}");
+        let lines = ours(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("handoff: conservation ok: 1000 received = 0 transmitted + 1000 dropped, 0 in flight")
+        );
+    }
+
+    /// `--output 0:0` reflects port 0's traffic: a warning says so; the run goes.
+    #[test]
+    fn a_pair_of_one_port_warns() {
+        let _g = serial();
+        let sb = Sandbox::new();
+        let c = case("pair-reflects", &["--vdev", "net_null0", "--count", "100", "--output", "0:0"], 0, &[]);
+        let out = run_case(&sb, &c);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("0:0") && stderr.contains("reflects its own traffic"), "{stderr}");
+    }
+
+    /// A tx_pcap FIFO nobody reads: a line says the run waits, --duration
+    /// bounds the wait (exit 1), and so does SIGINT; nothing is left behind.
+    #[test]
+    fn a_fifo_without_a_reader_is_waited_for_within_bounds() {
+        let _g = serial();
+        let sb = Sandbox::new();
+        let fifo = sb.path("out.fifo");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let p = prefix("fifo");
+        let tx = format!("net_pcap1,tx_pcap={fifo}");
+        let base = ["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--vdev", &tx, "--output", "net_pcap1"];
+        let tmp = sb.path("tmp");
+        let start = Instant::now();
+        let mut a = args(&base);
+        a.extend(args(&["--duration", "2"]));
+        let out = wait(spawn_env(&a, &[("TMPDIR", &tmp)]), Duration::from_secs(30));
+        let took = start.elapsed();
+        let lines = ours(&out);
+        assert_eq!(out.status.code(), Some(1), "{lines:?}");
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("waiting for a reader on FIFO") && lines[0].contains("out.fifo"), "{lines:?}");
+        assert!(lines[1].contains("no reader opened FIFO") && lines[1].contains("--duration"), "{lines:?}");
+        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(10), "took {took:?}");
+
+        let child = spawn_env(&args(&base), &[("TMPDIR", &tmp)]);
+        std::thread::sleep(Duration::from_millis(1000));
+        let start = Instant::now();
+        kill("-INT", child.id());
+        let out = wait(child, Duration::from_secs(30));
+        let lines = ours(&out);
+        assert_eq!(out.status.code(), Some(1), "{lines:?}");
+        assert!(lines.last().unwrap().contains("stopped by SIGINT while waiting for a reader"), "{lines:?}");
+        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+        assert!(std::fs::read_dir(&tmp).unwrap().next().is_none(), "temporary files left");
+        assert!(!runtime_dir(&p).exists(), "runtime dir left behind");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still the user's FIFO");
+    }
+
+    /// Relay directories of dead runs are reclaimed at start; a live run's,
+    /// a symlink and a directory holding anything else are not.
+    #[test]
+    fn stale_relay_dirs_of_dead_runs_are_reclaimed() {
+        let _g = serial();
+        let sb = Sandbox::new();
+        let tmp = PathBuf::from(sb.path("tmp"));
+        let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+        let dead = (1..max).rev().find(|p| !Path::new(&format!("/proc/{p}")).exists()).unwrap();
+        let dead_dir = tmp.join(format!("handoff-relay-{dead}"));
+        let dead_dir2 = tmp.join(format!("handoff-relay-{dead}-abc123"));
+        let live_dir = tmp.join(format!("handoff-relay-{}-abc123", std::process::id()));
+        let busy_dir = tmp.join(format!("handoff-relay-{dead}-busy"));
+        let link = tmp.join(format!("handoff-relay-{dead}-link"));
+        for d in [&dead_dir, &dead_dir2, &live_dir, &busy_dir] {
+            std::fs::create_dir(d).unwrap();
+            assert!(Command::new("mkfifo").arg(d.join("tx.fifo")).status().unwrap().success());
+        }
+        std::fs::write(busy_dir.join("other"), b"x").unwrap();
+        std::os::unix::fs::symlink(sb.path("victim"), &link).unwrap();
+        let victim = snapshot(Path::new(&sb.path("victim")));
+        let p = prefix("relay");
+        let a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--count", "100"]);
+        let out = wait(spawn_env(&a, &[("TMPDIR", tmp.to_str().unwrap())]), Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!dead_dir.exists() && !dead_dir2.exists(), "dead runs' relay dirs reclaimed");
+        assert!(live_dir.join("tx.fifo").exists(), "a live run's relay dir kept");
+        assert!(busy_dir.join("other").exists(), "a dir holding more than the FIFO kept");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "a symlink is not followed");
+        assert_eq!(victim, snapshot(Path::new(&sb.path("victim"))), "the symlink's target untouched");
+        assert!(!runtime_dir(&p).exists());
+    }
+
+    /// Two signals: "aborting" always comes with 128+n, and without it the
+    /// run ended normally (exit 0, report); never "aborting" with 0.
+    #[test]
+    fn a_second_signal_exits_128_plus_n() {
+        let _g = serial();
+        for gap_ms in [0u64, 2, 10, 30] {
+            let p = prefix(&format!("twice{gap_ms}"));
+            let child = spawn(&args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0"]));
+            std::thread::sleep(Duration::from_millis(1500));
+            let start = Instant::now();
+            kill("-INT", child.id());
+            std::thread::sleep(Duration::from_millis(gap_ms));
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let out = wait(child, Duration::from_secs(30));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("aborting") {
+                assert_eq!(out.status.code(), Some(130), "gap {gap_ms} ms:\n{stderr}");
+            } else {
+                assert_eq!(out.status.code(), Some(0), "gap {gap_ms} ms:\n{stderr}");
+                assert!(String::from_utf8_lossy(&out.stdout).contains("handoffdemo-1"));
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+            assert!(!runtime_dir(&p).exists(), "runtime dir left behind (gap {gap_ms} ms)");
+        }
+    }
 }

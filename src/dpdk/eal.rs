@@ -34,7 +34,7 @@ pub(crate) fn logged_during<T>(call: impl FnOnce() -> T) -> (T, Vec<String>) {
     let logged = log.map(Capture::finish).unwrap_or_default();
     let lines: Vec<String> = logged.lines().map(str::trim_end).filter(|l| !l.is_empty()).map(String::from).collect();
     for l in &lines {
-        eprintln!("{l}");
+        crate::console::errln(l);
     }
     (out, lines)
 }
@@ -81,7 +81,7 @@ impl Eal {
             .map(String::from)
             .collect();
         for l in &lines {
-            eprintln!("{l}");
+            crate::console::errln(l);
         }
         if ret < 0 {
             let message = eal_reason(&lines, errno);

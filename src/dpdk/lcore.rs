@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
@@ -29,15 +30,25 @@ pub struct LcoreEnd {
 
 /// A closure running on a worker lcore. Invariant: the lcore runs exactly
 /// this job until it returns; `join` waits for it and hands back its result.
+/// Waiting (join, or drop while unwinding from a panic) sets the job's stop
+/// flag first, so it never waits on a loop nobody told to end.
 pub struct LcoreJob<T> {
     lcore: u32,
     slot: Arc<Mutex<Option<Outcome<T>>>>,
+    stop: Arc<AtomicBool>,
     joined: bool,
 }
 
 /// Runs `body` on worker lcore `lcore`. When it returns (or panics) an
-/// `LcoreEnd` is sent on `done`, so the control thread can block instead of spinning.
-pub fn launch<T, F>(eal: &Eal, lcore: u32, done: Sender<LcoreEnd>, body: F) -> Result<LcoreJob<T>, DpdkError>
+/// `LcoreEnd` is sent on `done`, so the control thread can block instead of
+/// spinning. `stop` is the flag that makes `body` end (set before any wait).
+pub fn launch<T, F>(
+    eal: &Eal,
+    lcore: u32,
+    done: Sender<LcoreEnd>,
+    stop: Arc<AtomicBool>,
+    body: F,
+) -> Result<LcoreJob<T>, DpdkError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -60,7 +71,7 @@ where
         drop(unsafe { Box::from_raw(arg as *mut Job<T>) });
         check("rte_eal_remote_launch", ret)?;
     }
-    Ok(LcoreJob { lcore, slot, joined: false })
+    Ok(LcoreJob { lcore, slot, stop, joined: false })
 }
 
 unsafe extern "C" fn trampoline<T>(arg: *mut c_void) -> c_int {
@@ -104,6 +115,7 @@ impl<T> LcoreJob<T> {
 
     fn wait(&mut self) {
         if !self.joined {
+            self.stop.store(true, Ordering::Release);
             // SAFETY: the lcore was launched by us; waiting has no other effect.
             unsafe { sys::rte_eal_wait_lcore(self.lcore) };
             self.joined = true;

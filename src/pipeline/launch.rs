@@ -105,7 +105,8 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             #[cfg(feature = "fault-injection")]
             fault: super::worker::Fault::from_env(),
         };
-        match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), move || job.run()) {
+        // A worker told to stop ends at once (it otherwise drains until its producers end).
+        match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), shared.abort.clone(), move || job.run()) {
             Ok(j) => launched.workers.push(j),
             Err(e) => {
                 launched.error = Some(e);
@@ -135,7 +136,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
                 mailbox: shared.mailboxes[r].clone(),
                 trace_base: 0,
             };
-            match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), move || job.run()) {
+            match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), shared.stop.clone(), move || job.run()) {
                 Ok(j) => launched.rx.push(j),
                 Err(e) => {
                     launched.error = Some(e);

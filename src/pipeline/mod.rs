@@ -105,6 +105,8 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let started = std::time::Instant::now();
     let expected = expected_packets(&setup);
     let launched = launch::launch(eal, plan, &mut setup, &shared)?;
+    // Dropped before `launched`: a panic on thread 0 stops the lcores before their jobs wait for them.
+    let _stop_on_unwind = StopOnUnwind(&shared);
     telemetry::register(eal, &plan.topology, &shared.counters, &setup.ports);
     let view = std::sync::Arc::new(live_view(eal, plan, &setup, &shared, (start_tsc, start_unix, started)));
     let server = live.started(view.clone());
@@ -164,6 +166,18 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
         now_tsc: 0,
     };
     Ok(RunOutcome { facts, stop })
+}
+
+/// Tells every lcore to end at once when thread 0 unwinds from a panic.
+struct StopOnUnwind<'a>(&'a launch::Shared);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abort.store(true, std::sync::atomic::Ordering::Release);
+            self.0.stop.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 /// Packets the inputs hold when every polled port reads a finite file

@@ -54,9 +54,19 @@ impl StatsPrinter {
         self.progress.is_some()
     }
 
-    pub fn tick_progress(&self, counters: &[Arc<LcoreCounters>]) {
+    pub fn tick_progress(&mut self, counters: &[Arc<LcoreCounters>]) {
+        if !crate::console::stderr_ok() {
+            self.stop_progress();
+        }
         if let Some(p) = &self.progress {
             p.set_position(counters.iter().map(|c| c.received()).sum());
+        }
+    }
+
+    /// Stderr is gone: the bar is dropped without drawing again.
+    fn stop_progress(&mut self) {
+        if let Some(p) = self.progress.take() {
+            p.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
     }
 
@@ -86,6 +96,10 @@ impl StatsPrinter {
 
     /// The first call only takes a reading; later ones print the rates since the last.
     pub fn interval(&mut self, counters: &[Arc<LcoreCounters>]) {
+        if !crate::console::stderr_ok() {
+            self.stop_progress();
+            return;
+        }
         let now = self.read(counters);
         let Some(then) = self.last.replace(now) else { return };
         let now = self.last.as_ref().expect("just set");
@@ -139,9 +153,15 @@ impl StatsPrinter {
             out.push('\n');
         }
         self.drawn = lines.len();
+        // A terminal is written at once (the bar redraws around it); a pipe
+        // or file by the console's thread, so a stuck reader never blocks thread 0.
         match &self.progress {
-            Some(p) => p.suspend(|| eprint!("{out}")),
-            None => eprint!("{out}"),
-        }
+            Some(p) => p.suspend(|| crate::console::err(&out)),
+            None if self.terminal => crate::console::err(&out),
+            None => {
+                crate::console::inform(out);
+                true
+            }
+        };
     }
 }

@@ -85,7 +85,11 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
             };
             received += 1;
             if received >= 2 {
-                eprintln!("handoff: second signal ({name}), aborting");
+                crate::cleanup::claim_exit();
+                // Through the console's thread, waited for a second at most: a
+                // stderr nobody reads cannot hold the abort.
+                crate::console::inform(format!("handoff: second signal ({name}), aborting\n"));
+                crate::console::settle();
                 crate::cleanup::remove_all();
                 std::process::exit(128 + sig);
             }
@@ -97,7 +101,8 @@ pub fn signals() -> std::io::Result<Receiver<&'static str>> {
 
 static SIGNALS: std::sync::OnceLock<Option<Receiver<&'static str>>> = std::sync::OnceLock::new();
 
-fn signal_channel() -> Receiver<&'static str> {
+/// The first signals (a second one aborts), as names.
+pub fn signal_channel() -> Receiver<&'static str> {
     SIGNALS.get_or_init(|| signals().ok()).clone().unwrap_or_else(never)
 }
 
@@ -134,6 +139,11 @@ pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Lim
     let stats = limits.stats_interval.map(|s| tick(secs(s.max(0.01)))).unwrap_or_else(never);
     let mut printer = StatsPrinter::new(limits.ports.clone(), shared.rings.clone(), limits.expected);
     printer.interval(all_counters);
+    // Test hook: thread 0 panics while the lcores run (they must still be stopped).
+    #[cfg(feature = "fault-injection")]
+    if std::env::var("HANDOFF_FAULT").as_deref() == Ok("panic-control") {
+        panic!("injected fault (HANDOFF_FAULT=panic-control)");
+    }
     let progress = if printer.has_progress() { tick(Duration::from_millis(200)) } else { never() };
     let mut reason: Option<StopReason> = None;
     let mut ended = 0;

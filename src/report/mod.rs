@@ -270,6 +270,27 @@ impl Report {
         out
     }
 
+    /// The conservation check in one line, for stderr after a text report:
+    /// `conservation ok: 3000 received = 2990 transmitted + 10 dropped, ...`.
+    pub fn conservation_summary(&self, mbufs_total: u64) -> String {
+        let c = &self.conservation;
+        let mut line = format!(
+            "conservation {}: {} received = {} transmitted + {} dropped, {} in flight, {}/{} mbufs back",
+            if c.ok { "ok" } else { "FAILED" },
+            c.received,
+            c.transmitted,
+            c.dropped,
+            c.in_flight,
+            mbufs_total.saturating_sub(c.mbufs_leaked),
+            mbufs_total
+        );
+        if !c.files.is_empty() {
+            let whole = c.files.iter().filter(|f| f.ok).count();
+            line.push_str(&format!(", {whole}/{} capture files whole", c.files.len()));
+        }
+        line
+    }
+
     /// One line saying what is unaccounted for, when conservation fails.
     pub fn conservation_problem(&self) -> Option<String> {
         let c = &self.conservation;
@@ -291,19 +312,21 @@ impl Report {
             parts.push(format!("{} mbufs not back in the pool", c.mbufs_leaked));
         }
         for f in c.files.iter().filter(|f| !f.ok) {
-            let held = match f.direction.as_str() {
-                "rx" => "holds",
-                _ => "should hold",
+            let mut line = if f.packets == f.expected_packets {
+                // Every packet is there, but not as it was sent or read (cut or changed).
+                let verb = if f.direction == "rx" { "received" } else { "sent" };
+                format!("{} ({} {}) has all {} packets {verb}, but not whole", f.file, f.device, f.direction, f.packets)
+            } else if f.direction == "rx" {
+                format!(
+                    "{} ({} rx) holds {} packets but {} were received",
+                    f.file, f.device, f.expected_packets, f.packets
+                )
+            } else {
+                format!(
+                    "{} ({} tx) should hold {} packets but {} are in it",
+                    f.file, f.device, f.expected_packets, f.packets
+                )
             };
-            let mut line = format!(
-                "{} ({} {}) {held} {} packets but {} {}",
-                f.file,
-                f.device,
-                f.direction,
-                f.expected_packets,
-                f.packets,
-                if f.direction == "rx" { "were received" } else { "are in it" }
-            );
             if let (Some(eb), Some(b)) = (f.expected_bytes, f.bytes) {
                 if eb != b {
                     line.push_str(&format!(", {eb} bytes counted but {b} written"));

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
 use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
+use pcap_file::{DataLink, PcapError};
 
 use crate::ids::ThreadId;
 use crate::nodes::dpdk_input::TRACE_DATA_BYTES;
@@ -22,7 +22,7 @@ use crate::pipeline::topology::Role;
 
 /// Writes the capture to `out`; returns how many packets it holds.
 pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
-    let mut w = PcapNgWriter::new(BufWriter::new(out)).context("pcapng header")?;
+    let mut w = PcapNgWriter::new(BufWriter::new(out)).map_err(io_error)?;
     // One interface per port, timestamps in nanoseconds (what pcap-file writes).
     for name in &f.port_names {
         w.write_pcapng_block(InterfaceDescriptionBlock {
@@ -32,7 +32,8 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
                 InterfaceDescriptionOption::IfName(Cow::from(name.as_str())),
                 InterfaceDescriptionOption::IfTsResol(9),
             ],
-        })?;
+        })
+        .map_err(io_error)?;
     }
     // Worker-side continuations, by the trace handle's (thread, index).
     let mut continued: HashMap<(u32, u32), (ThreadId, &PacketTrace)> = HashMap::new();
@@ -70,10 +71,20 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
                 original_len: snap.pkt_len,
                 data: Cow::from(snap.captured_data()),
                 options: vec![EnhancedPacketOption::Comment(Cow::from(comment))],
-            })?;
+            })
+            .map_err(io_error)?;
             written += 1;
         }
     }
-    w.into_inner().flush().context("pcapng")?;
+    w.into_inner().flush()?;
     Ok(written)
+}
+
+/// pcap-file says "Error reading bytes" for any I/O error, writes included:
+/// the I/O error itself says what failed (the caller names the file).
+fn io_error(e: PcapError) -> anyhow::Error {
+    match e {
+        PcapError::IoError(io) => io.into(),
+        other => other.into(),
+    }
 }
