@@ -204,6 +204,13 @@ pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
             push_right(&mut line, &num, 16);
         }
         flush_line(&mut out, &mut line);
+        // Beyond VPP: what the port's driver cannot report.
+        for c in &r.caveats {
+            push_spaces(&mut line, IFACE_COUNTER_COL);
+            line.push_str("note: ");
+            line.push_str(c);
+            flush_line(&mut out, &mut line);
+        }
     }
     out
 }
@@ -566,6 +573,7 @@ mod tests {
                 rx_errors: 0,
                 tx_errors: 0,
                 xstats: Default::default(),
+                caveats: Vec::new(),
             },
             InterfaceRow {
                 port: 1,
@@ -579,6 +587,7 @@ mod tests {
                 rx_errors: 0,
                 tx_errors: 0,
                 xstats: Default::default(),
+                caveats: Vec::new(),
             },
         ];
         let expected = "              Name               Idx      Counter          Count
