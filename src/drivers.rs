@@ -150,7 +150,7 @@ fn fit_af_packet(
         Some(f) => f,
         None => {
             let mtu_frame = iface_mtu.unwrap_or(1500).min(AUTO_MAX_MTU) + L2_OVERHEAD;
-            let want = max_pkt_len.unwrap_or(0).max(mtu_frame);
+            let want = max_pkt_len.unwrap_or(mtu_frame);
             let for_want = align_up(want + AF_PACKET_MAC_OFFSET, TPACKET_ALIGNMENT);
             let for_mbuf = |m: u16| {
                 (u32::from(m) - u32::from(HEADROOM) + AF_PACKET_DATA_SLACK) / TPACKET_ALIGNMENT * TPACKET_ALIGNMENT
