@@ -111,6 +111,13 @@ fn af_packet_mbuf_need(framesz: u32) -> u32 {
     framesz.saturating_sub(AF_PACKET_DATA_SLACK) + u32::from(HEADROOM)
 }
 
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 fn align_up(x: u32, to: u32) -> u32 {
     x.div_ceil(to) * to
 }
@@ -125,8 +132,9 @@ struct AfPacketFit {
 
 /// Chooses af_packet's frame size: the user's `framesz`, else one that holds
 /// the largest frame (`--max-pkt-len`, else the interface's MTU) or, given
-/// `--mbuf-size`, the largest the mbuf holds. `page` is the page size
-/// (blocksz must be a multiple of it and at least framesz).
+/// `--mbuf-size`, the largest the mbuf holds. `page` is the page size.
+/// Frames per block (blocksz / framesz) come out a power of two, which
+/// divides the default framecnt (512), as the kernel requires.
 fn fit_af_packet(
     name: &str,
     args: &[(String, String)],
@@ -188,10 +196,12 @@ fn fit_af_packet(
             )));
         }
     }
-    let blocksz = given_block.unwrap_or_else(|| align_up(framesz, page).max(page));
-    if blocksz < framesz || blocksz % page != 0 {
+    // The driver addresses frame i at i * framesz, as if blocks held frames
+    // back to back: blocksz must be a multiple of framesz as well as of the page.
+    let blocksz = given_block.unwrap_or_else(|| page / gcd(framesz, page) * framesz);
+    if blocksz % framesz != 0 || blocksz % page != 0 {
         return Err(flag_error(format!(
-            "{name}: blocksz={blocksz} must be a multiple of the page size ({page}) and at least framesz={framesz}"
+            "{name}: blocksz={blocksz} must be a multiple of both framesz={framesz} and the page size ({page})"
         )));
     }
     let default_layout = framesz == AF_PACKET_DEFAULT_FRAME && blocksz == page;
@@ -296,7 +306,8 @@ mod tests {
         let a = args("net_af_packet0,iface=v0");
         let fit = fit_af_packet("p", &a, None, None, Some(9000), 4096).unwrap();
         // 9000 + 18 + 66 = 9084, aligned to 16.
-        assert_eq!(fit, AfPacketFit { framesz: Some(9088), blocksz: Some(12288), mbuf_need: 9088 - 32 + 128 });
+        // 9088 = 71 * 128: a block of 32 frames is 71 pages.
+        assert_eq!(fit, AfPacketFit { framesz: Some(9088), blocksz: Some(71 * 4096), mbuf_need: 9088 - 32 + 128 });
         assert!(af_packet_frame_capacity(9088) >= 9018);
         // A 1500 MTU keeps the driver's defaults.
         let fit = fit_af_packet("p", &a, None, None, Some(1500), 4096).unwrap();
@@ -317,14 +328,18 @@ mod tests {
         let a = args("net_af_packet0,iface=v0");
         let fit = fit_af_packet("p", &a, Some(4096 + 128), None, Some(1500), 4096).unwrap();
         assert_eq!(fit.framesz, Some(4128));
-        assert_eq!(fit.blocksz, Some(8192));
+        assert_eq!(fit.blocksz, Some(4128 * 128));
         // --max-pkt-len beyond the mbuf is refused.
         let e = fit_af_packet("p", &a, Some(2176), Some(9018), None, 4096).unwrap_err();
         assert!(e.to_string().contains("--max-pkt-len 9018 needs"), "{e}");
         let bad = args("net_af_packet0,iface=v0,framesz=3000");
         assert!(fit_af_packet("p", &bad, None, None, None, 4096).is_err());
-        let small_block = args("net_af_packet0,iface=v0,framesz=8192,blocksz=4096");
-        assert!(fit_af_packet("p", &small_block, None, None, None, 4096).is_err());
+        for block in ["4096", "12288", "6144"] {
+            let a = args(&format!("net_af_packet0,iface=v0,framesz=8192,blocksz={block}"));
+            assert!(fit_af_packet("p", &a, None, None, None, 4096).is_err(), "{block}");
+        }
+        let a = args("net_af_packet0,iface=v0,framesz=3072");
+        assert_eq!(fit_af_packet("p", &a, None, None, None, 4096).unwrap().blocksz, Some(12288));
         let word = args("net_af_packet0,iface=v0,framesz=big");
         assert!(fit_af_packet("p", &word, None, None, None, 4096).is_err());
     }
