@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::cleanup;
 use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
-use crate::drivers;
 use crate::dpdk::runtime_files::RuntimeFiles;
+use crate::drivers;
 use crate::eal_args::{self, EalArgs};
 use crate::output::{Sink, TraceDestination};
 use crate::pg;
@@ -320,6 +320,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     }
     let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
     let mbuf_size = drivers::fit_frames(&mut eal, cli.mbuf_size, cli.max_pkt_len)?;
+    drivers::check_af_packet_queues(&eal, rx_lcores.len())?;
 
     let named = devices::check(&eal)?;
     let output = resolve_output(&cli.output, &named)?;

@@ -250,6 +250,29 @@ pub fn fit_frames(eal: &mut EalArgs, mbuf_size: Option<u16>, max_pkt_len: Option
     Ok(mbuf_size.unwrap_or(need.min(u32::from(u16::MAX)) as u16))
 }
 
+/// Refuses an af_packet vdev with more `qpairs` than rx lcores: the driver
+/// opens every queue's socket at probe and the kernel's fanout hashes flows
+/// to each, so the frames of a socket nobody polls wait there (or roll over
+/// late, out of order, once its ring is full).
+pub fn check_af_packet_queues(eal: &EalArgs, rx_lcores: usize) -> Result<()> {
+    for v in eal.values("--vdev").iter().map(|t| parse_vdev(t)) {
+        if Pmd::of(&v.name) != Pmd::AfPacket {
+            continue;
+        }
+        let Some(q) = v.values("qpairs").last() else { continue };
+        match q.parse::<usize>() {
+            Ok(n) if n <= rx_lcores.max(1) => {}
+            Ok(n) => return Err(flag_error(format!(
+                "{}: qpairs={n} but {rx_lcores} rx lcore(s) poll it: the kernel hashes flows to every queue's socket, \
+                     so give qpairs={rx_lcores} or as many --rx-lcores",
+                v.name
+            ))),
+            Err(_) => return Err(flag_error(format!("{}: qpairs={q} is not a number", v.name))),
+        }
+    }
+    Ok(())
+}
+
 /// An interface's MTU from sysfs (in the caller's network namespace), or
 /// None when the name is not a plausible interface name or cannot be read.
 /// The name comes from the user: no path separators, no dot names, at most

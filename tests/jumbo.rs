@@ -123,4 +123,6 @@ fn sizes_out_of_range_or_beyond_a_device_are_one_line() {
         2,
         &["net_af_packet0", "--max-pkt-len 9018 needs --mbuf-size"],
     );
+    // A queue nobody polls would hold the flows the kernel hashes to it.
+    one_line_failure(&with(&["--vdev", "net_af_packet0,iface=lo,qpairs=2"]), 2, &["qpairs=2", "1 rx lcore"]);
 }

@@ -691,7 +691,11 @@ fn af_packet_forwards_jumbo_frames_on_a_9000_mtu_veth() {
     send_result.expect("send from namespace A");
     let got = got.expect("receive in namespace B");
     let lens: Vec<usize> = got.iter().map(Vec::len).collect();
-    assert!(got == sent, "every 8972-byte datagram arrives whole, in order; got lengths {lens:?}: {}", doc["interfaces"]);
+    assert!(
+        got == sent,
+        "every 8972-byte datagram arrives whole, in order; got lengths {lens:?}: {}",
+        doc["interfaces"]
+    );
 
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["dropped"], 0, "{}", doc["conservation"]);

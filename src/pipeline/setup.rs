@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::drivers::Pmd;
 use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, PortInfo, RingConsumer, RingProducer, MAX_BURST};
+use crate::drivers::Pmd;
 
 use super::rx::InputQueue;
 use super::{OutputChoice, Plan};

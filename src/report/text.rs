@@ -603,4 +603,24 @@ a-very-long-interface-name-longe  1  rx packets                     0
 ";
         assert_eq!(show_interfaces(&rows, false), expected);
     }
+
+    #[test]
+    fn caveats_follow_their_port() {
+        let row = InterfaceRow {
+            port: 0,
+            name: "net_af_packet0".into(),
+            rx_packets: 1,
+            tx_packets: 0,
+            rx_bytes: 60,
+            tx_bytes: 0,
+            rx_missed: 0,
+            rx_nombuf: 0,
+            rx_errors: 0,
+            tx_errors: 0,
+            xstats: Default::default(),
+            caveats: vec!["kernel drops are not counted".into()],
+        };
+        let text = show_interfaces(&[row], false);
+        assert!(text.ends_with("tx bytes                       0\n                                     note: kernel drops are not counted\n"), "{text}");
+    }
 }
