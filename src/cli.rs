@@ -138,7 +138,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(i64::from(drivers::MIN_MBUF_SIZE)..))]
     pub mbuf_size: Option<u16>,
 
-    /// Largest frame each port takes, without FCS (64-65535; sets the port MTU, af_packet's frame size)
+    /// Largest frame each port takes, as testpmd's: MTU + 18 (64-65535; sets each port's MTU, af_packet's frame size)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..=65535))]
     pub max_pkt_len: Option<u32>,
 

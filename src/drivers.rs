@@ -262,11 +262,13 @@ pub fn check_af_packet_queues(eal: &EalArgs, rx_lcores: usize) -> Result<()> {
         let Some(q) = v.values("qpairs").last() else { continue };
         match q.parse::<usize>() {
             Ok(n) if n <= rx_lcores.max(1) => {}
-            Ok(n) => return Err(flag_error(format!(
+            Ok(n) => {
+                return Err(flag_error(format!(
                 "{}: qpairs={n} but {rx_lcores} rx lcore(s) poll it: the kernel hashes flows to every queue's socket, \
                      so give qpairs={rx_lcores} or as many --rx-lcores",
                 v.name
-            ))),
+            )))
+            }
             Err(_) => return Err(flag_error(format!("{}: qpairs={q} is not a number", v.name))),
         }
     }

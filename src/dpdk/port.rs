@@ -22,7 +22,7 @@ pub struct PortInfo {
     pub rss_offloads: u64,
     pub tx_offloads: u64,
     pub rx_offloads: u64,
-    /// Largest frame the port says it takes (without FCS, as DPDK counts it).
+    /// Largest frame the port says it takes (MTU plus its overhead).
     pub max_rx_pktlen: u32,
     pub min_mtu: u16,
     pub max_mtu: u16,
