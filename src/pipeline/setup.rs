@@ -177,7 +177,7 @@ struct Frames {
 }
 
 /// The largest frame the run allows: `--max-pkt-len`, else Ethernet's 1518.
-pub fn max_frame(plan: &Plan) -> u32 {
+fn max_frame(plan: &Plan) -> u32 {
     plan.max_pkt_len.unwrap_or(1518)
 }
 
