@@ -55,17 +55,21 @@ impl Pmd {
     }
 
     /// What a run over this PMD cannot vouch for, given the port's rx queues
-    /// (af_packet's qpairs). (net_pcap's tx also cuts a chained frame over
-    /// 16128 bytes to 16128, but says so in the record: caplen < len.)
-    pub fn caveats(self, rx_queues: u16) -> Vec<&'static str> {
+    /// (af_packet's qpairs) and the DPDK version running ("22.11.11").
+    /// (net_pcap's tx also cuts a chained frame over 16128 bytes to 16128,
+    /// but says so in the record: caplen < len.)
+    pub fn caveats(self, rx_queues: u16, dpdk_version: &str) -> Vec<&'static str> {
         let mut out = Vec::new();
         match self {
-            // DPDK 22.11 and 24.11: stats_get never reads PACKET_STATISTICS
-            // (tp_drops), the fanout group is HASH|DEFRAG|ROLLOVER with no
-            // devarg to change it (both came in 25.03), and rx copies
-            // tp_snaplen bytes without comparing it with tp_len.
+            // Up to 24.11 stats_get never reads PACKET_STATISTICS (tp_drops;
+            // 25.03 counts them as imissed). Every version joins the fanout
+            // group with DEFRAG|ROLLOVER (25.03's fanout_mode devarg picks only
+            // the algorithm), and rx copies tp_snaplen bytes without comparing
+            // it with tp_len.
             Pmd::AfPacket => {
-                out.push("kernel drops are not counted by this driver (rx-miss stays 0)");
+                if !at_least(dpdk_version, 25, 3) {
+                    out.push("kernel drops are not counted by this driver (rx-miss stays 0)");
+                }
                 out.push("IPv4 fragments are reassembled before handoff sees them (fanout DEFRAG)");
                 out.push("frames longer than its frame size (framesz) are cut without a count");
                 if rx_queues > 1 {
@@ -79,6 +83,12 @@ impl Pmd {
         }
         out
     }
+}
+
+/// Whether version "A.B.C" is at least major.minor.
+fn at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 /// The default mbuf size (data room with headroom), as testpmd's --mbuf-size.
@@ -291,9 +301,11 @@ mod tests {
         assert_eq!(Pmd::of("net_ixgbe"), Pmd::Nic);
         assert_eq!(Pmd::of("0000:01:00.0"), Pmd::Nic);
         assert!(!Pmd::AfPacket.mtu_by_ethdev() && Pmd::Tap.mtu_by_ethdev());
-        assert_eq!(Pmd::AfPacket.caveats(1).len(), 3);
-        assert_eq!(Pmd::AfPacket.caveats(2).len(), 4);
-        assert!(Pmd::Pcap.caveats(1).is_empty() && Pmd::Null.caveats(4).is_empty());
+        assert_eq!(Pmd::AfPacket.caveats(1, "22.11.11").len(), 3);
+        assert_eq!(Pmd::AfPacket.caveats(2, "24.11.3").len(), 4);
+        // 25.03 counts the kernel's drops.
+        assert_eq!(Pmd::AfPacket.caveats(1, "25.03.0").len(), 2);
+        assert!(Pmd::Pcap.caveats(1, "22.11.11").is_empty() && Pmd::Null.caveats(4, "22.11.11").is_empty());
     }
 
     #[test]

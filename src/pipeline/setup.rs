@@ -161,7 +161,7 @@ fn configure_ports(
     }
     // Said once, and beside the port in the report: what its driver hides.
     for p in &ports {
-        let caveats = Pmd::of(&p.info().driver).caveats(p.info().max_rx_queues);
+        let caveats = Pmd::of(&p.info().driver).caveats(p.info().max_rx_queues, &dpdk::version::running());
         if !caveats.is_empty() {
             eprintln!("handoff: {}: {}", p.info().name, caveats.join("; "));
         }

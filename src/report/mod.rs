@@ -159,7 +159,11 @@ pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
                 .filter(|(id, _)| *id == info.id)
                 .flat_map(|(_, x)| x.iter().filter(|(_, v)| *v != 0).cloned())
                 .collect(),
-            caveats: Pmd::of(&info.driver).caveats(info.max_rx_queues).into_iter().map(String::from).collect(),
+            caveats: Pmd::of(&info.driver)
+                .caveats(info.max_rx_queues, &crate::dpdk::version::running())
+                .into_iter()
+                .map(String::from)
+                .collect(),
         })
         .collect()
 }
