@@ -733,3 +733,56 @@ fn max_pkt_len_beyond_a_ports_limit_is_one_line() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("net_tap0") && lines[0].contains("max_rx_pktlen 1522"), "{stderr}");
 }
+
+/// A frame longer than what the tx port's af_packet frames hold (a jumbo
+/// from a 9000-MTU veth out to a 1500-MTU one) is dropped by the driver and
+/// counted where it tells: that port's `tx_errors`.
+#[test]
+fn af_packet_counts_frames_too_long_for_its_tx_ring() {
+    if !can_run("af_packet_counts_frames_too_long_for_its_tx_ring") {
+        return;
+    }
+    let _g = serial();
+    let pid = std::process::id();
+    let (ns_a, ns_h, ns_b) = (format!("hkA{pid}"), format!("hkH{pid}"), format!("hkB{pid}"));
+    let (ka, kha, khb, kb) = (format!("ka{pid}"), format!("kha{pid}"), format!("khb{pid}"), format!("kb{pid}"));
+    let _ns = Namespaces::create(&[&ns_a, &ns_h, &ns_b]);
+    veth(&ns_a, &ka, "02:00:00:00:0a:05", &ns_h, &kha, "02:00:00:00:0c:07");
+    veth(&ns_h, &khb, "02:00:00:00:0c:08", &ns_b, &kb, "02:00:00:00:0b:05");
+    ip(&["-n", &ns_a, "link", "set", "dev", &ka, "mtu", "9000"]);
+    ip(&["-n", &ns_h, "link", "set", "dev", &kha, "mtu", "9000"]);
+    ip(&["-n", &ns_a, "addr", "add", "192.0.2.1/24", "dev", &ka]);
+    ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &kb]);
+    ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:05", "dev", &ka, "nud", "permanent"]);
+
+    let mut a = eal_base("afpacket-toolong");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_af_packet0,iface={kha}"),
+        "--vdev",
+        &format!("net_af_packet1,iface={khb}"),
+        "--output",
+        "net_af_packet1",
+        "--duration",
+        "3",
+        "--json",
+    ]));
+    let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&kha, &khb]);
+    const PORT: u16 = 40_003;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let small: Vec<Vec<u8>> = (0..4).map(|i| format!("small {i}").into_bytes()).collect();
+    let at_b = udp_receiver(ns_b.clone(), B_ADDR, PORT, small.len(), ready_tx);
+    let ready = ready_rx.recv_timeout(Duration::from_secs(5)).is_ok();
+    // Jumbo and small datagrams, alternating.
+    let sent: Vec<Vec<u8>> = small.iter().flat_map(|s| [vec![7u8; 8972], s.clone()]).collect();
+    let send_result = udp_send(&ns_a, A_ADDR, B_ADDR, PORT, sent);
+    let got = at_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let out = running.wait(Duration::from_secs(30));
+    let doc = json_of(&out);
+    assert!(ready, "B's receiver did not start");
+    send_result.expect("send from namespace A");
+    assert_eq!(got.expect("receive in namespace B"), small, "the small datagrams pass");
+    assert_conserved(&doc);
+    let ifs = doc["interfaces"].as_array().unwrap();
+    assert_eq!(ifs[1]["tx_errors"], 4, "each jumbo is counted where af_packet tells: {ifs:?}");
+}
