@@ -12,6 +12,7 @@ use crate::control::client::{DEFAULT_TIMEOUT_SECS, TIMEOUT_SECS};
 use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
+use crate::drivers;
 use crate::eal_args::{self, EalArgs};
 use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
@@ -138,6 +139,14 @@ pub struct Cli {
     /// Mbufs per packet pool (64-16777216) [default: enough for every queue, ring and burst]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..=MAX_MBUFS as i64))]
     pub mbufs: Option<u32>,
+
+    /// Mbuf data room with its 128-byte headroom, as testpmd's (256-65535) [default: 2176, raised to fit af_packet frames]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(i64::from(drivers::MIN_MBUF_SIZE)..))]
+    pub mbuf_size: Option<u16>,
+
+    /// Largest frame each port takes, as testpmd's: MTU + 18 (64-65535; sets each port's MTU, af_packet's frame size)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(64..=65535))]
+    pub max_pkt_len: Option<u32>,
 
     /// Rx descriptors per queue (32-32768; the PMD may round it)
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(32..=32768))]
@@ -330,6 +339,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         eal.extend(g.vdevs.iter().flat_map(|v| ["--vdev".to_string(), v.to_arg()]));
     }
     let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
+    let mbuf_size = drivers::fit_frames(&mut eal, cli.mbuf_size, cli.max_pkt_len)?;
+    drivers::check_af_packet_queues(&eal, rx_lcores.len())?;
 
     let metrics = cli
         .metrics
@@ -373,6 +384,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             rx_desc: cli.rx_desc,
             tx_desc: cli.tx_desc,
             mbufs: cli.mbufs,
+            mbuf_size,
+            max_pkt_len: cli.max_pkt_len,
             finite_inputs: named.finite,
         },
         sections: sections(&cli.show, trace > 0),

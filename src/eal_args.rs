@@ -177,6 +177,26 @@ impl EalArgs {
         values_of(&self.0, name)
     }
 
+    /// Rewrites every value of option `name` (in the forms `values` reads).
+    pub fn map_values(&mut self, name: &str, mut f: impl FnMut(&str) -> String) {
+        let mut i = 0;
+        while i < self.0.len() {
+            if self.0[i] == name {
+                if let Some(v) = self.0.get_mut(i + 1) {
+                    *v = f(v);
+                }
+                i += 2;
+                continue;
+            }
+            let joined = name.starts_with("--") && self.0[i].starts_with(&format!("{name}="));
+            if joined {
+                let v = f(&self.0[i][name.len() + 1..]);
+                self.0[i] = format!("{name}={v}");
+            }
+            i += 1;
+        }
+    }
+
     pub fn has(&self, flag: &str) -> bool {
         self.0.iter().any(|a| a == flag)
     }
@@ -466,6 +486,13 @@ mod tests {
         assert_eq!(lcore_set(&a).unwrap().unwrap().into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
         assert!(lcore_set(&s(&["--no-huge"])).unwrap().is_none());
         assert_eq!(lcore_set(&s(&["-c", "0x5"])).unwrap().unwrap().into_iter().collect::<Vec<_>>(), vec![0, 2]);
+    }
+
+    #[test]
+    fn values_are_rewritten_in_both_forms() {
+        let mut a = EalArgs::new(s(&["--vdev", "net_null0", "--vdev=net_pcap0", "--vdevx=y", "-l", "0"]));
+        a.map_values("--vdev", |v| format!("{v},k=1"));
+        assert_eq!(a.as_slice(), s(&["--vdev", "net_null0,k=1", "--vdev=net_pcap0,k=1", "--vdevx=y", "-l", "0"]));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! 3. `nodes`: one file per graph node (its counters, trace record, text
 //!    and burst function), the per-lcore counters, the flow hash.
 //! 4. What a run reads and writes: `eal_args`, `devices`, `input`,
-//!    `linktype`, `output`, `pg`, `cleanup`.
+//!    `linktype`, `output`, `pg`, `cleanup`, `drivers` (what each PMD can and cannot report).
 //! 5. `pipeline`: the topology, set-up, launch, the lcore loops,
 //!    supervision on thread 0, telemetry, and the facts a run leaves.
 //! 6. `report`: VPP text, JSON, the conservation check, pcapng.
@@ -29,6 +29,7 @@ pub mod nodes;
 
 pub mod cleanup;
 pub mod devices;
+pub mod drivers;
 pub mod eal_args;
 pub mod input;
 pub mod linktype;

@@ -543,7 +543,7 @@ fn udp_receiver(
             sock.set_read_timeout(Some(Duration::from_millis(100)))?;
             let _ = ready.send(());
             let deadline = Instant::now() + Duration::from_secs(5);
-            let (mut got, mut buf) = (Vec::new(), [0u8; 2048]);
+            let (mut got, mut buf) = (Vec::new(), vec![0u8; 65536]);
             // At most 5 s and 1000 reads.
             for _ in 0..1000 {
                 if got.len() == n || Instant::now() > deadline {
@@ -639,4 +639,150 @@ fn af_packet_port_pairs_forward_both_ways() {
         assert!(p["packets"].as_u64().unwrap() >= DATAGRAMS as u64, "{p}");
         assert_eq!(p["refused"], 0, "{p}");
     }
+}
+
+/// Jumbo frames over af_packet: veth pairs with MTU 9000, and handoff given
+/// no size at all: it reads the interfaces' MTU, sizes af_packet's frames
+/// and the mbufs, and 9014-byte frames (9000-byte IP packets) reach B whole.
+#[test]
+fn af_packet_forwards_jumbo_frames_on_a_9000_mtu_veth() {
+    if !can_run("af_packet_forwards_jumbo_frames_on_a_9000_mtu_veth") {
+        return;
+    }
+    let _g = serial();
+    let pid = std::process::id();
+    let (ns_a, ns_h, ns_b) = (format!("hjA{pid}"), format!("hjH{pid}"), format!("hjB{pid}"));
+    let (ja, jha, jhb, jb) = (format!("ja{pid}"), format!("jha{pid}"), format!("jhb{pid}"), format!("jb{pid}"));
+    let _ns = Namespaces::create(&[&ns_a, &ns_h, &ns_b]);
+    veth(&ns_a, &ja, "02:00:00:00:0a:04", &ns_h, &jha, "02:00:00:00:0c:05");
+    veth(&ns_h, &jhb, "02:00:00:00:0c:06", &ns_b, &jb, "02:00:00:00:0b:04");
+    for (ns, dev) in [(&ns_a, &ja), (&ns_h, &jha), (&ns_h, &jhb), (&ns_b, &jb)] {
+        ip(&["-n", ns, "link", "set", "dev", dev, "mtu", "9000"]);
+    }
+    ip(&["-n", &ns_a, "addr", "add", "192.0.2.1/24", "dev", &ja]);
+    ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &jb]);
+    ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:04", "dev", &ja, "nud", "permanent"]);
+
+    let mut a = eal_base("afpacket-jumbo");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_af_packet0,iface={jha}"),
+        "--vdev",
+        &format!("net_af_packet1,iface={jhb}"),
+        "--output",
+        "net_af_packet1",
+        "--duration",
+        "3",
+        "--json",
+    ]));
+    let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&jha, &jhb]);
+    const PORT: u16 = 40_002;
+    const JUMBOS: usize = 10;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let at_b = udp_receiver(ns_b.clone(), B_ADDR, PORT, JUMBOS, ready_tx);
+    let ready = ready_rx.recv_timeout(Duration::from_secs(5)).is_ok();
+    // 8972 bytes of UDP payload: a 9000-byte IP packet, a 9014-byte frame.
+    let sent: Vec<Vec<u8>> = (0..JUMBOS).map(|i| (0..8972).map(|b| (b * 13 + i) as u8).collect()).collect();
+    let send_result = udp_send(&ns_a, A_ADDR, B_ADDR, PORT, sent.clone());
+    let got = at_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let out = running.wait(Duration::from_secs(30));
+    let doc = json_of(&out);
+    assert!(ready, "B's receiver did not start");
+    send_result.expect("send from namespace A");
+    let got = got.expect("receive in namespace B");
+    let lens: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert!(
+        got == sent,
+        "every 8972-byte datagram arrives whole, in order; got lengths {lens:?}: {}",
+        doc["interfaces"]
+    );
+
+    assert_conserved(&doc);
+    assert_eq!(doc["conservation"]["dropped"], 0, "{}", doc["conservation"]);
+    let ifs = doc["interfaces"].as_array().unwrap();
+    let tx_bytes = ifs[1]["tx_bytes"].as_u64().unwrap();
+    assert!(tx_bytes >= (JUMBOS * 9014) as u64, "{ifs:?}");
+    assert_eq!(ifs[1]["tx_errors"], 0, "no frame was too long for the tx ring: {ifs:?}");
+    // What af_packet cannot report is said beside each port and once on stderr.
+    for i in ifs {
+        let caveats = i["caveats"].as_array().unwrap_or_else(|| panic!("caveats on {i}"));
+        assert!(caveats.iter().any(|c| c.as_str().unwrap().contains("kernel drops are not counted")), "{i}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("net_af_packet0: kernel drops are not counted").count(), 1, "{stderr}");
+}
+
+/// `--max-pkt-len` beyond what a port reports (net_tap: 1522) is one line
+/// naming the port and its limit, exit 1; the tap lives in a namespace of
+/// the test's own.
+#[test]
+fn max_pkt_len_beyond_a_ports_limit_is_one_line() {
+    if !can_run("max_pkt_len_beyond_a_ports_limit_is_one_line") {
+        return;
+    }
+    let _g = serial();
+    let pid = std::process::id();
+    let ns = format!("hjT{pid}");
+    let _ns = Namespaces::create(&[&ns]);
+    let mut a = eal_base("tap-maxlen");
+    a.extend(args(&["--vdev", &format!("net_tap0,iface=jt{pid}"), "--max-pkt-len", "9018", "--duration", "1"]));
+    let out = wait(spawn_in(&ns, &a), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("net_tap0") && lines[0].contains("max_rx_pktlen 1522"), "{stderr}");
+}
+
+/// A frame longer than what the tx port's af_packet frames hold (a jumbo
+/// from a 9000-MTU veth out to a 1500-MTU one) is dropped by the driver and
+/// counted where it tells: that port's `tx_errors`.
+#[test]
+fn af_packet_counts_frames_too_long_for_its_tx_ring() {
+    if !can_run("af_packet_counts_frames_too_long_for_its_tx_ring") {
+        return;
+    }
+    let _g = serial();
+    let pid = std::process::id();
+    let (ns_a, ns_h, ns_b) = (format!("hkA{pid}"), format!("hkH{pid}"), format!("hkB{pid}"));
+    let (ka, kha, khb, kb) = (format!("ka{pid}"), format!("kha{pid}"), format!("khb{pid}"), format!("kb{pid}"));
+    let _ns = Namespaces::create(&[&ns_a, &ns_h, &ns_b]);
+    veth(&ns_a, &ka, "02:00:00:00:0a:05", &ns_h, &kha, "02:00:00:00:0c:07");
+    veth(&ns_h, &khb, "02:00:00:00:0c:08", &ns_b, &kb, "02:00:00:00:0b:05");
+    ip(&["-n", &ns_a, "link", "set", "dev", &ka, "mtu", "9000"]);
+    ip(&["-n", &ns_h, "link", "set", "dev", &kha, "mtu", "9000"]);
+    ip(&["-n", &ns_a, "addr", "add", "192.0.2.1/24", "dev", &ka]);
+    ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &kb]);
+    ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:05", "dev", &ka, "nud", "permanent"]);
+
+    let mut a = eal_base("afpacket-toolong");
+    a.extend(args(&[
+        "--vdev",
+        &format!("net_af_packet0,iface={kha}"),
+        "--vdev",
+        &format!("net_af_packet1,iface={khb}"),
+        "--output",
+        "net_af_packet1",
+        "--duration",
+        "3",
+        "--json",
+    ]));
+    let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&kha, &khb]);
+    const PORT: u16 = 40_003;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let small: Vec<Vec<u8>> = (0..4).map(|i| format!("small {i}").into_bytes()).collect();
+    let at_b = udp_receiver(ns_b.clone(), B_ADDR, PORT, small.len(), ready_tx);
+    let ready = ready_rx.recv_timeout(Duration::from_secs(5)).is_ok();
+    // Jumbo and small datagrams, alternating.
+    let sent: Vec<Vec<u8>> = small.iter().flat_map(|s| [vec![7u8; 8972], s.clone()]).collect();
+    let send_result = udp_send(&ns_a, A_ADDR, B_ADDR, PORT, sent);
+    let got = at_b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let out = running.wait(Duration::from_secs(30));
+    let doc = json_of(&out);
+    assert!(ready, "B's receiver did not start");
+    send_result.expect("send from namespace A");
+    assert_eq!(got.expect("receive in namespace B"), small, "the small datagrams pass");
+    assert_conserved(&doc);
+    let ifs = doc["interfaces"].as_array().unwrap();
+    assert_eq!(ifs[1]["tx_errors"], 4, "each jumbo is counted where af_packet tells: {ifs:?}");
 }

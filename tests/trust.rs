@@ -188,6 +188,8 @@ fn hostile_and_careless_command_lines() {
         case("ring-huge", &["--vdev", "net_null0", "--ring-size", "33554432"], 2, &["--ring-size", "16777216"]),
         case("mbufs-huge", &["--vdev", "net_null0", "--mbufs", "4000000000"], 2, &["--mbufs"]),
         case("desc-zero", &["--vdev", "net_null0", "--rx-desc", "0"], 2, &["--rx-desc"]),
+        case("mbuf-size-tiny", &["--vdev", "net_null0", "--mbuf-size", "128"], 2, &["--mbuf-size"]),
+        case("max-pkt-len-huge", &["--vdev", "net_null0", "--max-pkt-len", "65536"], 2, &["--max-pkt-len"]),
         case("trace-huge", &["--vdev", "net_null0", "--trace", "100001"], 2, &["--trace"]),
         case("memory-zero", &["--vdev", "net_null0", "-m", "0"], 2, &["-m"]),
         case(

@@ -1,6 +1,7 @@
 //! The safe wrapper over DPDK: the only module with `unsafe`. The rest of
 //! the program uses Eal, Buffers (mempools + index table), Mbuf and Burst,
-//! Port and its queues, the handoff Ring, and lcore launch.
+//! Port and its queues, the handoff Ring, and lcore launch; `netdev` asks
+//! the kernel an interface's MTU (af_packet's frame size follows it).
 
 mod sys;
 
@@ -9,6 +10,7 @@ pub mod error;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
+pub mod netdev;
 pub mod port;
 pub mod ring;
 pub mod runtime_files;

@@ -21,6 +21,27 @@ pub struct PortInfo {
     pub socket: i32,
     pub rss_offloads: u64,
     pub tx_offloads: u64,
+    pub rx_offloads: u64,
+    /// Largest frame the port says it takes (MTU plus its overhead).
+    pub max_rx_pktlen: u32,
+    pub min_mtu: u16,
+    pub max_mtu: u16,
+    /// Smallest mbuf data room (less headroom) its rx queues accept.
+    pub min_rx_bufsize: u32,
+}
+
+impl PortInfo {
+    /// Bytes a frame has beyond its MTU, as ethdev computes it
+    /// (eth_dev_get_overhead_len): from the port's limits where it gives
+    /// both, else an Ethernet header and FCS.
+    pub fn frame_overhead(&self) -> u32 {
+        let max_mtu = u32::from(self.max_mtu);
+        if self.max_mtu != u16::MAX && self.max_rx_pktlen > max_mtu {
+            self.max_rx_pktlen - max_mtu
+        } else {
+            18
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,7 +65,17 @@ pub struct PortConfig {
     /// Ask for RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE where the port offers it:
     /// the caller promises one pool and one reference per mbuf.
     pub fast_free: bool,
+    /// The MTU to configure (rxmode.mtu); None: the PMD's default.
+    pub mtu: Option<u16>,
+    /// RTE_ETH_RX_OFFLOAD_SCATTER: frames longer than one mbuf arrive chained.
+    pub rx_scatter: bool,
+    /// RTE_ETH_TX_OFFLOAD_MULTI_SEGS: chained packets are sent.
+    pub tx_multi_segs: bool,
 }
+
+/// RTE_ETH_RX_OFFLOAD_SCATTER and RTE_ETH_TX_OFFLOAD_MULTI_SEGS (RTE_BIT64 macros).
+pub const RX_OFFLOAD_SCATTER: u64 = 1 << 13;
+pub const TX_OFFLOAD_MULTI_SEGS: u64 = 1 << 15;
 
 /// RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE (RTE_BIT64(16), a macro bindgen cannot evaluate).
 const TX_OFFLOAD_MBUF_FAST_FREE: u64 = 1 << 16;
@@ -91,6 +122,11 @@ fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
         socket: unsafe { sys::rte_eth_dev_socket_id(id) },
         rss_offloads: info.flow_type_rss_offloads,
         tx_offloads: info.tx_offload_capa,
+        rx_offloads: info.rx_offload_capa,
+        max_rx_pktlen: info.max_rx_pktlen,
+        min_mtu: info.min_mtu,
+        max_mtu: info.max_mtu,
+        min_rx_bufsize: info.min_rx_bufsize,
     })
 }
 
@@ -142,6 +178,15 @@ impl Port {
         let rss_hf = info.rss_offloads & RSS_HF_IP_TCP_UDP;
         if config.fast_free && info.tx_offloads & TX_OFFLOAD_MBUF_FAST_FREE != 0 {
             conf.txmode.offloads |= TX_OFFLOAD_MBUF_FAST_FREE;
+        }
+        if let Some(mtu) = config.mtu {
+            conf.rxmode.mtu = u32::from(mtu);
+        }
+        if config.rx_scatter {
+            conf.rxmode.offloads |= RX_OFFLOAD_SCATTER;
+        }
+        if config.tx_multi_segs {
+            conf.txmode.offloads |= TX_OFFLOAD_MULTI_SEGS;
         }
         if config.rx_queues > 1 && rss_hf != 0 {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode::RTE_ETH_MQ_RX_RSS;

@@ -65,6 +65,10 @@ pub struct Plan {
     pub tx_desc: u16,
     /// Mbufs per pool; None sizes the pool from queues, rings and bursts.
     pub mbufs: Option<u32>,
+    /// Mbuf data room with headroom (testpmd's --mbuf-size).
+    pub mbuf_size: u16,
+    /// `--max-pkt-len`: the largest frame every port must take.
+    pub max_pkt_len: Option<u32>,
     /// Finite inputs by vdev name: each rx queue's pcap file and its packets.
     pub finite_inputs: BTreeMap<String, Vec<FiniteInput>>,
 }

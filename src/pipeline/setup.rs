@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, PortInfo, RingConsumer, RingProducer, MAX_BURST};
+use crate::drivers::Pmd;
 
 use super::rx::InputQueue;
 use super::{OutputChoice, Plan};
@@ -19,8 +20,6 @@ pub mod sizing {
     /// A cache must stay well below its pool: DPDK wants at most pool / 1.5;
     /// an eighth keeps most mbufs in the common pool, where others can take them.
     pub const CACHE_FRACTION: u32 = 8;
-    /// Data room of an mbuf: a 1518-byte frame fits with room to spare (DPDK's default).
-    pub const MBUF_DATA_ROOM: u16 = 2048;
     /// Mbufs beyond the computed need, for what PMDs hold that we cannot see.
     pub const POOL_SLACK: u64 = 1024;
 
@@ -103,9 +102,9 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     // Packed without hugepages, when every port copies packets in and out
     // (a packed pool's mbufs have no IOVA, which a DMA-capable device needs).
     let packed = plan.eal_args.has("--no-huge") && plan.devices.iter().all(|d| sizing::copies_packets(d));
-    log::info!("{} mbufs per pool, cache {cache}", per_socket);
+    log::info!("{} mbufs of {} bytes per pool, cache {cache}", per_socket, plan.mbuf_size);
     let buffers = Arc::new(
-        Buffers::create(eal, &sockets, per_socket, cache, sizing::MBUF_DATA_ROOM, packed)
+        Buffers::create(eal, &sockets, per_socket, cache, plan.mbuf_size - dpdk::HEADROOM, packed)
             .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
     );
 
@@ -145,6 +144,7 @@ fn configure_ports(
             // Tap refuses unequal counts; the tx queues past the workers' stay unused.
             tx_queues = tx_queues.max(rxqs);
         }
+        let frames = frame_config(info, plan, all_ports)?;
         // rte_eth_dev_configure needs at least one rx queue even where none is polled.
         let conf = PortConfig {
             rx_queues: rxqs.max(1),
@@ -153,6 +153,9 @@ fn configure_ports(
             tx_desc: plan.tx_desc,
             // MBUF_FAST_FREE needs every mbuf from one pool, with one reference: ours are.
             fast_free: buffers.pool_count() == 1,
+            mtu: frames.mtu,
+            rx_scatter: frames.rx_scatter,
+            tx_multi_segs: frames.tx_multi_segs,
         };
         let port = Port::configure(eal, info.clone(), conf, buffers)
             .with_context(|| format!("cannot set up port {} ({})", info.id, info.name))?;
@@ -161,6 +164,13 @@ fn configure_ports(
     for p in &mut ports {
         let name = p.info().name.clone();
         p.start().with_context(|| format!("cannot start port {name}"))?;
+    }
+    // Said once, and beside the port in the report: what its driver hides.
+    for p in &ports {
+        let caveats = Pmd::of(&p.info().driver).caveats(p.info().max_rx_queues, &dpdk::version::running());
+        if !caveats.is_empty() {
+            eprintln!("handoff: {}: {}", p.info().name, caveats.join("; "));
+        }
     }
     Ok(ports)
 }
@@ -183,6 +193,66 @@ fn tx_queues(id: u16, n_workers: usize, output_port: Option<u16>, output_pairs: 
     } else {
         1
     }
+}
+
+/// A port's MTU and segment offloads for the run's frame sizes.
+struct Frames {
+    mtu: Option<u16>,
+    rx_scatter: bool,
+    tx_multi_segs: bool,
+}
+
+/// The largest frame the run allows: `--max-pkt-len`, else Ethernet's 1518.
+fn max_frame(plan: &Plan) -> u32 {
+    plan.max_pkt_len.unwrap_or(1518)
+}
+
+/// Checks `--mbuf-size` and `--max-pkt-len` against what the port reports
+/// and chooses its MTU, rx scatter and multi-segment tx (one line naming
+/// the port and its limit when it cannot take them).
+fn frame_config(info: &PortInfo, plan: &Plan, all_ports: &[PortInfo]) -> Result<Frames> {
+    let pmd = Pmd::of(&info.driver);
+    let data_room = u32::from(plan.mbuf_size - dpdk::HEADROOM);
+    let name = &info.name;
+    if data_room < info.min_rx_bufsize {
+        bail!(
+            "--mbuf-size {} is too small for port {name}: it needs at least {} bytes of data room plus {} of headroom",
+            plan.mbuf_size,
+            info.min_rx_bufsize,
+            dpdk::HEADROOM
+        );
+    }
+    let mut mtu = None;
+    let mut rx_scatter = false;
+    if let (Some(len), true) = (plan.max_pkt_len, pmd.mtu_by_ethdev()) {
+        if len > info.max_rx_pktlen {
+            bail!("--max-pkt-len {len} is more than port {name} takes: max_rx_pktlen {}", info.max_rx_pktlen);
+        }
+        let overhead = info.frame_overhead();
+        let want = len.saturating_sub(overhead);
+        if want < u32::from(info.min_mtu) || want > u32::from(info.max_mtu) {
+            bail!(
+                "--max-pkt-len {len} makes MTU {want} on port {name}, which takes MTU {}-{} ({overhead} bytes of overhead)",
+                info.min_mtu,
+                info.max_mtu
+            );
+        }
+        mtu = Some(want as u16);
+        if len > data_room {
+            if info.rx_offloads & dpdk::port::RX_OFFLOAD_SCATTER == 0 {
+                bail!(
+                    "port {name} cannot scatter a {len}-byte frame over {}-byte mbufs: give --mbuf-size {} or more",
+                    plan.mbuf_size,
+                    len + u32::from(dpdk::HEADROOM)
+                );
+            }
+            rx_scatter = true;
+        }
+    }
+    // Chains reach tx when any port scatters or chains on its own.
+    let chains = all_ports.iter().any(|p| Pmd::of(&p.driver).chains_on_its_own()) || max_frame(plan) > data_room;
+    let tx_multi_segs = chains && info.tx_offloads & dpdk::port::TX_OFFLOAD_MULTI_SEGS != 0;
+    Ok(Frames { mtu, rx_scatter, tx_multi_segs })
 }
 
 /// Mbufs per pool and per-lcore cache: every rx and tx descriptor, every

@@ -83,6 +83,9 @@ pub struct InterfaceRow {
     /// The PMD's extended statistics that are not zero.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub xstats: std::collections::BTreeMap<String, u64>,
+    /// What the port's driver cannot report, so the counters cannot vouch for it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -208,6 +208,13 @@ pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
             push_right(&mut line, &num, 16);
         }
         flush_line(&mut out, &mut line);
+        // Beyond VPP: what the port's driver cannot report.
+        for c in &r.caveats {
+            push_spaces(&mut line, IFACE_COUNTER_COL);
+            line.push_str("note: ");
+            line.push_str(c);
+            flush_line(&mut out, &mut line);
+        }
     }
     out
 }
@@ -570,6 +577,7 @@ mod tests {
                 rx_errors: 0,
                 tx_errors: 0,
                 xstats: Default::default(),
+                caveats: Vec::new(),
             },
             InterfaceRow {
                 port: 1,
@@ -583,6 +591,7 @@ mod tests {
                 rx_errors: 0,
                 tx_errors: 0,
                 xstats: Default::default(),
+                caveats: Vec::new(),
             },
         ];
         let expected = "              Name               Idx      Counter          Count
@@ -613,6 +622,7 @@ a-very-long-interface-name-longe  1  rx packets                     0
             rx_errors: 0,
             tx_errors: 0,
             xstats: Default::default(),
+            caveats: Vec::new(),
         };
         row.xstats.insert("rx_good_packets".into(), 7);
         row.xstats.insert("rx_size_1024_to_max_packets".into(), 3);
@@ -627,5 +637,25 @@ net_null0                         0  rx packets                                 
                                      rx_size_1024_to_max_packets                3
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn caveats_follow_their_port() {
+        let row = InterfaceRow {
+            port: 0,
+            name: "net_af_packet0".into(),
+            rx_packets: 1,
+            tx_packets: 0,
+            rx_bytes: 60,
+            tx_bytes: 0,
+            rx_missed: 0,
+            rx_nombuf: 0,
+            rx_errors: 0,
+            tx_errors: 0,
+            xstats: Default::default(),
+            caveats: vec!["kernel drops are not counted".into()],
+        };
+        let text = show_interfaces(&[row], false);
+        assert!(text.ends_with("tx bytes                       0\n                                     note: kernel drops are not counted\n"), "{text}");
     }
 }
