@@ -169,7 +169,7 @@ fn configure_ports(
     for p in &ports {
         let caveats = Pmd::of(&p.info().driver).caveats(p.info().max_rx_queues, &dpdk::version::running());
         if !caveats.is_empty() {
-            eprintln!("handoff: {}: {}", p.info().name, caveats.join("; "));
+            log::warn!("{}: {}", p.info().name, caveats.join("; "));
         }
     }
     Ok(ports)
