@@ -132,14 +132,18 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
             print!("{text}");
             return Ok(ExitCode::SUCCESS);
         }
-        cli::Command::Show { what, target } => {
+        cli::Command::Show { what, max, target } => {
+            if max.is_some() && what != handoff::control::protocol::ShowWhat::Trace {
+                return Err(FlagError::new("--max is for show trace only").into());
+            }
             let json = target.json;
-            (target, Request::Show { what, json })
+            (target, Request::Show { what, json, max })
         }
         cli::Command::Trace { op: cli::TraceCommand::Add { count, filter, target } } => {
             if let Some(expr) = &filter {
-                // Checked here too, so a typo is a command-line error (exit 2).
-                handoff::trace::filter::compile(expr).map_err(|e| FlagError::new(format!("{e:#}")))?;
+                // Checked here too (bounded in length and time), so a typo or a
+                // filter too big is a command-line error (exit 2).
+                handoff::trace::filter::check(expr).map_err(|e| FlagError::new(format!("{e:#}")))?;
             }
             (target, Request::TraceAdd { count, filter })
         }

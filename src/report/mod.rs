@@ -214,19 +214,27 @@ pub fn pairs(f: &RunFacts, threads: &Counted) -> Vec<PairRow> {
 
 /// `show trace`: thread 0 (empty) and every data-path thread's packets.
 pub fn traces(f: &RunFacts) -> Vec<ThreadTrace> {
+    traces_shown(f, usize::MAX, &[])
+}
+
+/// `show trace` of a running forwarder: at most `max` packets per thread
+/// rendered (the facts hold only those); `held` says per thread how many
+/// the forwarder holds.
+pub fn traces_shown(f: &RunFacts, max: usize, held: &[u64]) -> Vec<ThreadTrace> {
     let ctx =
         FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
     let main = crate::ids::ThreadId(0);
-    let mut trace =
-        vec![ThreadTrace { thread: 0, name: crate::pipeline::topology::thread_name(main), packets: Vec::new() }];
-    for (t, facts) in f.threads() {
+    let name = crate::pipeline::topology::thread_name(main);
+    let mut trace = vec![ThreadTrace { thread: 0, name, packets: Vec::new(), held: 0, dropped: 0 }];
+    for (i, (t, facts)) in f.threads().enumerate() {
         trace.push(ThreadTrace {
             thread: t.id.0,
             name: t.name(),
-            packets: facts.traces.iter().map(|p| p.text(&ctx)).collect(),
+            packets: facts.traces.iter().take(max).map(|p| p.text(&ctx)).collect(),
+            held: held.get(i).copied().unwrap_or(facts.traces.len() as u64),
+            dropped: facts.traces_dropped,
         });
     }
-
     trace
 }
 
