@@ -76,7 +76,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     for t in prepared.tx_outputs.iter().filter(|t| t.sink.can_verify()) {
         facts.file_checks.push(check_tx_file(t, &facts));
     }
-    let report = report::build(&facts, &outcome.stop);
+    let trace_max = if prepared.json { usize::MAX } else { prepared.trace_display };
+    let report = report::build(&facts, &outcome.stop, trace_max);
     let mut code = ExitCode::SUCCESS;
     // The run has a report: its outputs become the user's files, short or not.
     for t in &prepared.tx_outputs {
