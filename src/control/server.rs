@@ -353,7 +353,7 @@ fn clear(what: ClearWhat, s: &Shared) -> Result<Response> {
     match what {
         ClearWhat::Trace => {
             let _open = open(view)?;
-            clear_trace(view);
+            clear_trace(s);
             return Ok(Response::text("trace cleared\n".into()));
         }
         ClearWhat::Runtime => {
@@ -410,7 +410,8 @@ fn shown(c: &LcoreCounters, b: &Baseline) -> LcoreCounters {
 /// The run as it is now, in the shape the end-of-run report reads (the
 /// caller holds `open`: ports are read); with `Trace`, at most `max`
 /// traces per thread are copied, and each thread's count held comes back.
-fn facts_now(view: &LiveView, state: &State, with: &ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
+fn facts_now(s: &Shared, state: &State, with: &ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
+    let view = &s.view;
     let (traces, held, dropped) = if *with == ShowWhat::Trace {
         let store = view.trace_store();
         let n = view.counters.len();
@@ -435,7 +436,7 @@ fn facts_now(view: &LiveView, state: &State, with: &ShowWhat, max: usize) -> (Ru
             traces_dropped: dropped.get(i).copied().unwrap_or(0),
         })
         .collect();
-    let waits = if *with == ShowWhat::Handoff { ring_waits(view) } else { Vec::new() };
+    let waits = if *with == ShowWhat::Handoff { ring_waits(s) } else { Vec::new() };
     let rings = view
         .rings
         .iter()
@@ -479,9 +480,9 @@ fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Resp
     let (f, held) = {
         let _open = open(view)?;
         if what == ShowWhat::Trace {
-            collect_traces(view);
+            collect_traces(s);
         }
-        facts_now(view, &s.baselines(), &what, max)
+        facts_now(s, &s.baselines(), &what, max)
     };
     let threads = report::counted(&f);
     let value = |v: Result<serde_json::Value, serde_json::Error>| v.context("JSON");
@@ -546,7 +547,8 @@ fn running(view: &LiveView, i: usize) -> bool {
 
 /// Copies every worker's ring-wait histograms (the worker adds its own into
 /// the empty ones brought here: no allocation on the lcore). Under `open`.
-fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhistogram::Histogram<u64>)> {
+fn ring_waits(s: &Shared) -> Vec<(crate::pipeline::topology::RingId, hdrhistogram::Histogram<u64>)> {
+    let view = &s.view;
     let n_rx = view.topology.rx().len();
     let mut out = Vec::new();
     for (w, thread) in view.topology.workers().iter().enumerate() {
@@ -554,7 +556,7 @@ fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhis
             continue;
         }
         let empty = thread.rings.iter().map(|_| wait_histogram()).collect();
-        let asked = view.mailboxes[n_rx + w].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &view.stopping);
+        let asked = view.mailboxes[n_rx + w].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &|| s.stopping());
         if let Some(Reply::Waits(hs)) = asked {
             out.extend(thread.rings.iter().copied().zip(hs));
         }
@@ -564,7 +566,8 @@ fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhis
 
 /// Takes every lcore's trace buffer (giving it a fresh one of the same
 /// size) into the store, so `show trace` sees what was caught so far. Under `open`.
-fn collect_traces(view: &LiveView) {
+fn collect_traces(s: &Shared) {
+    let view = &s.view;
     let armed = view.trace_store().armed as usize;
     if armed == 0 {
         return;
@@ -572,16 +575,16 @@ fn collect_traces(view: &LiveView) {
     let n_rx = view.topology.rx().len();
     for i in 0..view.counters.len() {
         let cap = if i < n_rx { armed } else { armed * n_rx };
-        let got = swap_traces(view, i, Vec::with_capacity(cap), None);
+        let got = swap_traces(s, i, Vec::with_capacity(cap), None);
         view.trace_store().keep(i, got);
     }
 }
 
-fn swap_traces(view: &LiveView, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Vec<PacketTrace> {
-    if !running(view, i) {
+fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Vec<PacketTrace> {
+    if !running(&s.view, i) {
         return Vec::new();
     }
-    match view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &view.stopping) {
+    match s.view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
         Some(Reply::Trace { traces, .. }) => traces,
         _ => Vec::new(),
     }
@@ -611,11 +614,11 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     let _open = open(view)?;
     for i in n_rx..view.counters.len() {
         let limit = count * n_rx as u32;
-        let got = swap_traces(view, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
+        let got = swap_traces(s, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
         view.trace_store().keep(i, got);
     }
     for (i, filter) in filters.into_iter().enumerate() {
-        let got = swap_traces(view, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
+        let got = swap_traces(s, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
         view.trace_store().keep(i, got);
     }
     let mut store = view.trace_store();
@@ -635,9 +638,10 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
 }
 
 /// `clear trace`: empties the buffers (the lcores' and the store) and stops tracing. Under `open`.
-fn clear_trace(view: &LiveView) {
+fn clear_trace(s: &Shared) {
+    let view = &s.view;
     for i in 0..view.counters.len() {
-        drop(swap_traces(view, i, Vec::new(), Some(Arm { limit: 0, filter: None })));
+        drop(swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None })));
     }
     let mut store = view.trace_store();
     store.clear();

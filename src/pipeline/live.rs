@@ -85,8 +85,9 @@ impl Mailbox {
     }
 
     /// Control thread: asks and waits for the answer, at most `limit`, and
-    /// no longer once `stop` is up (an lcore told to stop may never answer).
-    pub fn ask(&self, request: Request, limit: Duration, stop: &AtomicBool) -> Option<Reply> {
+    /// no longer once `give_up` says so (the run stops: an lcore told to
+    /// stop may never answer).
+    pub fn ask(&self, request: Request, limit: Duration, give_up: &dyn Fn() -> bool) -> Option<Reply> {
         // A late answer to an earlier request that timed out goes now.
         while self.replies.pop().is_some() {}
         if self.requests.push(request).is_err() {
@@ -98,7 +99,7 @@ impl Mailbox {
             if let Some(r) = self.replies.pop() {
                 return Some(r);
             }
-            if start.elapsed() > limit || stop.load(Ordering::Acquire) {
+            if start.elapsed() > limit || give_up() {
                 return None;
             }
             std::thread::sleep(Duration::from_micros(200));
@@ -202,7 +203,7 @@ impl LiveView {
     }
 
     /// Before the ports close and the traces are taken: waits for a request
-    /// in flight (bounded: lcore asks give up once `stopping` is up), then
+    /// in flight (bounded: lcore asks give up once the server stops), then
     /// refuses any other.
     pub fn close(&self) {
         *self.open.lock().unwrap_or_else(|e| e.into_inner()) = false;
