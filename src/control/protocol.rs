@@ -45,7 +45,8 @@ pub enum Request {
         #[serde(default)]
         json: bool,
         /// `show trace`: packets per thread to show, instead of the
-        /// forwarder's `--trace-display` (at most what it holds, `TRACE_CAP`).
+        /// forwarder's `--trace-display` (a reply shows at most
+        /// `server::MAX_SHOWN`, all threads together).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },

@@ -47,6 +47,9 @@ const CLIENT_IDLE: Duration = Duration::from_secs(10);
 const MAX_REQUEST: u64 = 64 * 1024;
 /// Clients served at once.
 pub const MAX_CLIENTS: usize = 16;
+/// Packets one `show trace` reply shows, all threads together (under 1 KB
+/// each, text or JSON).
+pub const MAX_SHOWN: usize = 100_000;
 /// How often a client's thread looks at the stop flag while its socket is quiet.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -474,7 +477,9 @@ fn facts_now(s: &Shared, state: &State, with: &ShowWhat, max: usize) -> (RunFact
 
 fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Response> {
     let view = &s.view;
-    let max = max.unwrap_or(view.trace_display).min(TRACE_CAP as u32) as usize;
+    // At most MAX_SHOWN packets in all: a reply stays under about 100 MB.
+    let per_thread = MAX_SHOWN / view.counters.len().max(1);
+    let max = (max.unwrap_or(view.trace_display) as usize).min(per_thread);
     // Rendering a long trace takes memory: one at a time.
     let _render = (what == ShowWhat::Trace).then(|| s.render.lock().unwrap_or_else(|e| e.into_inner()));
     let (f, held) = {
