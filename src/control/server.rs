@@ -13,9 +13,9 @@
 //! (lcores answering, a filter compiling, a long trace rendering), and a
 //! thread each keeps clients from waiting on each other without cutting
 //! every request into steps. Each client thread waits on its socket in
-//! `TICK` slices and looks at the stop flag between them. Shutdown joins
-//! only the accept thread (it never waits on a client) and leaves client
-//! threads detached: they hold an `Arc` of what they use, and once the run
+//! `TICK` slices and looks at the stop flag between them. Shutdown waits
+//! only for the accept thread (at most 3 TICKs; it never waits on a
+//! client) and leaves client threads detached: they hold an `Arc` of what they use, and once the run
 //! closes the view (`LiveView::close`) they touch no lcore and no port.
 
 use std::io::{BufRead, BufReader, Write};
@@ -124,12 +124,20 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Wakes the blocking accept; the accept thread does nothing that
-        // blocks longer than a TICK, so joining it is quick. Without a wake
-        // (the socket file gone) it stays detached and harmless.
-        let woke = UnixStream::connect(&self.path).is_ok();
-        if let Some(t) = self.accept.take().filter(|_| woke) {
-            let _ = t.join();
+        // Wakes the blocking accept (from a thread of its own: a connect
+        // waits while the backlog is full). Once woken, the accept thread
+        // ends within a TICK; if it does not (never woken), it is left
+        // detached, harmless: its clients find the view closed.
+        let path = self.path.clone();
+        let _ = std::thread::Builder::new().name("handoff-wake".into()).spawn(move || UnixStream::connect(path));
+        if let Some(t) = self.accept.take() {
+            let until = Instant::now() + 3 * TICK;
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
         let _ = std::fs::remove_file(&self.path);
     }
