@@ -39,8 +39,10 @@ use crate::trace::filter;
 
 use super::protocol::{ClearWhat, Info, Request, Response, ShowWhat};
 
-/// How long the server waits for an lcore to answer (it answers within a loop).
-const LCORE_ANSWER: Duration = Duration::from_millis(500);
+/// How long the server waits for an lcore to answer (it answers within a
+/// loop, but a busy machine may keep it off its CPU a while); waits end
+/// early when the run stops.
+const LCORE_ANSWER: Duration = Duration::from_secs(2);
 /// A client that says nothing (or reads nothing of a reply) for this long is dropped.
 const CLIENT_IDLE: Duration = Duration::from_secs(10);
 /// Longest request line accepted.
@@ -589,17 +591,19 @@ fn collect_traces(s: &Shared) {
     for i in 0..view.counters.len() {
         let cap = if i < n_rx { armed } else { armed * n_rx };
         let got = swap_traces(s, i, Vec::with_capacity(cap), None);
-        view.trace_store().keep(i, got);
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
 }
 
-fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Vec<PacketTrace> {
+/// Thread `i`'s trace buffer, swapped for `buffer`; an lcore that ended
+/// has none, one that does not answer gives `Err`.
+fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Result<Vec<PacketTrace>, ()> {
     if !running(&s.view, i) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     match s.view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
-        Some(Reply::Trace { traces, .. }) => traces,
-        _ => Vec::new(),
+        Some(Reply::Trace { traces, .. }) => Ok(traces),
+        _ => Err(()),
     }
 }
 
@@ -625,21 +629,34 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
         None => (0..n_rx).map(|_| None).collect(),
     };
     let _open = open(view)?;
+    // Threads that did not answer in time (a busy machine): armed late, if at all.
+    let mut silent = Vec::new();
     for i in n_rx..view.counters.len() {
         let limit = count * n_rx as u32;
         let got = swap_traces(s, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
-        view.trace_store().keep(i, got);
+        silent.extend(got.is_err().then_some(i));
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
     for (i, filter) in filters.into_iter().enumerate() {
         let got = swap_traces(s, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
-        view.trace_store().keep(i, got);
+        silent.extend(got.is_err().then_some(i));
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
     let mut store = view.trace_store();
     store.armed = count;
     let mut text = format!("tracing {count} packets on each of {n_rx} rx threads\n");
+    let number = |i: usize| view.topology.threads()[i].id.0.to_string();
+    if !silent.is_empty() {
+        let silent: Vec<String> = silent.into_iter().map(number).collect();
+        text.push_str(&format!(
+            "thread {} did not answer within {} s: it starts tracing once it does\n",
+            silent.join(", "),
+            LCORE_ANSWER.as_secs_f64()
+        ));
+    }
     let full: Vec<String> = (0..view.counters.len())
         .filter(|&i| store.threads.get(i).is_some_and(|t| t.len() >= TRACE_CAP))
-        .map(|i| view.topology.threads()[i].id.0.to_string())
+        .map(number)
         .collect();
     if !full.is_empty() {
         text.push_str(&format!(
@@ -654,7 +671,7 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
 fn clear_trace(s: &Shared) {
     let view = &s.view;
     for i in 0..view.counters.len() {
-        drop(swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None })));
+        let _ = swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None }));
     }
     let mut store = view.trace_store();
     store.clear();
