@@ -15,8 +15,9 @@
 //! every request into steps. Each client thread waits on its socket in
 //! `TICK` slices and looks at the stop flag between them. Shutdown waits
 //! only for the accept thread (at most 3 TICKs; it never waits on a
-//! client) and leaves client threads detached: they hold an `Arc` of what they use, and once the run
-//! closes the view (`LiveView::close`) they touch no lcore and no port.
+//! client) and leaves client threads detached: they hold an `Arc` of what
+//! they use, and once the run closes the view (`LiveView::close`) they
+//! touch no lcore and no port.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -437,15 +438,15 @@ fn facts_now(s: &Shared, state: &State, with: &ShowWhat, max: usize) -> (RunFact
     } else {
         Default::default()
     };
+    let mut traces = traces.into_iter();
     let threads = view
         .counters
         .iter()
         .zip(&state.baselines)
-        .zip(traces.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
         .enumerate()
-        .map(|(i, ((c, b), t))| ThreadFacts {
+        .map(|(i, (c, b))| ThreadFacts {
             counters: Arc::new(shown(c, b)),
-            traces: t.unwrap_or_default(),
+            traces: traces.next().unwrap_or_default(),
             traces_dropped: dropped.get(i).copied().unwrap_or(0),
         })
         .collect();
