@@ -272,12 +272,16 @@ fn repeated_trace_add_keeps_memory_bounded() {
     let first = rss_mb(pid);
     let mut conn = Conn::open(&p).unwrap();
     let mut peak = first;
+    let mut last = serde_json::Value::Null;
     for _ in 0..30 {
-        let reply = conn.ask(r#"{"cmd":"trace_add","count":100000}"#).unwrap();
-        assert_eq!(reply["ok"], true, "{reply}");
+        last = conn.ask(r#"{"cmd":"trace_add","count":100000}"#).unwrap();
+        assert_eq!(last["ok"], true, "{last}");
         std::thread::sleep(Duration::from_millis(100));
         peak = peak.max(rss_mb(pid));
     }
+    // The reply says so once a buffer is full.
+    let said = last["text"].as_str().unwrap();
+    assert!(said.contains("trace buffer full on thread") && said.contains("(100000 packets each)"), "{said}");
     let text = ctl(&["show", "trace", "--file-prefix", &p]);
     assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
     peak = peak.max(rss_mb(pid));

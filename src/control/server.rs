@@ -647,11 +647,13 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     store.armed = count;
     let mut text = format!("tracing {count} packets on each of {n_rx} rx threads\n");
     let number = |i: usize| view.topology.threads()[i].id.0.to_string();
+    // "thread 1" or "threads 1, 2"
+    let threads = |v: Vec<String>| format!("thread{} {}", if v.len() > 1 { "s" } else { "" }, v.join(", "));
     if !silent.is_empty() {
         let silent: Vec<String> = silent.into_iter().map(number).collect();
         text.push_str(&format!(
-            "thread {} did not answer within {} s: it starts tracing once it does\n",
-            silent.join(", "),
+            "{} did not answer within {} s: tracing starts once it does\n",
+            threads(silent),
             LCORE_ANSWER.as_secs_f64()
         ));
     }
@@ -661,8 +663,8 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
         .collect();
     if !full.is_empty() {
         text.push_str(&format!(
-            "the trace buffer of thread {} is full ({TRACE_CAP} packets): newer traces are dropped until clear trace\n",
-            full.join(", ")
+            "trace buffer full on {} ({TRACE_CAP} packets each): newer traces are dropped until clear trace\n",
+            threads(full)
         ));
     }
     Ok(Response::text(text))
