@@ -208,6 +208,9 @@ pub enum Command {
     /// Print a running forwarder's counters or trace as VPP's `show` does (or --json)
     Show {
         what: ShowWhat,
+        /// show trace: packets per thread to print, instead of the forwarder's --trace-display
+        #[arg(long, value_name = "N")]
+        max: Option<u32>,
         #[command(flatten)]
         target: Target,
     },
@@ -378,6 +381,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             output,
             trace,
             trace_filter: cli.trace_filter.clone(),
+            trace_display: cli.trace_display,
             count: cli.count,
             duration: cli.duration,
             stats_interval: cli.stats_interval,
@@ -734,7 +738,8 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
         ));
     }
     if let Some(expr) = &cli.trace_filter {
-        crate::trace::filter::compile(expr).map_err(|e| flag_error(format!("{e:#}")))?;
+        // Bounded in length and time (see trace::filter), before EAL starts.
+        crate::trace::filter::check(expr).map_err(|e| flag_error(format!("{e:#}")))?;
     }
     Ok((rx_lcores, worker_lcores))
 }

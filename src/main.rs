@@ -89,7 +89,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     for t in prepared.tx_outputs.iter().filter(|t| t.sink.can_verify()) {
         facts.file_checks.push(check_tx_file(t, &facts));
     }
-    let report = report::build(&facts, &outcome.stop);
+    let trace_max = if prepared.json { usize::MAX } else { prepared.trace_display };
+    let report = report::build(&facts, &outcome.stop, trace_max);
     let mut code = ExitCode::SUCCESS;
     // The run has a report: its outputs become the user's files, short or not.
     for t in &prepared.tx_outputs {
@@ -151,14 +152,18 @@ fn control(command: cli::Command) -> anyhow::Result<ExitCode> {
             console::out(text.as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
-        cli::Command::Show { what, target } => {
+        cli::Command::Show { what, max, target } => {
+            if max.is_some() && what != handoff::control::protocol::ShowWhat::Trace {
+                return Err(FlagError::new("--max is for show trace only").into());
+            }
             let json = target.json;
-            (target, Request::Show { what, json })
+            (target, Request::Show { what, json, max })
         }
         cli::Command::Trace { op: cli::TraceCommand::Add { count, filter, target } } => {
             if let Some(expr) = &filter {
-                // Checked here too, so a typo is a command-line error (exit 2).
-                handoff::trace::filter::compile(expr).map_err(|e| FlagError::new(format!("{e:#}")))?;
+                // Checked here too (bounded in length and time), so a typo or a
+                // filter too big is a command-line error (exit 2).
+                handoff::trace::filter::check(expr).map_err(|e| FlagError::new(format!("{e:#}")))?;
             }
             (target, Request::TraceAdd { count, filter })
         }

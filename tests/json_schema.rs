@@ -167,6 +167,7 @@ fn live_answers_follow_the_schema() {
     assert_valid("reply", &reply);
     assert_valid("info", &reply["json"]);
     assert_valid("request", &serde_json::json!({"cmd": "trace_add", "count": 5, "filter": "udp"}));
+    assert_valid("request", &serde_json::json!({"cmd": "show", "what": "trace", "json": true, "max": 3}));
     let bad = raw(&prefix, r#"{"cmd":"nonsense"}"#);
     assert_valid("reply", &bad);
     assert_eq!(bad["ok"], false);

@@ -106,6 +106,9 @@ fn metrics_parse_as_openmetrics_and_count_the_run() {
     value(&samples, "counter handoff_ring_enqueued_total{ring=handoff_0_0}");
     value(&samples, "gauge handoff_ring_high_water{ring=handoff_0_0}");
     value(&samples, "gauge handoff_in_flight{}");
+    let p99 = value(&samples, "gauge handoff_ring_wait_seconds{quantile=0.99,ring=handoff_0_0}");
+    let max = value(&samples, "gauge handoff_ring_wait_seconds{quantile=1,ring=handoff_0_0}");
+    assert!(p99 > 0.0 && p99 <= max && max < 60.0, "wait p99 {p99} s, max {max} s");
 
     // What is not a scrape gets a status, never the counters.
     assert_eq!(http(port, "GET / HTTP/1.1\r\n\r\n").unwrap().0, "HTTP/1.1 404 Not Found");

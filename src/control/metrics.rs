@@ -27,8 +27,12 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::dpdk;
+use crate::nodes::ring_stats::wait_histogram;
 use crate::nodes::Reason;
-use crate::pipeline::live::{LiveHook, LiveView};
+use crate::pipeline::live::{LiveHook, LiveView, Reply, Request as LcoreRequest};
+
+/// How long a worker may take to copy its ring-wait histograms.
+const LCORE_ANSWER: Duration = Duration::from_millis(500);
 
 /// Clients served at once; more get `503` and are closed.
 const MAX_CLIENTS: usize = 8;
@@ -162,7 +166,11 @@ fn serve(mut conn: TcpStream, view: &LiveView, stop: &AtomicBool) -> Result<()> 
         conn.write_all(&response(404, "text/plain", "only /metrics\n"))?;
         return Ok(());
     }
-    let body = render(view).context("encoding")?;
+    let Some(body) = render(view) else {
+        conn.write_all(&response(503, "text/plain", "the run is stopping\n"))?;
+        return Ok(());
+    };
+    let body = body.context("encoding")?;
     conn.write_all(&response(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", &body))?;
     Ok(())
 }
@@ -200,13 +208,12 @@ fn response(code: u16, content_type: &str, body: &str) -> Vec<u8> {
     out
 }
 
-/// The whole exposition, `# EOF` included.
-pub fn render(view: &LiveView) -> Result<String, std::fmt::Error> {
+/// The whole exposition, `# EOF` included; None once the run is stopping.
+pub fn render(view: &LiveView) -> Option<Result<String, std::fmt::Error>> {
     let mut registry = Registry::with_prefix("handoff");
-    registry.register_collector(Box::new(Scrape::now(view)));
+    registry.register_collector(Box::new(Scrape::now(view)?));
     let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &registry)?;
-    Ok(out)
+    Some(prometheus_client::encoding::text::encode(&mut out, &registry).map(|_| out))
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -218,6 +225,8 @@ struct Family {
     help: &'static str,
     counter: bool,
     samples: Vec<(Labels, u64)>,
+    /// Gauges in seconds (ring waits), beside the whole-number samples.
+    seconds: Vec<(Labels, f64)>,
 }
 
 /// Every value, read once at scrape time.
@@ -227,9 +236,14 @@ struct Scrape {
 }
 
 impl Scrape {
-    fn now(view: &LiveView) -> Scrape {
+    /// None once the run closed its ports and lcores (it is stopping).
+    fn now(view: &LiveView) -> Option<Scrape> {
+        // Ports are read and lcores asked only while the run has them.
+        let _open = view.while_open()?;
+        let waits = ring_wait_quantiles(view);
         let mut f = Vec::new();
-        let mut family = |name, help, counter, samples| f.push(Family { name, help, counter, samples });
+        let mut family =
+            |name, help, counter, samples| f.push(Family { name, help, counter, samples, seconds: Vec::new() });
 
         let ports: Vec<_> = view.ports.iter().map(|p| (p.name.clone(), dpdk::port::stats(p.id))).collect();
         let per_port = |get: fn(&dpdk::port::PortStats) -> u64| -> Vec<(Labels, u64)> {
@@ -313,8 +327,41 @@ impl Scrape {
             false,
             vec![(vec![], view.started.elapsed().as_secs())],
         );
-        Scrape { families: f }
+        f.push(Family {
+            name: "ring_wait_seconds",
+            help: "How long packets waited in the ring, measured per burst since the run began (quantile 1 = max)",
+            counter: false,
+            samples: Vec::new(),
+            seconds: waits,
+        });
+        Some(Scrape { families: f })
     }
+}
+
+/// Each ring's wait quantiles in seconds: the workers copy their histograms
+/// into empty ones brought to them (nothing allocated on an lcore).
+fn ring_wait_quantiles(view: &LiveView) -> Vec<(Labels, f64)> {
+    let n_rx = view.topology.rx().len();
+    let hz = view.tsc_hz.max(1) as f64;
+    let mut out = Vec::new();
+    for (w, thread) in view.topology.workers().iter().enumerate() {
+        let i = n_rx + w;
+        if view.counters[i].end_tsc.load(Ordering::Acquire) != 0 {
+            continue;
+        }
+        let empty = thread.rings.iter().map(|_| wait_histogram()).collect();
+        let stopping = || view.stopping.load(Ordering::Acquire);
+        let Some(Reply::Waits(hs)) = view.mailboxes[i].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &stopping) else {
+            continue;
+        };
+        for (ring, h) in thread.rings.iter().zip(hs).filter(|(_, h)| !h.is_empty()) {
+            for (q, label) in [(0.5, "0.5"), (0.99, "0.99"), (0.999, "0.999"), (1.0, "1")] {
+                let v = if q < 1.0 { h.value_at_quantile(q) } else { h.max() };
+                out.push((vec![("ring", ring.name()), ("quantile", label.to_string())], v as f64 / hz));
+            }
+        }
+    }
+    out
 }
 
 impl Collector for Scrape {
@@ -330,6 +377,9 @@ impl Collector for Scrape {
                 } else {
                     ConstGauge::new(i64::try_from(*v).unwrap_or(i64::MAX)).encode(sample)?;
                 }
+            }
+            for (labels, v) in &f.seconds {
+                ConstGauge::new(*v).encode(e.encode_family(labels)?)?;
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! (`<runtime dir>/<prefix>/handoff.sock`, mode 0600 in EAL's 0700
 //! directory), one JSON request per line, one JSON reply per line.
 //!
-//! `server` answers on a thread of its own while the lcores run, reading
+//! `server` answers on threads of its own (one per client) while the lcores run, reading
 //! their single-writer counters and asking them, through their mailboxes,
 //! for what they own (trace buffers, ring-wait histograms); `client` is
 //! `handoff show|trace|clear|list`. Above `report` (whose text it serves),

@@ -1,7 +1,8 @@
 //! The control socket's protocol: one JSON object per line each way.
 //!
 //! Requests: `{"cmd":"info"}`, `{"cmd":"show","what":"runtime","json":false}`
-//! (`what`: errors, runtime, interfaces, xstats, trace, handoff, pairs),
+//! (`what`: errors, runtime, interfaces, xstats, trace, handoff, pairs;
+//! `"max":N` with trace: packets per thread to show),
 //! `{"cmd":"trace_add","count":50,"filter":"udp port 53"}`,
 //! `{"cmd":"clear","what":"trace"}` (trace, runtime, errors).
 //! Replies: `{"ok":true,"text":"..."}` or `{"ok":true,"json":{...}}`, or
@@ -43,6 +44,11 @@ pub enum Request {
         what: ShowWhat,
         #[serde(default)]
         json: bool,
+        /// `show trace`: packets per thread to show, instead of the
+        /// forwarder's `--trace-display` (a reply shows at most
+        /// `server::MAX_SHOWN`, all threads together).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
     },
     TraceAdd {
         count: u32,

@@ -1,5 +1,5 @@
-//! The control socket's server: a thread of its own, started once the
-//! lcores run and stopped (socket removed) before they are joined.
+//! The control socket's server: started once the lcores run, stopped
+//! (socket removed) before they are joined.
 //!
 //! It reads the lcores' counters directly (single writer, readable any
 //! time). `clear runtime|errors` keep a baseline here and show counters
@@ -7,33 +7,54 @@
 //! check still sees whole-run totals. Traces and ring waits are owned by
 //! the lcores: the server asks through their mailboxes (see
 //! `pipeline::live`), with buffers it allocated.
+//!
+//! A thread per client, up to `MAX_CLIENTS` (one more gets a one-line JSON
+//! error and is closed), rather than a poll loop: a request may block
+//! (lcores answering, a filter compiling, a long trace rendering), and a
+//! thread each keeps clients from waiting on each other without cutting
+//! every request into steps. Each client thread waits on its socket in
+//! `TICK` slices and looks at the stop flag between them. Shutdown waits
+//! only for the accept thread (at most 3 TICKs; it never waits on a
+//! client) and leaves client threads detached: they hold an `Arc` of what
+//! they use, and once the run closes the view (`LiveView::close`) they
+//! touch no lcore and no port.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::dpdk::{self, rdtsc};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::ring_stats::wait_histogram;
 use crate::nodes::{Node, PacketTrace, Reason};
 use crate::pipeline::facts::{RingFacts, RunFacts, ThreadFacts};
-use crate::pipeline::live::{Arm, LiveHook, LiveView, Reply, Request as LcoreRequest};
+use crate::pipeline::live::{Arm, LiveHook, LiveView, Reply, Request as LcoreRequest, MAX_LIVE_TRACE, TRACE_CAP};
 use crate::report::{self, text};
+use crate::trace::filter;
 
 use super::protocol::{ClearWhat, Info, Request, Response, ShowWhat};
 
-/// How long the server waits for an lcore to answer (it answers within a loop).
-const LCORE_ANSWER: Duration = Duration::from_millis(500);
-/// A client that says nothing for this long is dropped.
+/// How long the server waits for an lcore to answer (it answers within a
+/// loop, but a busy machine may keep it off its CPU a while); waits end
+/// early when the run stops.
+const LCORE_ANSWER: Duration = Duration::from_secs(2);
+/// A client that says nothing (or reads nothing of a reply) for this long is dropped.
 const CLIENT_IDLE: Duration = Duration::from_secs(10);
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// Clients served at once.
+pub const MAX_CLIENTS: usize = 16;
+/// Packets one `show trace` reply shows, all threads together (under 1 KB
+/// each, text or JSON).
+pub const MAX_SHOWN: usize = 100_000;
+/// How often a client's thread looks at the stop flag while its socket is quiet.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Starts the control socket for `pipeline::run`.
 pub struct ControlSocket;
@@ -50,11 +71,31 @@ impl LiveHook for ControlSocket {
     }
 }
 
-/// The running server; dropping it stops the thread and removes the socket.
+/// The running server; dropping it stops it and removes the socket.
 pub struct Server {
     path: PathBuf,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the client threads share.
+struct Shared {
+    view: Arc<LiveView>,
+    stop: Arc<AtomicBool>,
+    baselines: Mutex<State>,
+    clients: AtomicUsize,
+    /// One `show trace` at a time: the memory a reply takes is one reply's.
+    render: Mutex<()>,
+}
+
+impl Shared {
+    fn baselines(&self) -> MutexGuard<'_, State> {
+        self.baselines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire) || self.view.stopping.load(Ordering::Acquire)
+    }
 }
 
 impl Server {
@@ -67,62 +108,177 @@ impl Server {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("cannot chmod {}", path.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::Builder::new()
+        let shared = Arc::new(Shared {
+            baselines: Mutex::new(State::new(&view)),
+            view,
+            stop: stop.clone(),
+            clients: AtomicUsize::new(0),
+            render: Mutex::new(()),
+        });
+        let accept = std::thread::Builder::new()
             .name("handoff-control".into())
-            .spawn(move || serve(listener, view, stop2))
+            .spawn(move || accept_loop(listener, shared))
             .context("cannot start the control thread")?;
         log::info!("control socket {}", path.display());
-        Ok(Server { path, stop, thread: Some(thread) })
+        Ok(Server { path, stop, accept: Some(accept) })
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Wakes the blocking accept.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        // Wakes the blocking accept (from a thread of its own: a connect
+        // waits while the backlog is full). Once woken, the accept thread
+        // ends within a TICK; if it does not (never woken), it is left
+        // detached, harmless: its clients find the view closed.
+        let path = self.path.clone();
+        let _ = std::thread::Builder::new().name("handoff-wake".into()).spawn(move || UnixStream::connect(path));
+        if let Some(t) = self.accept.take() {
+            let until = Instant::now() + 3 * TICK;
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-fn serve(listener: UnixListener, view: Arc<LiveView>, stop: Arc<AtomicBool>) {
-    let mut state = State::new(&view);
+/// A place among the `MAX_CLIENTS`, given back when its thread ends.
+struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        if shared.clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+            shared.clients.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {
-        if stop.load(Ordering::Acquire) {
+        if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let Ok(conn) = conn else { continue };
-        if let Err(e) = client(conn, &view, &mut state) {
-            log::debug!("control client: {e:#}");
+        let conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors, say: wait a little rather than spin.
+                log::debug!("control socket: accept: {e}");
+                std::thread::sleep(TICK);
+                continue;
+            }
+        };
+        let Some(slot) = Slot::take(&shared) else {
+            refuse(conn);
+            continue;
+        };
+        let spawned = std::thread::Builder::new().name("handoff-client".into()).spawn(move || {
+            if let Err(e) = client(conn, &slot.0) {
+                log::debug!("control client: {e:#}");
+            }
+        });
+        if let Err(e) = spawned {
+            log::warn!("control socket: cannot start a client thread: {e}");
         }
     }
 }
 
-/// One client: requests and replies, a line each, until it hangs up.
-fn client(conn: UnixStream, view: &LiveView, state: &mut State) -> Result<()> {
-    conn.set_read_timeout(Some(CLIENT_IDLE))?;
-    conn.set_write_timeout(Some(CLIENT_IDLE))?;
+/// One client too many: a line saying so (it fits the socket's buffer; a
+/// TICK at most), then the connection closes.
+fn refuse(mut conn: UnixStream) {
+    let response = Response::error(format!(
+        "{MAX_CLIENTS} clients are connected already, the most this forwarder serves at once; try again later"
+    ));
+    if let Ok(mut out) = serde_json::to_vec(&response) {
+        out.push(b'\n');
+        let _ = conn.set_write_timeout(Some(TICK));
+        let _ = conn.write_all(&out);
+    }
+}
+
+/// One client: requests and replies, a line each, until it hangs up, stays
+/// quiet for CLIENT_IDLE, or the server stops.
+fn client(conn: UnixStream, s: &Shared) -> Result<()> {
+    conn.set_read_timeout(Some(TICK))?;
+    conn.set_write_timeout(Some(TICK))?;
     let mut writer = conn.try_clone()?;
     let mut reader = BufReader::new(conn.take_limit());
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
         line.clear();
-        if reader.read_line(&mut line)? == 0 {
+        if !read_request(&mut reader, &mut line, &s.stop)? {
             return Ok(());
         }
-        let response = match serde_json::from_str::<Request>(line.trim()) {
-            Ok(r) => answer(&r, view, state),
+        let response = match serde_json::from_slice::<Request>(&line) {
+            Ok(r) => answer(&r, s),
             Err(e) => Response::error(format!("bad request: {e}")),
         };
-        let mut out = serde_json::to_string(&response)?;
-        out.push('\n');
-        writer.write_all(out.as_bytes())?;
+        let mut out = serde_json::to_vec(&response)?;
+        drop(response);
+        out.push(b'\n');
+        write_reply(&mut writer, &out, &s.stop)?;
         reader.get_mut().reset();
     }
+}
+
+fn quiet(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
+}
+
+/// Reads one request line into `line`; false when there is none to answer
+/// (hang-up, stop, or CLIENT_IDLE of silence).
+fn read_request(reader: &mut BufReader<Limited>, line: &mut Vec<u8>, stop: &AtomicBool) -> Result<bool> {
+    let since = Instant::now();
+    loop {
+        // A timed-out read keeps what it read in `line`: the next one goes on.
+        match reader.read_until(b'\n', line) {
+            Ok(0) => return Ok(!line.is_empty()),
+            Ok(_) if line.ends_with(b"\n") => return Ok(true),
+            Ok(_) => {}
+            Err(e) if quiet(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if stop.load(Ordering::Acquire) || since.elapsed() > CLIENT_IDLE {
+            return Ok(false);
+        }
+    }
+}
+
+/// Writes a reply in TICK slices: a client that reads nothing for
+/// CLIENT_IDLE, or the server stopping, ends it.
+fn write_reply(w: &mut UnixStream, mut buf: &[u8], stop: &AtomicBool) -> Result<()> {
+    let mut progress = Instant::now();
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => bail!("the client went away"),
+            Ok(n) => {
+                buf = &buf[n..];
+                progress = Instant::now();
+            }
+            Err(e) if quiet(&e) => {
+                if stop.load(Ordering::Acquire) {
+                    bail!("the run is stopping");
+                }
+                if progress.elapsed() > CLIENT_IDLE {
+                    bail!("the client reads nothing");
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A stream that reads at most MAX_REQUEST bytes per request line.
@@ -159,14 +315,19 @@ impl std::io::Read for Limited {
     }
 }
 
-fn answer(request: &Request, view: &LiveView, state: &mut State) -> Response {
+fn answer(request: &Request, s: &Shared) -> Response {
     let result = match request {
-        Request::Info => Ok(Response::json(serde_json::to_value(info(view)).unwrap_or_default())),
-        Request::Show { what, json } => show(*what, *json, view, state),
-        Request::TraceAdd { count, filter } => trace_add(*count, filter.as_deref(), view),
-        Request::Clear { what } => clear(*what, view, state),
+        Request::Info => Ok(Response::json(serde_json::to_value(info(&s.view)).unwrap_or_default())),
+        Request::Show { what, json, max } => show(*what, *json, *max, s),
+        Request::TraceAdd { count, filter } => trace_add(*count, filter.as_deref(), s),
+        Request::Clear { what } => clear(*what, s),
     };
     result.unwrap_or_else(|e| Response::error(format!("{e:#}")))
+}
+
+/// The right to ask the lcores and read the ports, or why not.
+fn open(view: &LiveView) -> Result<MutexGuard<'_, bool>> {
+    view.while_open().ok_or_else(|| anyhow::anyhow!("the run is stopping"))
 }
 
 fn info(view: &LiveView) -> Info {
@@ -201,15 +362,17 @@ impl State {
     }
 }
 
-fn clear(what: ClearWhat, view: &LiveView, state: &mut State) -> Result<Response> {
+fn clear(what: ClearWhat, s: &Shared) -> Result<Response> {
+    let view = &s.view;
     match what {
         ClearWhat::Trace => {
-            clear_trace(view)?;
+            let _open = open(view)?;
+            clear_trace(s);
             return Ok(Response::text("trace cleared\n".into()));
         }
         ClearWhat::Runtime => {
             let now = rdtsc();
-            for (b, c) in state.baselines.iter_mut().zip(&view.counters) {
+            for (b, c) in s.baselines().baselines.iter_mut().zip(&view.counters) {
                 for n in Node::ALL {
                     b.nodes[n as usize] = c.node_snapshot(n);
                 }
@@ -217,7 +380,7 @@ fn clear(what: ClearWhat, view: &LiveView, state: &mut State) -> Result<Response
             }
         }
         ClearWhat::Errors => {
-            for (b, c) in state.baselines.iter_mut().zip(&view.counters) {
+            for (b, c) in s.baselines().baselines.iter_mut().zip(&view.counters) {
                 for r in Reason::ALL {
                     b.errors[r as usize] = c.error_count(r);
                 }
@@ -258,9 +421,24 @@ fn shown(c: &LcoreCounters, b: &Baseline) -> LcoreCounters {
     out
 }
 
-/// The run as it is now, in the shape the end-of-run report reads.
-fn facts_now(view: &LiveView, state: &State, with: &ShowWhat) -> RunFacts {
-    let traces = if *with == ShowWhat::Trace { view.trace_store().threads.clone() } else { Vec::new() };
+/// The run as it is now, in the shape the end-of-run report reads (the
+/// caller holds `open`: ports are read); with `Trace`, at most `max`
+/// traces per thread are copied, and each thread's count held comes back.
+fn facts_now(s: &Shared, state: &State, with: &ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
+    let view = &s.view;
+    let (traces, held, dropped) = if *with == ShowWhat::Trace {
+        let store = view.trace_store();
+        let n = view.counters.len();
+        let at = |i: usize| store.threads.get(i).map(Vec::as_slice).unwrap_or_default();
+        (
+            (0..n).map(|i| at(i).iter().take(max).copied().collect::<Vec<_>>()).collect::<Vec<_>>(),
+            (0..n).map(|i| at(i).len() as u64).collect::<Vec<_>>(),
+            (0..n).map(|i| store.dropped(i)).collect::<Vec<_>>(),
+        )
+    } else {
+        Default::default()
+    };
+    let mut traces = traces.into_iter();
     let threads = view
         .counters
         .iter()
@@ -268,10 +446,11 @@ fn facts_now(view: &LiveView, state: &State, with: &ShowWhat) -> RunFacts {
         .enumerate()
         .map(|(i, (c, b))| ThreadFacts {
             counters: Arc::new(shown(c, b)),
-            traces: traces.get(i).cloned().unwrap_or_default(),
+            traces: traces.next().unwrap_or_default(),
+            traces_dropped: dropped.get(i).copied().unwrap_or(0),
         })
         .collect();
-    let waits = if *with == ShowWhat::Handoff { ring_waits(view) } else { Vec::new() };
+    let waits = if *with == ShowWhat::Handoff { ring_waits(s) } else { Vec::new() };
     let rings = view
         .rings
         .iter()
@@ -286,7 +465,7 @@ fn facts_now(view: &LiveView, state: &State, with: &ShowWhat) -> RunFacts {
     } else {
         Vec::new()
     };
-    RunFacts {
+    let facts = RunFacts {
         topology: view.topology.clone(),
         threads,
         interfaces: view.ports.iter().map(|p| (p.clone(), dpdk::port::stats(p.id))).collect(),
@@ -303,14 +482,24 @@ fn facts_now(view: &LiveView, state: &State, with: &ShowWhat) -> RunFacts {
         pairs: view.pairs.clone(),
         xstats,
         now_tsc: rdtsc(),
-    }
+    };
+    (facts, held)
 }
 
-fn show(what: ShowWhat, json: bool, view: &LiveView, state: &State) -> Result<Response> {
-    if what == ShowWhat::Trace {
-        collect_traces(view);
-    }
-    let f = facts_now(view, state, &what);
+fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Response> {
+    let view = &s.view;
+    // At most MAX_SHOWN packets in all: a reply stays under about 100 MB.
+    let per_thread = MAX_SHOWN / view.counters.len().max(1);
+    let max = (max.unwrap_or(view.trace_display) as usize).min(per_thread);
+    // Rendering a long trace takes memory: one at a time.
+    let _render = (what == ShowWhat::Trace).then(|| s.render.lock().unwrap_or_else(|e| e.into_inner()));
+    let (f, held) = {
+        let _open = open(view)?;
+        if what == ShowWhat::Trace {
+            collect_traces(s);
+        }
+        facts_now(s, &s.baselines(), &what, max)
+    };
     let threads = report::counted(&f);
     let value = |v: Result<serde_json::Value, serde_json::Error>| v.context("JSON");
     Ok(match what {
@@ -340,11 +529,11 @@ fn show(what: ShowWhat, json: bool, view: &LiveView, state: &State) -> Result<Re
             }
         }
         ShowWhat::Trace => {
-            let rows = report::traces(&f);
+            let rows = report::traces_shown(&f, max, &held);
             if json {
                 Response::json(value(serde_json::to_value(rows))?)
             } else {
-                Response::text(text::show_trace(&rows, usize::MAX))
+                Response::text(text::show_trace(&rows, max))
             }
         }
         ShowWhat::Handoff => {
@@ -373,8 +562,9 @@ fn running(view: &LiveView, i: usize) -> bool {
 }
 
 /// Copies every worker's ring-wait histograms (the worker adds its own into
-/// the empty ones brought here: no allocation on the lcore).
-fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhistogram::Histogram<u64>)> {
+/// the empty ones brought here: no allocation on the lcore). Under `open`.
+fn ring_waits(s: &Shared) -> Vec<(crate::pipeline::topology::RingId, hdrhistogram::Histogram<u64>)> {
+    let view = &s.view;
     let n_rx = view.topology.rx().len();
     let mut out = Vec::new();
     for (w, thread) in view.topology.workers().iter().enumerate() {
@@ -382,7 +572,8 @@ fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhis
             continue;
         }
         let empty = thread.rings.iter().map(|_| wait_histogram()).collect();
-        if let Some(Reply::Waits(hs)) = view.mailboxes[n_rx + w].ask(LcoreRequest::Waits(empty), LCORE_ANSWER) {
+        let asked = view.mailboxes[n_rx + w].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &|| s.stopping());
+        if let Some(Reply::Waits(hs)) = asked {
             out.extend(thread.rings.iter().copied().zip(hs));
         }
     }
@@ -390,8 +581,9 @@ fn ring_waits(view: &LiveView) -> Vec<(crate::pipeline::topology::RingId, hdrhis
 }
 
 /// Takes every lcore's trace buffer (giving it a fresh one of the same
-/// size) into the store, so `show trace` sees what was caught so far.
-fn collect_traces(view: &LiveView) {
+/// size) into the store, so `show trace` sees what was caught so far. Under `open`.
+fn collect_traces(s: &Shared) {
+    let view = &s.view;
     let armed = view.trace_store().armed as usize;
     if armed == 0 {
         return;
@@ -399,67 +591,92 @@ fn collect_traces(view: &LiveView) {
     let n_rx = view.topology.rx().len();
     for i in 0..view.counters.len() {
         let cap = if i < n_rx { armed } else { armed * n_rx };
-        let got = swap_traces(view, i, Vec::with_capacity(cap), None);
-        store_traces(view, i, got);
+        let got = swap_traces(s, i, Vec::with_capacity(cap), None);
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
 }
 
-fn swap_traces(view: &LiveView, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Vec<PacketTrace> {
-    if !running(view, i) {
-        return Vec::new();
+/// Thread `i`'s trace buffer, swapped for `buffer`; an lcore that ended
+/// has none, one that does not answer gives `Err`.
+fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Result<Vec<PacketTrace>, ()> {
+    if !running(&s.view, i) {
+        return Ok(Vec::new());
     }
-    match view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER) {
-        Some(Reply::Trace { traces, .. }) => traces,
-        _ => Vec::new(),
+    match s.view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
+        Some(Reply::Trace { traces, .. }) => Ok(traces),
+        _ => Err(()),
     }
-}
-
-fn store_traces(view: &LiveView, i: usize, traces: Vec<PacketTrace>) {
-    if traces.is_empty() {
-        return;
-    }
-    let mut store = view.trace_store();
-    if store.threads.len() < view.counters.len() {
-        store.threads.resize_with(view.counters.len(), Vec::new);
-    }
-    store.threads[i].extend(traces);
 }
 
 /// `trace add N`: every rx lcore traces N more packets from now (those the
-/// filter accepts); the filter is compiled here, so a bad one never reaches
-/// an lcore. Workers are armed first, so they have room when packets come.
-fn trace_add(count: u32, filter: Option<&str>, view: &LiveView) -> Result<Response> {
-    if count == 0 || count > crate::pipeline::live::MAX_LIVE_TRACE {
-        anyhow::bail!("trace add {count}: the count must be 1-{}", crate::pipeline::live::MAX_LIVE_TRACE);
+/// filter accepts). The filter is compiled here, bounded in length and time
+/// on a helper thread (see `trace::filter`), so a bad or slow one never
+/// reaches an lcore. Workers are armed first, so they have room when
+/// packets come.
+fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
+    let view = &s.view;
+    if count == 0 || count > MAX_LIVE_TRACE {
+        bail!("trace add {count}: the count must be 1-{MAX_LIVE_TRACE}");
     }
-    if view.stopping.load(Ordering::Acquire) {
-        anyhow::bail!("the run is stopping");
+    if s.stopping() {
+        bail!("the run is stopping");
     }
     let n_rx = view.topology.rx().len();
-    let mut filters = Vec::with_capacity(n_rx);
-    for _ in 0..n_rx {
-        filters.push(filter.map(crate::trace::filter::compile).transpose()?);
-    }
+    let filters: Vec<Option<pcap::BpfProgram>> = match filter {
+        Some(expr) => filter::compile_bounded(expr, n_rx, filter::COMPILE_DEADLINE, &|| s.stopping())?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => (0..n_rx).map(|_| None).collect(),
+    };
+    let _open = open(view)?;
+    // Threads that did not answer in time (a busy machine): armed late, if at all.
+    let mut silent = Vec::new();
     for i in n_rx..view.counters.len() {
         let limit = count * n_rx as u32;
-        let got = swap_traces(view, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
-        store_traces(view, i, got);
+        let got = swap_traces(s, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
+        silent.extend(got.is_err().then_some(i));
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
     for (i, filter) in filters.into_iter().enumerate() {
-        let got = swap_traces(view, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
-        store_traces(view, i, got);
-    }
-    view.trace_store().armed = count;
-    Ok(Response::text(format!("tracing {count} packets on each of {n_rx} rx threads\n")))
-}
-
-/// `clear trace`: empties the buffers (the lcores' and the store) and stops tracing.
-fn clear_trace(view: &LiveView) -> Result<()> {
-    for i in 0..view.counters.len() {
-        drop(swap_traces(view, i, Vec::new(), Some(Arm { limit: 0, filter: None })));
+        let got = swap_traces(s, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
+        silent.extend(got.is_err().then_some(i));
+        view.trace_store().keep(i, got.unwrap_or_default());
     }
     let mut store = view.trace_store();
-    store.threads.clear();
+    store.armed = count;
+    let mut text = format!("tracing {count} packets on each of {n_rx} rx threads\n");
+    let number = |i: usize| view.topology.threads()[i].id.0.to_string();
+    // "thread 1" or "threads 1, 2"
+    let threads = |v: Vec<String>| format!("thread{} {}", if v.len() > 1 { "s" } else { "" }, v.join(", "));
+    if !silent.is_empty() {
+        let silent: Vec<String> = silent.into_iter().map(number).collect();
+        text.push_str(&format!(
+            "{} did not answer within {} s: tracing starts once it does\n",
+            threads(silent),
+            LCORE_ANSWER.as_secs_f64()
+        ));
+    }
+    let full: Vec<String> = (0..view.counters.len())
+        .filter(|&i| store.threads.get(i).is_some_and(|t| t.len() >= TRACE_CAP))
+        .map(number)
+        .collect();
+    if !full.is_empty() {
+        text.push_str(&format!(
+            "trace buffer full on {} ({TRACE_CAP} packets each): newer traces are dropped until clear trace\n",
+            threads(full)
+        ));
+    }
+    Ok(Response::text(text))
+}
+
+/// `clear trace`: empties the buffers (the lcores' and the store) and stops tracing. Under `open`.
+fn clear_trace(s: &Shared) {
+    let view = &s.view;
+    for i in 0..view.counters.len() {
+        let _ = swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None }));
+    }
+    let mut store = view.trace_store();
+    store.clear();
     store.armed = 0;
-    Ok(())
 }

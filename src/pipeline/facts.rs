@@ -18,7 +18,10 @@ use super::Plan;
 /// One data-path thread's share of the facts, same order as `Topology::threads`.
 pub struct ThreadFacts {
     pub counters: Arc<LcoreCounters>,
+    /// At most `live::TRACE_CAP`.
     pub traces: Vec<PacketTrace>,
+    /// Traces past the cap, dropped.
+    pub traces_dropped: u64,
 }
 
 pub struct RunFacts {

@@ -77,10 +77,14 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
         log::warn!("{warning}");
     }
     let n_rx = topo.rx().len();
-    let mut filters = Vec::with_capacity(n_rx);
-    for _ in 0..n_rx {
-        filters.push(plan.trace_filter.as_deref().map(crate::trace::filter::compile).transpose()?);
-    }
+    // Checked (and timed) before EAL started; still bounded here.
+    let filters: Vec<Option<pcap::BpfProgram>> = match plan.trace_filter.as_deref() {
+        Some(expr) => {
+            let deadline = crate::trace::filter::COMPILE_DEADLINE * n_rx as u32;
+            crate::trace::filter::compile_bounded(expr, n_rx, deadline, &|| false)?.into_iter().map(Some).collect()
+        }
+        None => (0..n_rx).map(|_| None).collect(),
+    };
     let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
     let rx_counters = shared.rx_counters(plan).to_vec();
     let tsc_hz = eal.tsc_hz();

@@ -26,6 +26,11 @@ use super::topology::{RingId, Topology};
 /// Most packets `trace add` arms each rx lcore for (as `--trace`).
 pub const MAX_LIVE_TRACE: u32 = 100_000;
 
+/// Most traces held per thread, for `show trace` and the end-of-run
+/// report: like VPP's trace buffer, a full one keeps its first packets and
+/// drops newer ones (counted), until `clear trace` empties it.
+pub const TRACE_CAP: usize = 100_000;
+
 /// (Re)arms an rx lcore's tracer: trace `limit` more packets from now,
 /// those `filter` accepts (0 disarms).
 pub struct Arm {
@@ -79,8 +84,10 @@ impl Mailbox {
         let _ = self.replies.push(reply);
     }
 
-    /// Control thread: asks and waits for the answer, at most `limit`.
-    pub fn ask(&self, request: Request, limit: Duration) -> Option<Reply> {
+    /// Control thread: asks and waits for the answer, at most `limit`, and
+    /// no longer once `give_up` says so (the run stops: an lcore told to
+    /// stop may never answer).
+    pub fn ask(&self, request: Request, limit: Duration, give_up: &dyn Fn() -> bool) -> Option<Reply> {
         // A late answer to an earlier request that timed out goes now.
         while self.replies.pop().is_some() {}
         if self.requests.push(request).is_err() {
@@ -92,11 +99,17 @@ impl Mailbox {
             if let Some(r) = self.replies.pop() {
                 return Some(r);
             }
-            if start.elapsed() > limit {
+            if start.elapsed() > limit || give_up() {
                 return None;
             }
             std::thread::sleep(Duration::from_micros(200));
         }
+    }
+
+    /// After the lcore ended: an answer nobody waited for (its traces
+    /// still belong in the report).
+    pub fn late_reply(&self) -> Option<Reply> {
+        self.replies.pop()
     }
 }
 
@@ -104,9 +117,47 @@ impl Mailbox {
 /// topology order; `clear trace` empties it. Never touched by an lcore.
 #[derive(Default)]
 pub struct TraceStore {
+    /// At most `TRACE_CAP` per thread.
     pub threads: Vec<Vec<PacketTrace>>,
+    /// Per thread: traces dropped because its buffer held `TRACE_CAP`.
+    pub dropped: Vec<u64>,
     /// Packets each rx lcore was last armed for (buffers are sized by it).
     pub armed: u32,
+}
+
+impl TraceStore {
+    /// Adds thread `i`'s traces after those held, up to `TRACE_CAP`; the
+    /// rest are counted dropped.
+    pub fn keep(&mut self, i: usize, mut traces: Vec<PacketTrace>) {
+        if self.threads.len() <= i {
+            self.threads.resize_with(i + 1, Vec::new);
+            self.dropped.resize(i + 1, 0);
+        }
+        let held = &mut self.threads[i];
+        let room = TRACE_CAP.saturating_sub(held.len());
+        if traces.len() > room {
+            self.dropped[i] += (traces.len() - room) as u64;
+            traces.truncate(room);
+        }
+        if held.is_empty() {
+            // The lcore's buffer itself, without a copy; its spare room goes.
+            traces.shrink_to_fit();
+            *held = traces;
+        } else {
+            held.extend(traces);
+        }
+    }
+
+    /// Thread `i`'s traces dropped at the cap.
+    pub fn dropped(&self, i: usize) -> u64 {
+        self.dropped.get(i).copied().unwrap_or(0)
+    }
+
+    /// Empties it (`clear trace`): the drop counts start again too.
+    pub fn clear(&mut self) {
+        self.threads.clear();
+        self.dropped.clear();
+    }
 }
 
 /// Everything the control socket reads while a run goes on.
@@ -131,11 +182,31 @@ pub struct LiveView {
     pub traces: Mutex<TraceStore>,
     /// Set once the lcores are told to stop: requests are refused from then.
     pub stopping: Arc<AtomicBool>,
+    /// Packets per thread `show trace` prints unless asked for more.
+    pub trace_display: u32,
+    /// Held while a client asks the lcores (one request per lcore in
+    /// flight) or reads the ports through DPDK; false once the run closes
+    /// them (`close`): from then clients only get "the run is stopping".
+    pub open: Mutex<bool>,
 }
 
 impl LiveView {
     pub fn trace_store(&self) -> std::sync::MutexGuard<'_, TraceStore> {
         self.traces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The right to ask the lcores and read the ports, while the run has them.
+    pub fn while_open(&self) -> Option<std::sync::MutexGuard<'_, bool>> {
+        let g = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let open = *g;
+        open.then_some(g)
+    }
+
+    /// Before the ports close and the traces are taken: waits for a request
+    /// in flight (bounded: lcore asks give up once the server stops), then
+    /// refuses any other.
+    pub fn close(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = false;
     }
 }
 
@@ -152,5 +223,23 @@ pub struct NoLive;
 impl LiveHook for NoLive {
     fn started(&self, _view: Arc<LiveView>) -> Option<Box<dyn std::any::Any>> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_keeps_the_first_traces_and_counts_the_rest() {
+        let mut store = TraceStore::default();
+        store.keep(1, vec![PacketTrace::default(); TRACE_CAP - 10]);
+        assert_eq!((store.threads[0].len(), store.dropped(0)), (0, 0));
+        store.keep(1, vec![PacketTrace::default(); 25]);
+        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 15));
+        store.keep(1, vec![PacketTrace::default(); 5]);
+        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 20));
+        store.clear();
+        assert_eq!((store.threads.len(), store.dropped(1)), (0, 0));
     }
 }

@@ -58,6 +58,8 @@ pub struct Plan {
     pub trace: u32,
     /// pcap-filter expression choosing which packets to trace (already checked).
     pub trace_filter: Option<String>,
+    /// Packets per thread `show trace` prints unless asked for more (`--trace-display`).
+    pub trace_display: u32,
     pub count: Option<u64>,
     pub duration: Option<f64>,
     pub stats_interval: Option<f64>,
@@ -122,8 +124,10 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
         expected,
     };
     let stop = supervise::supervise(plan, &shared, &launched, &limits);
-    // The socket goes before the lcores are joined and the ports closed.
+    // The socket goes before the lcores are joined and the ports closed;
+    // a client thread still running asks nothing of them from here on.
     drop(server);
+    view.close();
     let seconds = started.elapsed().as_secs_f64();
     let ended = supervise::join(launched);
 
@@ -138,17 +142,23 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     }
     let stop = if ended.failures.is_empty() { stop } else { StopReason::Failed(ended.failures.join("; ")) };
     let rings = ring_facts(plan, &shared, ended.waits);
-    // Traces the control socket collected come first, then what each lcore still held.
-    let mut collected = std::mem::take(&mut view.trace_store().threads);
-    collected.resize_with(ended.traces.len(), Vec::new);
+    // Traces the control socket collected come first, then an answer it
+    // gave up waiting for, then what each lcore still held: up to TRACE_CAP each.
+    let mut store = std::mem::take(&mut *view.trace_store());
+    for (i, (traces, mailbox)) in ended.traces.into_iter().zip(&shared.mailboxes).enumerate() {
+        if let Some(live::Reply::Trace { traces: late, .. }) = mailbox.late_reply() {
+            store.keep(i, late);
+        }
+        store.keep(i, traces);
+    }
     let threads = shared
         .counters
         .iter()
-        .zip(ended.traces)
-        .zip(collected)
-        .map(|((c, traces), mut earlier)| {
-            earlier.extend(traces);
-            ThreadFacts { counters: c.clone(), traces: earlier }
+        .enumerate()
+        .map(|(i, c)| ThreadFacts {
+            counters: c.clone(),
+            traces: store.threads.get_mut(i).map(std::mem::take).unwrap_or_default(),
+            traces_dropped: store.dropped(i),
         })
         .collect();
     let facts = RunFacts {
@@ -217,8 +227,10 @@ fn live_view(
         start_tsc,
         start_unix,
         started,
-        traces: std::sync::Mutex::new(live::TraceStore { threads: Vec::new(), armed: plan.trace }),
+        traces: std::sync::Mutex::new(live::TraceStore { armed: plan.trace, ..Default::default() }),
         stopping: shared.stop.clone(),
+        trace_display: plan.trace_display,
+        open: std::sync::Mutex::new(true),
     }
 }
 

@@ -56,13 +56,15 @@ pub enum Section {
 /// Threads with their counters, in thread-number order.
 pub type Counted<'a> = Vec<(&'a Thread, &'a LcoreCounters)>;
 
-pub fn build(f: &RunFacts, stop: &StopReason) -> Report {
+/// `trace_max`: packets per thread rendered into `trace` (text prints
+/// `--trace-display`; JSON has every one held).
+pub fn build(f: &RunFacts, stop: &StopReason, trace_max: usize) -> Report {
     let threads: Counted = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
     Report {
         errors: errors(&threads),
         runtime: runtime(&threads, f.tsc_hz, f.now_tsc),
         interfaces: interfaces(f),
-        trace: traces(f),
+        trace: traces_shown(f, trace_max, &[]),
         handoff: handoff(f),
         pairs: pairs(f, &threads),
         conservation: conservation(f, &threads),
@@ -218,21 +220,24 @@ pub fn pairs(f: &RunFacts, threads: &Counted) -> Vec<PairRow> {
         .collect()
 }
 
-/// `show trace`: thread 0 (empty) and every data-path thread's packets.
-pub fn traces(f: &RunFacts) -> Vec<ThreadTrace> {
+/// `show trace`: thread 0 (empty) and every data-path thread's packets,
+/// at most `max` of them rendered; `held` says per thread how many are
+/// held when the facts carry only the first (a running forwarder's).
+pub fn traces_shown(f: &RunFacts, max: usize, held: &[u64]) -> Vec<ThreadTrace> {
     let ctx =
         FormatContext { tsc_hz: f.tsc_hz, start_tsc: f.start_tsc, port_names: &f.port_names, dynflags: &f.dynflags };
     let main = crate::ids::ThreadId(0);
-    let mut trace =
-        vec![ThreadTrace { thread: 0, name: crate::pipeline::topology::thread_name(main), packets: Vec::new() }];
-    for (t, facts) in f.threads() {
+    let name = crate::pipeline::topology::thread_name(main);
+    let mut trace = vec![ThreadTrace { thread: 0, name, packets: Vec::new(), held: 0, dropped: 0 }];
+    for (i, (t, facts)) in f.threads().enumerate() {
         trace.push(ThreadTrace {
             thread: t.id.0,
             name: t.name(),
-            packets: facts.traces.iter().map(|p| p.text(&ctx)).collect(),
+            packets: facts.traces.iter().take(max).map(|p| p.text(&ctx)).collect(),
+            held: held.get(i).copied().unwrap_or(facts.traces.len() as u64),
+            dropped: facts.traces_dropped,
         });
     }
-
     trace
 }
 

@@ -94,7 +94,12 @@ pub struct ThreadTrace {
     /// Not in JSON: the text header uses it.
     #[serde(skip)]
     pub name: String,
+    /// The first `held` packets, or fewer (`show trace` prints at most its max).
     pub packets: Vec<TracePacketText>,
+    /// Traces held for this thread (at most `live::TRACE_CAP`).
+    pub held: u64,
+    /// Traces dropped because the thread's buffer was full.
+    pub dropped: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -122,19 +122,18 @@ pub fn show_runtime(threads: &[ThreadRuntime]) -> String {
 /// its text lines follow indented by two spaces. Past `max_packets` a
 /// thread's list ends with VPP's `Limiting display ...` line (VPP prints it
 /// before the whole output; here it stays in its thread's section).
+///
+/// A thread whose buffer filled up (`TRACE_CAP`) ends with
+/// `N traces dropped (cap M per thread)`.
 pub fn show_trace(threads: &[ThreadTrace], max_packets: usize) -> String {
     let mut out = String::with_capacity(4096);
     for t in threads {
         let _ = writeln!(out, "------------------- Start of thread {} {} -------------------", t.thread, t.name);
-        if t.packets.is_empty() {
+        let held = (t.held as usize).max(t.packets.len());
+        if held == 0 {
             out.push_str("No packets in trace buffer\n");
-            continue;
         }
-        for (i, p) in t.packets.iter().enumerate() {
-            if i == max_packets {
-                let _ = writeln!(out, "Limiting display to {max_packets} packets. To display more specify max.");
-                break;
-            }
+        for (i, p) in t.packets.iter().take(max_packets).enumerate() {
             let _ = writeln!(out, "Packet {}", i + 1);
             let mut prev: Option<&str> = None;
             for r in &p.records {
@@ -154,6 +153,13 @@ pub fn show_trace(threads: &[ThreadTrace], max_packets: usize) -> String {
                 }
             }
             out.push_str("\n\n");
+        }
+        if held > max_packets {
+            let _ = writeln!(out, "Limiting display to {max_packets} packets. To display more specify max.");
+        }
+        if t.dropped > 0 {
+            let cap = crate::pipeline::live::TRACE_CAP;
+            let _ = writeln!(out, "{} traces dropped (cap {cap} per thread)", t.dropped);
         }
     }
     out
@@ -459,9 +465,9 @@ mod tests {
             });
         }
         vec![
-            ThreadTrace { thread: 0, name: "vpp_main".into(), packets: vec![] },
-            ThreadTrace { thread: 1, name: "vpp_wk_0".into(), packets: wk0 },
-            ThreadTrace { thread: 2, name: "vpp_wk_1".into(), packets: wk1 },
+            ThreadTrace { thread: 0, name: "vpp_main".into(), packets: vec![], held: 0, dropped: 0 },
+            ThreadTrace { thread: 1, name: "vpp_wk_0".into(), held: wk0.len() as u64, packets: wk0, dropped: 0 },
+            ThreadTrace { thread: 2, name: "vpp_wk_1".into(), held: wk1.len() as u64, packets: wk1, dropped: 0 },
         ]
     }
 
@@ -560,6 +566,20 @@ mod tests {
         assert!(!text.contains("Packet 3\n"));
         // Thread 0 has nothing to limit.
         assert!(text.contains("vpp_main -------------------\nNo packets in trace buffer\n"));
+    }
+
+    #[test]
+    fn trace_held_beyond_shown_and_dropped() {
+        let mut t = seed_trace();
+        t[1].packets.truncate(1);
+        t[1].held = 100_000;
+        t[1].dropped = 7;
+        let text = show_trace(&t, 1);
+        assert!(text.contains("Packet 1\n") && !text.contains("Packet 2\n"), "{text}");
+        let tail = "Limiting display to 1 packets. To display more specify max.\n\
+                    7 traces dropped (cap 100000 per thread)\n";
+        assert!(text.contains(tail), "{text}");
+        assert_eq!(text.matches("traces dropped").count(), 1);
     }
 
     #[test]
