@@ -410,3 +410,84 @@ fn capture_through_virtio_user_arrives_whole() {
     }
     assert_eq!(seen, 8, "traced packets");
 }
+
+/// A peer that never reads (testpmd connected but not forwarding): with
+/// default flags the capture stalls on the full tx queue, nothing is dropped
+/// until --duration stops the run, and the packets then held are counted and
+/// freed. With --tx-retry the retries are bounded and the rest is dropped.
+/// Port pairs hold the same way (with --backpressure: the virtio-user port
+/// is then polled too, a live input).
+#[test]
+fn a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out() {
+    if !can_run("a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out") {
+        return;
+    }
+    let _g = serial();
+    let started = Instant::now();
+    let pid = std::process::id();
+    let prefixes = [
+        format!("tp{pid}st"),
+        format!("handoff-test-vu-st-{pid}"),
+        format!("handoff-test-vu-re-{pid}"),
+        format!("handoff-test-vu-pa-{pid}"),
+    ];
+    let _pages = Hugepages::reserve(HUGEPAGES, &prefixes.iter().map(String::as_str).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.pcap");
+    write_pcap(&input, &random_packets(9000, 15));
+    let rx = format!("net_pcap0,rx_pcap={}", input.display());
+
+    let mut runs = Vec::new();
+    let cases: [&[&str]; 3] = [
+        &["--output", "net_virtio_user0", "--duration", "2"],
+        &["--output", "net_virtio_user0", "--tx-retry", "4,10"],
+        &["--output", "0:1", "--backpressure", "--duration", "2"],
+    ];
+    for (i, extra) in cases.into_iter().enumerate() {
+        let sock = dir.path().join(format!("vhost{i}.sock"));
+        // Interactive and never started: the vhost side takes nothing off the ring.
+        let mut tp = testpmd(&prefixes[0], &sock, &[], &["-i"]);
+        let tx = format!("net_virtio_user0,path={},queues=1", sock.display());
+        let mut a = vec!["--vdev", &rx, "--vdev", &tx];
+        a.extend_from_slice(extra);
+        let mut ho = Proc::spawn(50, &bin(), &handoff_args(&prefixes[1 + i], &a));
+        let code = ho.wait(Duration::from_secs(40));
+        tp.send("quit\n");
+        let _ = tp.wait(Duration::from_secs(15));
+        runs.push(json_of(&ho, code));
+    }
+    eprintln!("stalled peer test: {:.1} s", started.elapsed().as_secs_f64());
+
+    let held = &runs[0];
+    assert_conserved(held);
+    assert_eq!(held["stopped_by"], "duration");
+    let c = &held["conservation"];
+    let (received, sent) = (c["received"].as_u64().unwrap(), c["transmitted"].as_u64().unwrap());
+    assert!(sent > 0 && sent < received, "{c}");
+    assert_eq!(error_count(held, 2, "tx queue full drops"), 0, "nothing dropped before the stop");
+    assert!(error_count(held, 2, "tx held at stop drops") > 0);
+    assert!(error_count(held, 2, "tx stalls") > 0 && error_count(held, 2, "tx retries") > 0);
+
+    let bounded = &runs[1];
+    assert_conserved(bounded);
+    assert_eq!(bounded["stopped_by"], "input_done");
+    let c = &bounded["conservation"];
+    let refused = error_count(bounded, 2, "tx queue full drops");
+    assert_eq!(c["received"], 9000);
+    assert_eq!(c["transmitted"].as_u64().unwrap() + refused, 9000, "{c}");
+    assert!(refused > 0);
+    assert_eq!(error_count(bounded, 2, "tx held at stop drops"), 0);
+    let stalls = error_count(bounded, 2, "tx stalls");
+    assert_eq!(error_count(bounded, 2, "tx retries"), 4 * stalls, "4 retries for each partial send");
+
+    let pairs = &runs[2];
+    assert_conserved(pairs);
+    assert_eq!(pairs["stopped_by"], "duration");
+    let at_stop = error_count(pairs, 2, "tx held at stop drops");
+    assert!(at_stop > 0);
+    assert_eq!(error_count(pairs, 2, "tx queue full drops"), 0, "nothing dropped before the stop");
+    let pair = &pairs["pairs"][0];
+    assert_eq!((pair["rx_port"].as_u64(), pair["tx_port"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(pair["refused"], at_stop);
+    assert_eq!(pair["packets"], pairs["conservation"]["transmitted"]);
+}
