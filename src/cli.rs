@@ -104,7 +104,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub burst: u16,
 
-    /// When a ring is full, hold and retry (rx stalls) [default when every input is a capture file]
+    /// When a ring or a tx queue is full, hold and retry (rx stalls) [default when every input is a capture file]
     #[arg(long, conflicts_with = "drop_on_congestion")]
     pub backpressure: bool,
 
