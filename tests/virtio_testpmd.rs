@@ -194,23 +194,32 @@ impl Proc {
         false
     }
 
-    /// Waits at most `limit` for the process to end; returns its exit code.
+    /// Waits at most `limit` for the process to end; returns its exit code,
+    /// None when it had to be stopped (SIGTERM, which timeout passes on and
+    /// follows with SIGKILL 5 s later; SIGKILL to timeout itself last).
     fn wait(&mut self, limit: Duration) -> Option<i32> {
         self.stdin.take();
         let mut child = self.child.take()?;
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("try_wait") {
-                break Some(s);
+        let ended = |child: &mut Child, limit: Duration| {
+            let start = Instant::now();
+            loop {
+                if let Some(s) = child.try_wait().expect("try_wait") {
+                    return Some(s);
+                }
+                if start.elapsed() > limit {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            if start.elapsed() > limit {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
         };
+        let status = ended(&mut child, limit);
         if status.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
+            // SAFETY: kill has no memory preconditions; the pid is our child, not yet reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            if ended(&mut child, Duration::from_secs(10)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
         for r in self.readers.drain(..) {
             let _ = r.join();
@@ -221,10 +230,7 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            self.signal(libc::SIGTERM);
-            let _ = self.wait(Duration::from_secs(8));
-        }
+        let _ = self.wait(Duration::ZERO);
     }
 }
 
