@@ -485,6 +485,9 @@ fn a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out() {
     assert_eq!(error_count(bounded, 2, "tx held at stop drops"), 0);
     let stalls = error_count(bounded, 2, "tx stalls");
     assert_eq!(error_count(bounded, 2, "tx retries"), 4 * stalls, "4 retries for each partial send");
+    // Each retry is an interface-output call beside the one per burst.
+    let calls = |name: &str| node(bounded, 2, name).unwrap()["calls"].as_u64().unwrap();
+    assert_eq!(calls("interface-output"), calls("handoffdemo-2") + 4 * stalls);
 
     let pairs = &runs[2];
     assert_conserved(pairs);

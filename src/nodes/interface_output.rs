@@ -104,6 +104,8 @@ fn retry_bounded(txq: &mut TxQueue, burst: &mut Burst, retries: u32, delay_cycle
         sent += txq.tx_burst(burst);
     }
     c.error(Reason::TxRetries, tries);
+    // Each retry is a call of no new vectors (its clocks are in the first call's).
+    c.node(Node::InterfaceOutput, tries, 0, 0);
     sent
 }
 
