@@ -17,7 +17,7 @@ use crate::eal_args::{self, EalArgs};
 use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
 use crate::pipeline::topology::Topology;
-use crate::pipeline::{OutputChoice, Plan};
+use crate::pipeline::{OutputChoice, Plan, TxRetryLimit};
 use crate::report::Section;
 
 /// The seed's packet-generator script, run when no input is named.
@@ -111,13 +111,18 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub burst: u16,
 
-    /// When a ring is full, hold and retry (rx stalls) [default when every input is a capture file]
+    /// When a ring or a tx queue is full, hold and retry (rx stalls) [default when every input is a capture file]
     #[arg(long, conflicts_with = "drop_on_congestion")]
     pub backpressure: bool,
 
     /// When a ring is full, drop and count (VPP's behaviour) [default for live inputs]
     #[arg(long)]
     pub drop_on_congestion: bool,
+
+    /// Retry a tx queue's refused packets N times, USECS apart (busy wait), then drop (testpmd's
+    /// burst tx retry; 0 drops at once) [default: with backpressure retry until sent, else drop]
+    #[arg(long, value_name = "N[,USECS]", value_parser = tx_retry)]
+    pub tx_retry: Option<TxRetryLimit>,
 
     /// `drop` (the seed: error-drop -> drop), a port name/id to transmit on, or port pairs
     /// `A:B,C:D` (l2fwd-style: what A receives leaves by B)
@@ -296,6 +301,24 @@ fn output_choice(s: &str) -> Result<OutputChoice, String> {
     }
 }
 
+/// Longest busy wait `--tx-retry` may spend on one burst (retries x delay): 1 s.
+pub const MAX_TX_RETRY_WAIT_US: u64 = 1_000_000;
+
+/// `N[,USECS]`: USECS defaults to testpmd's 1 us.
+fn tx_retry(s: &str) -> Result<TxRetryLimit, String> {
+    let (n, us) = s.split_once(',').unwrap_or((s, "1"));
+    let bad = || format!("'{s}' is not N[,USECS] (retries 0-1000000, microseconds 0-1000000 between them)");
+    let retries: u32 = n.parse().map_err(|_| bad())?;
+    let delay_us: u32 = us.parse().map_err(|_| bad())?;
+    if retries > 1_000_000 || delay_us > 1_000_000 {
+        return Err(bad());
+    }
+    if u64::from(retries) * u64::from(delay_us) > MAX_TX_RETRY_WAIT_US {
+        return Err(format!("'{s}': {retries} retries {delay_us} us apart wait more than 1 s on one burst"));
+    }
+    Ok(TxRetryLimit { retries, delay_us })
+}
+
 fn duration_secs(s: &str) -> Result<f64, String> {
     seconds(s, 0.0, false, MAX_DURATION_SECS)
 }
@@ -351,8 +374,10 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         .transpose()?;
     let named = devices::check(&eal)?;
     let output = resolve_output(&cli.output, &named)?;
+    let tx_only = tx_only_port(&output, &named);
     // A file is not a wire: with only capture files in, a full ring holds.
-    let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite);
+    let backpressure =
+        cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only.as_deref()));
     // A FIFO output waits for its reader no longer than the run would last, nor past a signal.
     let wait = ReaderWait {
         limit: cli.duration.map(std::time::Duration::from_secs_f64),
@@ -377,8 +402,10 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             ring_size: cli.ring_size,
             burst: cli.burst as usize,
             backpressure,
+            tx_retry: cli.tx_retry,
             symmetric: cli.symmetric,
             output,
+            tx_only,
             trace,
             trace_filter: cli.trace_filter.clone(),
             trace_display: cli.trace_display,
@@ -583,7 +610,7 @@ fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputC
         other => return Ok(other.clone()),
     };
     if let Some(port) = port_named(output, named) {
-        if is_rx_port(&port, named) {
+        if is_rx_port(&port, named) && tx_only_port(&OutputChoice::Port(port.clone()), named).is_none() {
             log::warn!(
                 "--output {output}: {port} also receives, so it sends back (reflects) its own traffic; \
                  use pairs (--output 0:1,1:0) to forward between ports"
@@ -612,6 +639,20 @@ fn port_named(spec: &str, named: &NamedDevices) -> Option<String> {
         return named.names.get(usize::from(id)).cloned();
     }
     named.names.iter().find(|n| devices::is_port_of(n, spec)).map(|_| spec.to_string())
+}
+
+/// The device `--output PORT` names when it only transmits: a live port
+/// (not a capture file) while other ports receive. Polling it would send its
+/// own traffic back out and keep a capture replay from ending.
+fn tx_only_port(output: &OutputChoice, named: &NamedDevices) -> Option<String> {
+    let OutputChoice::Port(spec) = output else { return None };
+    let device = match spec.parse::<u16>() {
+        Ok(id) => named.names.get(usize::from(id))?,
+        Err(_) => named.names.iter().find(|n| devices::is_port_of(n, spec))?,
+    };
+    let live = !named.finite.contains_key(device);
+    let others_receive = named.names.iter().any(|n| n != device && is_rx_port(n, named));
+    (live && others_receive).then(|| device.clone())
 }
 
 /// Whether the device is polled for packets (a tx-only net_pcap is not).

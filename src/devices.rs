@@ -79,6 +79,18 @@ pub struct NamedDevices {
     pub all_inputs_finite: bool,
 }
 
+impl NamedDevices {
+    /// Every device that receives, `tx_only` aside (it is not polled), reads a finite file.
+    pub fn all_inputs_finite_besides(&self, tx_only: Option<&str>) -> bool {
+        if tx_only.is_none() {
+            return self.all_inputs_finite;
+        }
+        let others_finite =
+            self.names.iter().filter(|n| Some(n.as_str()) != tx_only).all(|n| self.finite.contains_key(n));
+        others_finite && self.finite.values().any(|f| !f.is_empty())
+    }
+}
+
 /// Checks the devices in an EAL argument list; counts each finite input's packets.
 pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
     let vdevs: Vec<Vdev> = eal.values("--vdev").iter().map(|v| parse_vdev(v)).collect();

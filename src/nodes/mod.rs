@@ -102,12 +102,26 @@ pub enum Reason {
     Completed,
     /// interface-output: packets the tx queue refused, freed there.
     TxRefused,
+    /// interface-output: packets still held for a retry when the run was
+    /// told to stop (backpressure), freed there.
+    TxHeldAtStop,
+    /// interface-output: bursts the tx queue took only in part (info).
+    TxStalls,
+    /// interface-output: tx calls that retried a refused tail (info).
+    TxRetries,
 }
 
 impl Reason {
-    pub const COUNT: usize = 4;
-    pub const ALL: [Reason; Reason::COUNT] =
-        [Reason::HandedOff, Reason::Congestion, Reason::Completed, Reason::TxRefused];
+    pub const COUNT: usize = 7;
+    pub const ALL: [Reason; Reason::COUNT] = [
+        Reason::HandedOff,
+        Reason::Congestion,
+        Reason::Completed,
+        Reason::TxRefused,
+        Reason::TxHeldAtStop,
+        Reason::TxStalls,
+        Reason::TxRetries,
+    ];
 
     pub fn text(self) -> &'static str {
         match self {
@@ -115,6 +129,9 @@ impl Reason {
             Reason::Congestion => handoffdemo::CONGESTION,
             Reason::Completed => handoffdemo::COMPLETED,
             Reason::TxRefused => interface_output::TX_REFUSED,
+            Reason::TxHeldAtStop => interface_output::TX_HELD_AT_STOP,
+            Reason::TxStalls => interface_output::TX_STALLS,
+            Reason::TxRetries => interface_output::TX_RETRIES,
         }
     }
 
@@ -123,13 +140,13 @@ impl Reason {
         match self {
             Reason::HandedOff | Reason::Congestion => Node::HandoffDemo1,
             Reason::Completed => Node::HandoffDemo2,
-            Reason::TxRefused => Node::InterfaceOutput,
+            Reason::TxRefused | Reason::TxHeldAtStop | Reason::TxStalls | Reason::TxRetries => Node::InterfaceOutput,
         }
     }
 
     /// Whether packets counted here have left the pipeline as drops.
     pub fn is_drop(self) -> bool {
-        !matches!(self, Reason::HandedOff)
+        !matches!(self, Reason::HandedOff | Reason::TxStalls | Reason::TxRetries)
     }
 }
 
@@ -275,6 +292,10 @@ impl Default for TracedInBurst {
 impl TracedInBurst {
     pub fn clear(&mut self) {
         self.len = 0;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     #[inline]

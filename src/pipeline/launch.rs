@@ -98,6 +98,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             rings,
             producers: rx_counters.clone(),
             output,
+            tx_retry: plan.tx_retry_policy(tsc_hz),
             buffers: setup.buffers.clone(),
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
@@ -106,6 +107,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             waits: thread.rings.iter().map(|_| ring_stats::wait_histogram()).collect(),
             counters: shared.counters[n_rx + w].clone(),
             abort: shared.abort.clone(),
+            stop: shared.stop.clone(),
             #[cfg(feature = "fault-injection")]
             fault: super::worker::Fault::from_env(),
         };

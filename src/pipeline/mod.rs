@@ -24,6 +24,7 @@ use crate::devices::FiniteInput;
 use crate::dpdk::runtime_files::{self, RuntimeFiles};
 use crate::dpdk::{self, Eal};
 use crate::eal_args::EalArgs;
+use crate::nodes::interface_output::TxRetry;
 use facts::{RingFacts, RunFacts, ThreadFacts};
 use live::{LiveHook, LiveView};
 use supervise::{Limits, StopReason};
@@ -53,8 +54,14 @@ pub struct Plan {
     pub ring_size: u32,
     pub burst: usize,
     pub backpressure: bool,
+    /// `--tx-retry N[,USECS]`; without it a refused tx tail is held with
+    /// backpressure and dropped without.
+    pub tx_retry: Option<TxRetryLimit>,
     pub symmetric: bool,
     pub output: OutputChoice,
+    /// The device `--output` names when it only transmits (not polled): a
+    /// live port while other ports receive.
+    pub tx_only: Option<String>,
     pub trace: u32,
     /// pcap-filter expression choosing which packets to trace (already checked).
     pub trace_filter: Option<String>,
@@ -74,6 +81,34 @@ pub struct Plan {
     /// Finite inputs by vdev name: each rx queue's pcap file and its packets.
     pub finite_inputs: BTreeMap<String, Vec<FiniteInput>>,
 }
+
+/// `--tx-retry N[,USECS]`: testpmd's burst tx retry (64 retries 1 us apart by default there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxRetryLimit {
+    pub retries: u32,
+    pub delay_us: u32,
+}
+
+impl Plan {
+    /// What interface-output does with a refused tail: `--tx-retry` says,
+    /// else hold it with backpressure (nothing forces a drop), else drop (VPP).
+    pub fn tx_retry_policy(&self, tsc_hz: u64) -> TxRetry {
+        match self.tx_retry {
+            Some(TxRetryLimit { retries: 0, .. }) => TxRetry::Drop,
+            Some(l) => TxRetry::Bounded {
+                retries: l.retries,
+                delay_cycles: (u128::from(tsc_hz) * u128::from(l.delay_us) / 1_000_000) as u64,
+            },
+            None if self.backpressure => TxRetry::Hold,
+            None => TxRetry::Drop,
+        }
+    }
+}
+
+/// How long a DMA-capable port (a NIC, virtio-user) gets to send what its
+/// tx queue took before it is stopped: virtio implements neither
+/// tx_done_cleanup nor tx_descriptor_status, so there is nothing to poll.
+pub const TX_DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The outcome of a whole run.
 pub struct RunOutcome {
@@ -130,6 +165,13 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     view.close();
     let seconds = started.elapsed().as_secs_f64();
     let ended = supervise::join(launched);
+    let dma_sent =
+        setup.ports.iter().any(|p| !setup::sizing::copies_packets(&p.info().name) && p.stats().tx_packets > 0);
+    if dma_sent {
+        // A port that takes packets by DMA may not have sent (or its peer
+        // read) the last ones yet; stopping it now would lose them.
+        std::thread::sleep(TX_DRAIN_GRACE);
+    }
 
     let interfaces: Vec<(dpdk::PortInfo, dpdk::PortStats)> =
         setup.ports.iter().map(|p| (p.info().clone(), p.stats())).collect();

@@ -82,14 +82,16 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     let (n_rx, n_workers) = (plan.topology.rx().len(), plan.topology.workers().len());
 
     // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else
-    // one per rx lcore. A port without rx queues (tx-only pcap) is not polled.
-    // A driver that needs as many rx as tx queues (tap) gets at least its tx
-    // count, and every one of them is polled.
+    // one per rx lcore. A port without rx queues (tx-only pcap, a live
+    // `--output` port beside other inputs) is not polled. A driver that needs
+    // as many rx as tx queues (tap) gets at least its tx count, and every one
+    // of them is polled.
     let port_rxqs: Vec<u16> = all_ports
         .iter()
         .map(|p| match plan.finite_inputs.get(&p.name) {
             Some(files) => files.len() as u16,
             None if pairs_queues(p) => (n_rx as u16).max(tx_queues(p.id, n_workers, output_port, &output_pairs)),
+            None if plan.tx_only.as_deref().is_some_and(|d| crate::devices::is_port_of(d, &p.name)) => 0,
             None => n_rx as u16,
         })
         .collect();

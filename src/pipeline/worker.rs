@@ -9,7 +9,7 @@ use crate::ids::ThreadId;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
 use crate::nodes::error_drop::error_drop_and_drop;
 use crate::nodes::handoffdemo::handoffdemo_2;
-use crate::nodes::interface_output::{interface_output, interface_output_pairs, PairOutput};
+use crate::nodes::interface_output::{self, interface_output, interface_output_pairs, PairOutput, TxRetry};
 use crate::nodes::ring_stats::RingStats;
 use crate::nodes::{PacketTrace, TracedInBurst};
 
@@ -34,6 +34,8 @@ pub struct WorkerLcore {
     /// flag says no more will come.
     pub producers: Vec<Arc<LcoreCounters>>,
     pub output: Output,
+    /// What interface-output does with a tail the tx queue refused.
+    pub tx_retry: TxRetry,
     /// For returning dropped mbufs to their pools.
     pub buffers: Arc<Buffers>,
     pub burst_size: usize,
@@ -50,6 +52,9 @@ pub struct WorkerLcore {
     /// Set when the run must end at once (an lcore failed); normally workers
     /// end by draining after their producers are done.
     pub abort: Arc<AtomicBool>,
+    /// Set when the run is told to stop (duration, signal): a tail held for
+    /// a tx retry is then freed and counted instead of retried.
+    pub stop: Arc<AtomicBool>,
     /// Injected once, on the first burst (tests only).
     #[cfg(feature = "fault-injection")]
     pub fault: Option<Fault>,
@@ -115,43 +120,111 @@ impl WorkerLcore {
             Output::Port(_) | Output::Pairs(_) => 2,
         };
         counters.start_tsc.store(rdtsc(), Ordering::Release);
+        // A tail the tx queue refused, held for a retry (backpressure): how
+        // many of the burst's first packets were sent before it.
+        let mut held_sent = 0usize;
         loop {
             // Read `done` before polling: if every producer was done then, a
             // poll that finds all rings empty means nothing more can come.
             let producers_done = self.producers.iter().all(|p| p.done.load(Ordering::Acquire));
             let (mut got, mut bursts) = (0u64, 0u64);
-            for r in 0..self.rings.len() {
-                // Up to four bursts at once: fewer, fuller vectors when the ring backs up.
-                let n = self.rings[r].dequeue(&mut burst, (self.burst_size * WORKER_DEQUEUE_BURSTS).min(MAX_BURST));
-                if n == 0 {
-                    continue;
+            let mut holding = self.holding(&burst);
+            // The rings are polled only when nothing is held.
+            let polled = !holding;
+            if holding {
+                // Nothing is read from the rings meanwhile: they back up and rx stalls.
+                holding = self.retry_or_free_held(&mut burst, &mut traces, &traced, &mut held_sent);
+            } else {
+                for r in 0..self.rings.len() {
+                    // Up to four bursts at once: fewer, fuller vectors when the ring backs up.
+                    let n = self.rings[r].dequeue(&mut burst, (self.burst_size * WORKER_DEQUEUE_BURSTS).min(MAX_BURST));
+                    if n == 0 {
+                        continue;
+                    }
+                    if let Some(stats) = self.ring_stats.get(r) {
+                        stats.dequeued(
+                            n as u64,
+                            u64::from(self.rings[r].left_after_dequeue()),
+                            rdtsc(),
+                            &mut self.waits[r],
+                        );
+                    }
+                    got += n as u64;
+                    bursts += 1;
+                    held_sent = self.process(&mut burst, &mut traces, &mut traced);
+                    holding = self.holding(&burst);
+                    if holding {
+                        break;
+                    }
                 }
-                if let Some(stats) = self.ring_stats.get(r) {
-                    stats.dequeued(
-                        n as u64,
-                        u64::from(self.rings[r].left_after_dequeue()),
-                        rdtsc(),
-                        &mut self.waits[r],
-                    );
-                }
-                got += n as u64;
-                bursts += 1;
-                self.process(&mut burst, &mut traces, &mut traced);
             }
             window.end_loop(got * nodes, bursts * nodes, &counters);
             if self.mailbox.has_request() {
                 self.serve(&mut traces);
+                // A held tail's traced slots pointed into the buffer just handed over.
+                traced.clear();
+                if let Output::Pairs(p) = &mut self.output {
+                    p.forget_traced();
+                }
             }
-            if got == 0 && producers_done {
+            if polled && got == 0 && producers_done && !holding {
                 break;
             }
             if self.abort.load(Ordering::Relaxed) {
+                if holding {
+                    self.free_held(&mut burst, &mut traces, &traced, held_sent);
+                }
                 break;
             }
         }
         window.finish(&counters);
         counters.end_tsc.store(rdtsc(), Ordering::Release);
         WorkerResult { traces, waits: std::mem::take(&mut self.waits) }
+    }
+
+    /// Whether interface-output holds a refused tail for a retry.
+    #[inline(always)]
+    fn holding(&self, burst: &Burst) -> bool {
+        match &self.output {
+            Output::Drop => false,
+            Output::Port(_) => !burst.is_empty(),
+            Output::Pairs(p) => p.holding(),
+        }
+    }
+
+    /// Retries the held tail once, or frees it when the run was told to
+    /// stop; returns whether a tail is still held. Only runs while stalled.
+    #[cold]
+    fn retry_or_free_held(
+        &mut self,
+        burst: &mut Burst,
+        traces: &mut [PacketTrace],
+        traced: &TracedInBurst,
+        held_sent: &mut usize,
+    ) -> bool {
+        if self.stop.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed) {
+            self.free_held(burst, traces, traced, *held_sent);
+            return false;
+        }
+        match &mut self.output {
+            Output::Drop => false,
+            Output::Port(txq) => {
+                *held_sent += interface_output::retry_held(txq, burst, &self.counters);
+                !burst.is_empty()
+            }
+            Output::Pairs(p) => p.retry_held(&self.counters),
+        }
+    }
+
+    #[cold]
+    fn free_held(&mut self, burst: &mut Burst, traces: &mut [PacketTrace], traced: &TracedInBurst, held_sent: usize) {
+        match &mut self.output {
+            Output::Drop => {}
+            Output::Port(_) => {
+                interface_output::drop_held(burst, &self.buffers, traces, traced, held_sent, &self.counters);
+            }
+            Output::Pairs(p) => p.drop_held(&self.buffers, traces, &self.counters),
+        }
     }
 
     /// A request of the control socket: swaps the trace buffer, or copies
@@ -179,19 +252,28 @@ impl WorkerLcore {
         self.mailbox.answer(reply);
     }
 
-    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) {
+    /// Runs the worker's nodes on a burst; returns how many packets
+    /// interface-output sent (what it holds, if anything, comes after them).
+    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) -> usize {
         #[cfg(feature = "fault-injection")]
         if let Some(fault) = self.fault.take() {
             fault.inject(burst, &self.counters);
             if burst.is_empty() {
-                return;
+                return 0;
             }
         }
         let t1 = handoffdemo_2(burst, traces, self.trace_capacity, traced, self.thread, &self.counters);
+        let (buffers, c, retry) = (&self.buffers, &self.counters, self.tx_retry);
         match &mut self.output {
-            Output::Drop => error_drop_and_drop(burst, &self.buffers, traces, traced, t1, &self.counters),
-            Output::Port(txq) => interface_output(txq, burst, &self.buffers, traces, traced, t1, &self.counters),
-            Output::Pairs(p) => interface_output_pairs(p, burst, &self.buffers, traces, traced, t1, &self.counters),
+            Output::Drop => {
+                error_drop_and_drop(burst, buffers, traces, traced, t1, c);
+                0
+            }
+            Output::Port(txq) => interface_output(txq, burst, buffers, traces, traced, t1, c, retry),
+            Output::Pairs(p) => {
+                interface_output_pairs(p, burst, buffers, traces, traced, t1, c, retry);
+                0
+            }
         }
     }
 }
