@@ -17,14 +17,14 @@ use crate::eal_args::{self, EalArgs};
 use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
 use crate::pipeline::topology::Topology;
-use crate::pipeline::{OutputChoice, Plan, TxRetryLimit};
+use crate::pipeline::{MacPlan, OutputChoice, Plan, TxRetryLimit};
 use crate::report::Section;
 
 /// The seed's packet-generator script, run when no input is named.
 pub const SEED_PG_SCRIPT: &str = include_str!("../dpdk-config/pg_input_script");
 
 /// Packets one rx lcore can trace (each costs a few hundred bytes, preallocated).
-pub const MAX_TRACE: u32 = 100_000;
+pub use crate::pipeline::live::MAX_LIVE_TRACE as MAX_TRACE;
 /// Longest `--duration`: a year (longer runs need no limit at all).
 pub const MAX_DURATION_SECS: f64 = 31_536_000.0;
 /// `--stats-interval` bounds: 10 lines a second at most, one an hour at least.
@@ -128,6 +128,15 @@ pub struct Cli {
     /// `A:B,C:D` (l2fwd-style: what A receives leaves by B)
     #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_choice)]
     pub output: OutputChoice,
+
+    /// Swap each frame's source and destination MAC before it leaves (testpmd's macswap mode)
+    #[arg(long, conflicts_with = "eth_peer")]
+    pub mac_swap: bool,
+
+    /// Frames leaving PORT (id or name) go to MAC, from PORT's own address (testpmd's
+    /// --eth-peer, mac mode); repeatable
+    #[arg(long, value_name = "PORT,MAC", value_parser = eth_peer)]
+    pub eth_peer: Vec<(String, [u8; 6])>,
 
     /// Rx lcores (dpdk-input + handoffdemo-1), e.g. 0 or 0,1
     #[arg(long, value_name = "LIST", default_value = "0")]
@@ -304,6 +313,41 @@ fn output_choice(s: &str) -> Result<OutputChoice, String> {
 /// Longest busy wait `--tx-retry` may spend on one burst (retries x delay): 1 s.
 pub const MAX_TX_RETRY_WAIT_US: u64 = 1_000_000;
 
+/// `PORT,MAC` (the port is checked against the devices later, before EAL starts).
+fn eth_peer(s: &str) -> Result<(String, [u8; 6]), String> {
+    let bad = || format!("'{s}' is not PORT,MAC (e.g. 0,02:00:00:00:00:01)");
+    let (port, mac) = s.split_once(',').ok_or_else(bad)?;
+    let mut out = [0u8; 6];
+    let mut parts = mac.split(':');
+    for b in out.iter_mut() {
+        let p = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    if port.is_empty() || parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok((port.to_string(), out))
+}
+
+/// `--mac-swap` or `--eth-peer`s, their ports checked against the devices.
+fn mac_plan(cli: &Cli, named: &NamedDevices) -> Result<Option<MacPlan>> {
+    if cli.mac_swap {
+        return Ok(Some(MacPlan::Swap));
+    }
+    if cli.eth_peer.is_empty() {
+        return Ok(None);
+    }
+    for (port, _) in &cli.eth_peer {
+        if port_named(port, named).is_none() {
+            return Err(flag_error(format!(
+                "--eth-peer {port},...: unknown port '{port}'; ports are: {}",
+                named.names.join(", ")
+            )));
+        }
+    }
+    Ok(Some(MacPlan::Peers(cli.eth_peer.clone())))
+}
+
 /// `N[,USECS]`: USECS defaults to testpmd's 1 us.
 fn tx_retry(s: &str) -> Result<TxRetryLimit, String> {
     let (n, us) = s.split_once(',').unwrap_or((s, "1"));
@@ -375,6 +419,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let named = devices::check(&eal)?;
     let output = resolve_output(&cli.output, &named)?;
     let tx_only = tx_only_port(&output, &named);
+    let mac_rewrite = mac_plan(&cli, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
     let backpressure =
         cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only.as_deref()));
@@ -405,6 +450,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             tx_retry: cli.tx_retry,
             symmetric: cli.symmetric,
             output,
+            mac_rewrite,
             tx_only,
             trace,
             trace_filter: cli.trace_filter.clone(),

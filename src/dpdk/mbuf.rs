@@ -255,6 +255,20 @@ impl Mbuf {
         (t.l2_len() as u16, t.l3_len() as u16, t.outer_l2_len() as u16, t.outer_l3_len() as u16)
     }
 
+    /// The Ethernet addresses (destination, then source: the frame's first
+    /// 12 bytes) to rewrite in place; None for a shorter first segment.
+    /// Only the first cache line of the data is touched.
+    #[inline(always)]
+    pub fn eth_addrs_mut(&mut self) -> Option<&mut [u8; 12]> {
+        if rx_fields(self.raw()).data_len < 12 {
+            return None;
+        }
+        // SAFETY: mtod points at data_len >= 12 initialised bytes of the
+        // first segment; `&mut self` means we own the mbuf exclusively (its
+        // reference count is ours: handoff never shares a packet's data).
+        unsafe { Some(&mut *(sys::handoff_pktmbuf_mtod(self.0.as_ptr()) as *mut [u8; 12])) }
+    }
+
     /// The first segment's packet bytes.
     #[inline(always)]
     pub fn data(&self) -> &[u8] {

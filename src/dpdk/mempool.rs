@@ -250,6 +250,18 @@ impl Buffers {
         handle.buffer_index()
     }
 
+    /// A fresh mbuf of pool `pool` holding a copy of `frame`, as if port
+    /// `port` had received it (tests and generators, not the fast path);
+    /// None when the pool is empty or the frame does not fit one mbuf.
+    pub fn alloc_frame(&self, pool: usize, frame: &[u8], port: u16) -> Option<super::mbuf::Mbuf> {
+        let raw = *self.raw_pools.get(pool)?;
+        let len = u16::try_from(frame.len()).ok()?;
+        // SAFETY: `raw` is a live pool of ours; `frame` is readable for `len` bytes.
+        let m = unsafe { sys::handoff_frame_alloc(raw, frame.as_ptr(), len, port) };
+        // SAFETY: a fresh mbuf nobody else holds becomes ours.
+        NonNull::new(m).map(|m| unsafe { super::mbuf::Mbuf::from_raw(m.as_ptr()) })
+    }
+
     pub(crate) fn raw_pools(&self) -> &[*mut sys::rte_mempool] {
         &self.raw_pools
     }

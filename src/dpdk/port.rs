@@ -257,6 +257,16 @@ impl Port {
         stats(self.info.id)
     }
 
+    /// The port's own MAC address (rte_eth_macaddr_get); zeros if it has none.
+    pub fn mac(&self) -> [u8; 6] {
+        let mut a = sys::rte_ether_addr::default();
+        // SAFETY: `a` is writable; an invalid port returns an error, not UB.
+        if unsafe { sys::rte_eth_macaddr_get(self.info.id, &mut a) } != 0 {
+            return [0; 6];
+        }
+        a.addr_bytes
+    }
+
     /// Stops the port (its queues stop receiving and sending).
     pub fn stop(&mut self) {
         if self.started {

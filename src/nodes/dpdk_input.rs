@@ -4,13 +4,13 @@
 
 use std::fmt::Write as _;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, RxQueue};
+use crate::dpdk::{rdtsc, RxQueue};
 use crate::ids::{ThreadId, TraceHandle};
 use crate::trace::decode::decode_headers;
 use crate::trace::text::{port_name, push_hexdump, FormatContext};
 
-use super::counters::LcoreCounters;
-use super::{Node, PacketTrace};
+use super::frame::Frame;
+use super::PacketTrace;
 
 /// Bytes of packet data kept per traced packet (VPP's dump shows 128).
 pub const TRACE_DATA_BYTES: usize = 128;
@@ -58,48 +58,40 @@ impl Snapshot {
     }
 }
 
-/// One dpdk-input call: up to `max` packets from `rxq` onto `burst`.
-/// Returns how many, and the TSC when they arrived (the next node's start).
-#[inline(always)]
-pub fn poll(rxq: &mut RxQueue, burst: &mut Burst, max: usize, counters: &LcoreCounters) -> (usize, u64) {
-    let t0 = rdtsc();
-    let n = rxq.rx_burst(burst, max);
-    let t1 = rdtsc();
-    counters.node(Node::DpdkInput, 1, n as u64, t1 - t0);
-    (n, t1)
-}
-
 /// What the tracer needs on an rx lcore.
 pub struct Tracer<'a> {
     pub thread: ThreadId,
-    /// Packets to trace from the start (`--trace N`).
-    pub limit: u32,
     /// Only packets this BPF program accepts are traced (`--trace-filter`).
     pub filter: Option<&'a pcap::BpfProgram>,
-    pub buffers: &'a Buffers,
     /// Trace index of `traces[0]` (earlier buffers went to the control socket).
     pub base: u32,
 }
 
-/// Marks and records the packets of `burst` the tracer picks, until its
-/// limit; returns how many it traced (they are the last of `traces`).
-pub fn trace(
-    burst: &mut Burst,
-    traces: &mut Vec<PacketTrace>,
-    tracer: &Tracer,
-    port: u16,
-    queue: u16,
-    tsc: u64,
-) -> usize {
-    let mut traced = 0;
-    for m in burst.as_mut_slice().iter_mut() {
-        if traces.len() >= tracer.limit as usize {
+/// dpdk-input: up to `max` packets from `rxq` onto the frame's burst (run
+/// it through `Frame::run`, which counts what arrived); the tracer, when
+/// given, marks and records those it picks, within dpdk-input's time.
+#[inline(always)]
+pub fn process(rxq: &mut RxQueue, f: &mut Frame, max: usize, tracer: Option<&Tracer>) {
+    let n = rxq.rx_burst(f.burst, max);
+    if let Some(tracer) = tracer {
+        if n > 0 && f.traces.len() < f.trace_limit {
+            trace(f, tracer, rxq.port(), rxq.queue());
+        }
+    }
+}
+
+/// Marks and records the packets of the frame's burst the tracer picks,
+/// until the frame's trace limit; notes them in the frame's traced list.
+fn trace(f: &mut Frame, tracer: &Tracer, port: u16, queue: u16) {
+    let tsc = rdtsc();
+    for (pos, m) in f.burst.as_mut_slice().iter_mut().enumerate() {
+        if f.traces.len() >= f.trace_limit {
             break;
         }
-        if tracer.filter.is_some_and(|f| !f.filter(m.data())) {
+        if tracer.filter.is_some_and(|flt| !flt.filter(m.data())) {
             continue;
         }
-        let handle = TraceHandle::new(tracer.thread, tracer.base.wrapping_add(traces.len() as u32));
+        let handle = TraceHandle::new(tracer.thread, tracer.base.wrapping_add(f.traces.len() as u32));
         m.set_trace(handle.raw());
         let (l2, l3, ol2, ol3) = m.header_lens();
         let data = m.data();
@@ -109,7 +101,7 @@ pub fn trace(
             trace_handle: handle.raw(),
             port,
             queue,
-            pool: tracer.buffers.pool_of_index(m.buffer_index()),
+            pool: f.buffers.pool_of_index(m.buffer_index()),
             refcnt: m.refcnt(),
             nb_segs: m.nb_segs(),
             pkt_len: m.pkt_len(),
@@ -129,10 +121,9 @@ pub fn trace(
             data: [0; TRACE_DATA_BYTES],
         };
         snap.data[..captured].copy_from_slice(&data[..captured]);
-        traces.push(PacketTrace::from_input(tsc, snap));
-        traced += 1;
+        f.traced.add(pos, f.traces.len());
+        f.traces.push(PacketTrace::from_input(tsc, snap));
     }
-    traced
 }
 
 /// RTE_MBUF_F_RX_* bits (rte_mbuf_core.h), named as VPP's dpdk plugin shows

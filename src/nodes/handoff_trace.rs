@@ -14,8 +14,8 @@ pub struct Trace {
     pub trace_index: u32,
 }
 
-impl Trace {
-    pub fn push_text(&self, out: &mut String) {
+impl super::TraceText for Trace {
+    fn push_text(&self, out: &mut String, _: &crate::trace::text::FormatContext) {
         let _ = write!(out, "HANDED-OFF: from thread {} trace index {}", self.from_thread, self.trace_index);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::dpdk::{rdtsc, Burst, RingProducer};
 use crate::ids::ThreadId;
 
-use super::counters::LcoreCounters;
+use super::frame::Frame;
 use super::flow_hash::worker_for;
 use super::ring_stats::RingStats;
 use super::{error_drop, handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
@@ -24,8 +24,8 @@ pub struct Trace {
     pub thread: u32,
 }
 
-impl Trace {
-    pub fn push_text(&self, out: &mut String) {
+impl super::TraceText for Trace {
+    fn push_text(&self, out: &mut String, _: &crate::trace::text::FormatContext) {
         let _ = write!(out, "HANDOFFDEMO: current thread {}", self.thread);
     }
 }
@@ -43,6 +43,8 @@ pub struct Handoff {
     pub stop: Arc<AtomicBool>,
     /// Per ring (same order as `rings`): enqueues, drops, burst stamps.
     ring_stats: Vec<Arc<RingStats>>,
+    /// When the burst being handed off arrived (the rings' burst stamp).
+    stamp: u64,
 }
 
 impl Handoff {
@@ -55,7 +57,7 @@ impl Handoff {
     ) -> Handoff {
         // Allocated here, before the loop.
         let per_worker = (0..rings.len()).map(|_| Burst::new()).collect();
-        Handoff { thread, rings, per_worker, backpressure, symmetric, stop, ring_stats: Vec::new() }
+        Handoff { thread, rings, per_worker, backpressure, symmetric, stop, ring_stats: Vec::new(), stamp: 0 }
     }
 
     /// Counts each ring's traffic and stamps its bursts (`show handoff`).
@@ -64,33 +66,25 @@ impl Handoff {
         self
     }
 
-    /// handoffdemo-1: hands every packet of `burst` to its worker's ring.
-    /// What a full ring refuses is freed and counted (VPP's
-    /// drop-on-congestion), or retried with backpressure. The last
-    /// `traced` packets of `traces` get this node's record.
-    pub fn run(
-        &mut self,
-        burst: &mut Burst,
-        traces: &mut [PacketTrace],
-        traced: usize,
-        t0: u64,
-        counters: &LcoreCounters,
-    ) {
-        let n = burst.len() as u64;
-        let first = traces.len() - traced;
-        for t in &mut traces[first..] {
-            t.push(t0, Node::HandoffDemo1, Record::HandoffDemo(Trace { thread: self.thread.0 }));
-        }
+    /// handoffdemo-1: hands every packet of the frame's burst to its
+    /// worker's ring. What a full ring refuses is freed and counted (VPP's
+    /// drop-on-congestion), or retried with backpressure. The traced
+    /// packets get this node's record.
+    #[inline]
+    pub fn process(&mut self, f: &mut Frame) {
+        let thread = self.thread.0;
+        f.trace_each(Node::HandoffDemo1, |_| Record::HandoffDemo(Trace { thread }));
+        self.stamp = f.clock();
         let (mut accepted, mut refused) = (0u64, 0u64);
-        let traced = &mut traces[first..];
+        let traced = (&mut f.traces[..], &*f.traced);
         if self.rings.len() == 1 {
-            let (a, r) = self.enqueue(0, burst, traced, t0);
+            let (a, r) = self.enqueue(0, f.burst, traced);
             accepted += a;
             refused += r;
         } else {
             let workers = self.rings.len();
             let mut per_worker = std::mem::take(&mut self.per_worker);
-            while let Some(m) = burst.pop_front() {
+            while let Some(m) = f.burst.pop_front() {
                 let w = worker_for(&m, workers, self.symmetric);
                 if let Err(m) = per_worker[w].push(m) {
                     drop(m); // cannot happen: a worker burst holds a whole rx burst
@@ -99,24 +93,23 @@ impl Handoff {
             }
             for (w, b) in per_worker.iter_mut().enumerate() {
                 if !b.is_empty() {
-                    let (a, r) = self.enqueue(w, b, traced, t0);
+                    let (a, r) = self.enqueue(w, b, (&mut f.traces[..], &*f.traced));
                     accepted += a;
                     refused += r;
                 }
             }
             self.per_worker = per_worker;
         }
-        counters.error(Reason::HandedOff, accepted);
+        f.counters.error(Reason::HandedOff, accepted);
         if refused > 0 {
-            counters.error(Reason::Congestion, refused);
+            f.counters.error(Reason::Congestion, refused);
         }
-        counters.node(Node::HandoffDemo1, 1, n, rdtsc() - t0);
     }
 
     /// Enqueues `b` to worker `w`; returns (accepted, refused-and-freed).
     /// A traced packet the ring refuses ends its trace with the drop.
     #[inline(always)]
-    fn enqueue(&mut self, w: usize, b: &mut Burst, traced: &mut [PacketTrace], t0: u64) -> (u64, u64) {
+    fn enqueue(&mut self, w: usize, b: &mut Burst, traced: (&mut [PacketTrace], &TracedInBurst)) -> (u64, u64) {
         let mut accepted = self.rings[w].enqueue(b) as u64;
         let mut stalls = 0u64;
         if self.backpressure {
@@ -127,12 +120,12 @@ impl Handoff {
                 accepted += self.rings[w].enqueue(b) as u64;
             }
         }
-        if !traced.is_empty() && !b.is_empty() {
+        if !traced.1.is_empty() && !b.is_empty() {
             end_traces_at_congestion(b, traced);
         }
         let refused = b.free_all() as u64;
         if let Some(s) = self.ring_stats.get(w) {
-            s.enqueued(accepted, refused, stalls, t0);
+            s.enqueued(accepted, refused, stalls, self.stamp);
         }
         (accepted, refused)
     }
@@ -141,10 +134,14 @@ impl Handoff {
 /// The traced packets of `refused` end their trace with a drop record
 /// (`handoffdemo-1: handoff queue congestion drops`). Rare path.
 #[cold]
-fn end_traces_at_congestion(refused: &Burst, traced: &mut [PacketTrace]) {
+fn end_traces_at_congestion(refused: &Burst, traced: (&mut [PacketTrace], &TracedInBurst)) {
+    let (traces, list) = traced;
     for m in refused.as_slice().iter().filter(|m| m.is_traced()) {
         let handle = m.trace_handle();
-        if let Some(t) = traced.iter_mut().find(|t| t.input().is_some_and(|(_, s)| s.trace_handle == handle)) {
+        let slot = list.iter().map(|(_, slot)| slot).find(|&slot| {
+            traces.get(slot).is_some_and(|t| t.input().is_some_and(|(_, s)| s.trace_handle == handle))
+        });
+        if let Some(t) = slot.and_then(|slot| traces.get_mut(slot)) {
             t.push(rdtsc(), Node::Drop, Record::Drop(error_drop::DropTrace { reason: Reason::Congestion }));
         }
     }
@@ -152,36 +149,27 @@ fn end_traces_at_congestion(refused: &Burst, traced: &mut [PacketTrace]) {
 
 /// handoffdemo-2 on a worker: continues the trace of traced packets (with
 /// handoff_trace's record first, as VPP does) and notes where they are in
-/// the burst for the nodes after it. Returns the TSC it ended at.
-pub fn handoffdemo_2(
-    burst: &mut Burst,
-    traces: &mut Vec<PacketTrace>,
-    capacity: usize,
-    traced: &mut TracedInBurst,
-    thread: ThreadId,
-    counters: &LcoreCounters,
-) -> u64 {
-    let n = burst.len() as u64;
-    let t0 = rdtsc();
-    traced.clear();
+/// the burst for the nodes after it.
+#[inline]
+pub fn second(f: &mut Frame, thread: ThreadId) {
+    f.traced.clear();
     // One check per burst when tracing is off.
-    if capacity > 0 {
-        for (i, m) in burst.as_mut_slice().iter_mut().enumerate() {
-            if !m.is_traced() {
-                continue;
-            }
-            let handle = m.trace_handle();
-            m.clear_trace();
-            if traces.len() >= capacity {
-                continue;
-            }
-            let mut t = handoff_trace::continue_trace(handle, t0);
-            t.push(t0, Node::HandoffDemo2, Record::HandoffDemo(Trace { thread: thread.0 }));
-            traced.add(i, traces.len());
-            traces.push(t);
-        }
+    if f.trace_limit == 0 {
+        return;
     }
-    let t1 = rdtsc();
-    counters.node(Node::HandoffDemo2, 1, n, t1 - t0);
-    t1
+    let t0 = f.clock();
+    for (i, m) in f.burst.as_mut_slice().iter_mut().enumerate() {
+        if !m.is_traced() {
+            continue;
+        }
+        let handle = m.trace_handle();
+        m.clear_trace();
+        if f.traces.len() >= f.trace_limit {
+            continue;
+        }
+        let mut t = handoff_trace::continue_trace(handle, t0);
+        t.push(t0, Node::HandoffDemo2, Record::HandoffDemo(Trace { thread: thread.0 }));
+        f.traced.add(i, f.traces.len());
+        f.traces.push(t);
+    }
 }

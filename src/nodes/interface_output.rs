@@ -6,10 +6,11 @@
 
 use std::fmt::Write as _;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, TxQueue};
+use crate::dpdk::{rdtsc, Burst, TxQueue};
 use crate::trace::text::{port_name, FormatContext};
 
-use super::counters::{bump, LcoreCounters, MAX_PAIR_PORTS};
+use super::counters::{bump, MAX_PAIR_PORTS};
+use super::frame::Frame;
 use super::{Node, PacketTrace, Reason, Record, TracedInBurst};
 
 /// The counter of packets the tx queue refused.
@@ -40,60 +41,98 @@ pub struct Trace {
     pub queue: u16,
 }
 
-impl Trace {
-    pub fn push_text(&self, out: &mut String, ctx: &FormatContext) {
+impl super::TraceText for Trace {
+    fn push_text(&self, out: &mut String, ctx: &FormatContext) {
         let _ = write!(out, "{} tx queue {}", port_name(ctx, self.port), self.queue);
     }
 }
 
-/// Transmits `burst`; returns how many packets the queue took. With
-/// `TxRetry::Hold` the refused tail stays in `burst` (positions from the
-/// returned count on, for the traced ones); otherwise `burst` ends empty.
-#[allow(clippy::too_many_arguments)]
-pub fn interface_output(
-    txq: &mut TxQueue,
-    burst: &mut Burst,
-    buffers: &Buffers,
-    traces: &mut [PacketTrace],
-    traced: &TracedInBurst,
-    t1: u64,
-    counters: &LcoreCounters,
+/// interface-output on one tx queue. With `TxRetry::Hold` a refused tail
+/// stays in the frame's burst, and `sent` says how many of the burst's first
+/// packets went before it (the traced ones' positions count from there).
+pub struct TxOutput {
+    txq: TxQueue,
     retry: TxRetry,
-) -> usize {
-    let n = burst.len() as u64;
-    for (_, slot) in traced.iter() {
-        traces[slot].push(t1, Node::InterfaceOutput, Record::Output(Trace { port: txq.port(), queue: txq.queue() }));
+    sent: usize,
+}
+
+impl TxOutput {
+    pub fn new(txq: TxQueue, retry: TxRetry) -> TxOutput {
+        TxOutput { txq, retry, sent: 0 }
     }
-    let mut sent = txq.tx_burst(burst);
-    if !burst.is_empty() {
-        counters.error(Reason::TxStalls, 1);
+
+    /// The port it transmits on.
+    pub fn port(&self) -> u16 {
+        self.txq.port()
+    }
+
+    /// interface-output: transmits the frame's burst.
+    #[inline]
+    pub fn process(&mut self, f: &mut Frame) {
+        f.run(Node::InterfaceOutput, |f| self.sent = send(&mut self.txq, self.retry, f));
+    }
+
+    /// Packets of the last burst the queue took (the held tail comes after them).
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Retries a held tail (the frame's burst) once; returns whether some
+    /// is still held. A call of no new vectors.
+    #[cold]
+    pub fn retry_held(&mut self, f: &mut Frame) -> bool {
+        f.rerun(Node::InterfaceOutput, |f| {
+            let sent = self.txq.tx_burst(f.burst);
+            bump(&f.counters.transmitted, sent as u64);
+            f.counters.error(Reason::TxRetries, 1);
+            self.sent += sent;
+        });
+        !f.burst.is_empty()
+    }
+
+    /// Frees a held tail when the run stops (`tx held at stop drops`); the
+    /// traced packets in it end their trace with the drop. Returns how many.
+    #[cold]
+    pub fn drop_held(&mut self, f: &mut Frame) -> u64 {
+        drop_tail(f, self.sent, Reason::TxHeldAtStop)
+    }
+}
+
+/// Transmits the frame's burst; returns how many packets the queue took.
+/// With `TxRetry::Hold` the refused tail stays in the burst; otherwise the
+/// burst ends empty.
+#[inline(always)]
+fn send(txq: &mut TxQueue, retry: TxRetry, f: &mut Frame) -> usize {
+    let (port, queue) = (txq.port(), txq.queue());
+    f.trace_each(Node::InterfaceOutput, |_| Record::Output(Trace { port, queue }));
+    let mut sent = txq.tx_burst(f.burst);
+    if !f.burst.is_empty() {
+        f.counters.error(Reason::TxStalls, 1);
         match retry {
             TxRetry::Drop => {}
             TxRetry::Bounded { retries, delay_cycles } => {
-                sent += retry_bounded(txq, burst, retries, delay_cycles, counters);
+                sent += retry_bounded(txq, f, retries, delay_cycles);
             }
             TxRetry::Hold => {
-                bump(&counters.transmitted, sent as u64);
-                counters.node(Node::InterfaceOutput, 1, n, rdtsc() - t1);
+                bump(&f.counters.transmitted, sent as u64);
                 return sent;
             }
         }
     }
-    bump(&counters.transmitted, sent as u64);
-    if !burst.is_empty() {
-        drop_tail(burst, buffers, traces, traced, sent, Reason::TxRefused, counters);
+    bump(&f.counters.transmitted, sent as u64);
+    if !f.burst.is_empty() {
+        drop_tail(f, sent, Reason::TxRefused);
     }
-    counters.node(Node::InterfaceOutput, 1, n, rdtsc() - t1);
     sent
 }
 
 /// testpmd's burst tx retry: up to `retries` more tx calls, each after a
 /// busy wait of `delay_cycles`. Rare path: only after a partial send.
 #[cold]
-fn retry_bounded(txq: &mut TxQueue, burst: &mut Burst, retries: u32, delay_cycles: u64, c: &LcoreCounters) -> usize {
+fn retry_bounded(txq: &mut TxQueue, f: &mut Frame, retries: u32, delay_cycles: u64) -> usize {
     let mut sent = 0;
     let mut tries = 0u64;
-    while !burst.is_empty() && tries < u64::from(retries) {
+    while !f.burst.is_empty() && tries < u64::from(retries) {
         if delay_cycles > 0 {
             let until = rdtsc().wrapping_add(delay_cycles);
             while rdtsc() < until {
@@ -101,59 +140,25 @@ fn retry_bounded(txq: &mut TxQueue, burst: &mut Burst, retries: u32, delay_cycle
             }
         }
         tries += 1;
-        sent += txq.tx_burst(burst);
+        sent += txq.tx_burst(f.burst);
     }
-    c.error(Reason::TxRetries, tries);
+    f.counters.error(Reason::TxRetries, tries);
     // Each retry is a call of no new vectors (its clocks are in the first call's).
-    c.node(Node::InterfaceOutput, tries, 0, 0);
+    f.more_calls(Node::InterfaceOutput, tries);
     sent
 }
 
-/// Retries a held tail once (backpressure); returns how many the queue
-/// took now. A retry counts as an interface-output call of no new vectors.
+/// Frees what is left of the frame's burst and counts it under `reason`;
+/// its traced packets (at or past `sent`) end their trace with a drop
+/// record naming it.
 #[inline]
-pub fn retry_held(txq: &mut TxQueue, burst: &mut Burst, counters: &LcoreCounters) -> usize {
-    let t0 = rdtsc();
-    let sent = txq.tx_burst(burst);
-    bump(&counters.transmitted, sent as u64);
-    counters.error(Reason::TxRetries, 1);
-    counters.node(Node::InterfaceOutput, 1, 0, rdtsc() - t0);
-    sent
-}
-
-/// Frees a held tail when the run stops, counted as `tx held at stop drops`;
-/// `sent` is how many of the burst's first packets the queue took, so the
-/// traced packets at or past it end their trace with the drop.
-#[cold]
-pub fn drop_held(
-    burst: &mut Burst,
-    buffers: &Buffers,
-    traces: &mut [PacketTrace],
-    traced: &TracedInBurst,
-    sent: usize,
-    counters: &LcoreCounters,
-) -> u64 {
-    drop_tail(burst, buffers, traces, traced, sent, Reason::TxHeldAtStop, counters)
-}
-
-/// Frees what is left of a burst and counts it under `reason`; its traced
-/// packets (at or past `sent`) end their trace with a drop record naming it.
-#[inline]
-fn drop_tail(
-    burst: &mut Burst,
-    buffers: &Buffers,
-    traces: &mut [PacketTrace],
-    traced: &TracedInBurst,
-    sent: usize,
-    reason: Reason,
-    counters: &LcoreCounters,
-) -> u64 {
-    if !traced.is_empty() {
-        end_traces_at_tx(traces, traced, sent, reason);
+fn drop_tail(f: &mut Frame, sent: usize, reason: Reason) -> u64 {
+    if !f.traced.is_empty() {
+        end_traces_at_tx(f.traces, f.traced, sent, reason);
     }
-    let freed = buffers.free_burst(burst) as u64;
+    let freed = f.buffers.free_burst(f.burst) as u64;
     if freed > 0 {
-        counters.error(reason, freed);
+        f.counters.error(reason, freed);
     }
     freed
 }
@@ -164,37 +169,46 @@ fn drop_tail(
 fn end_traces_at_tx(traces: &mut [PacketTrace], traced: &TracedInBurst, sent: usize, reason: Reason) {
     let t = rdtsc();
     for (_, slot) in traced.iter().filter(|(pos, _)| *pos >= sent) {
-        traces[slot].push(t, Node::Drop, Record::Drop(super::error_drop::DropTrace { reason }));
+        if let Some(trace) = traces.get_mut(slot) {
+            trace.push(t, Node::Drop, Record::Drop(super::error_drop::DropTrace { reason }));
+        }
     }
 }
 
 /// `--output A:B,...` (l2fwd-style): each packet leaves by the partner of
 /// the port it came in on. Made before the loop: a burst and a traced-packet
-/// list per rx port, so sorting a burst allocates nothing.
+/// list per rx port, and one for unpaired ports, so sorting a burst
+/// allocates and zero-fills nothing.
 pub struct PairOutput {
-    /// Per rx port id: the tx queue of its partner, if it has one.
-    by_rx_port: Vec<Option<TxQueue>>,
+    /// Per rx port id: interface-output on its partner's tx queue, if it has one.
+    by_rx_port: Vec<Option<TxOutput>>,
     split: Vec<Burst>,
     traced: Vec<TracedInBurst>,
-    /// Per rx port: how many of `split`'s first packets were sent before
-    /// the rest was held (backpressure), for the traced ones' positions.
-    sent: Vec<usize>,
+    /// Packets of ports without a partner (error-drop -> drop).
+    unpaired: Burst,
+    unpaired_traced: TracedInBurst,
     /// Some part is held for a retry.
     holding: bool,
 }
 
 impl PairOutput {
-    /// `by_rx_port[p]` is the tx queue of port p's partner (ids at most MAX_PAIR_PORTS).
-    pub fn new(mut by_rx_port: Vec<Option<TxQueue>>) -> PairOutput {
+    /// `by_rx_port[p]` is the tx queue of port p's partner (ids below MAX_PAIR_PORTS).
+    pub fn new(mut by_rx_port: Vec<Option<TxQueue>>, retry: TxRetry) -> PairOutput {
         by_rx_port.truncate(MAX_PAIR_PORTS);
         let n = by_rx_port.len();
         PairOutput {
-            by_rx_port,
+            by_rx_port: by_rx_port.into_iter().map(|q| q.map(|q| TxOutput::new(q, retry))).collect(),
             split: (0..n).map(|_| Burst::new()).collect(),
             traced: (0..n).map(|_| TracedInBurst::default()).collect(),
-            sent: vec![0; n],
+            unpaired: Burst::new(),
+            unpaired_traced: TracedInBurst::default(),
             holding: false,
         }
+    }
+
+    /// Per rx port id, the port its packets leave by.
+    pub fn tx_ports(&self) -> Vec<Option<u16>> {
+        self.by_rx_port.iter().map(|o| o.as_ref().map(TxOutput::port)).collect()
     }
 
     /// Whether a refused part is held for a retry (then no new burst may come).
@@ -210,17 +224,83 @@ impl PairOutput {
         }
     }
 
-    /// Retries every held part once; returns whether some part is still held.
-    pub fn retry_held(&mut self, counters: &LcoreCounters) -> bool {
+    /// interface-output for port pairs: sorts the frame's burst by rx port,
+    /// then runs interface-output on each part (a call each, on the frame's
+    /// clock). A packet of a port without partner goes to error-drop ->
+    /// drop (`completed packets`). With `TxRetry::Hold` a refused part
+    /// stays here (see `holding`).
+    #[inline]
+    pub fn process(&mut self, f: &mut Frame) {
+        self.split_by_rx_port(f);
         let mut holding = false;
         for port in 0..self.split.len() {
             if self.split[port].is_empty() {
                 continue;
             }
-            let Some(txq) = self.by_rx_port[port].as_mut() else { continue };
-            let sent = retry_held(txq, &mut self.split[port], counters);
-            self.sent[port] += sent;
-            bump(&counters.pair_sent[port], sent as u64);
+            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let n = self.split[port].len() as u64;
+            f.on_part((&mut self.split[port], &mut self.traced[port]), |f| out.process(f));
+            let sent = out.sent() as u64;
+            bump(&f.counters.pair_sent[port], sent);
+            let held = self.split[port].len() as u64;
+            holding |= held > 0;
+            if n > sent + held {
+                bump(&f.counters.pair_refused[port], n - sent - held);
+            }
+        }
+        self.holding = holding;
+        if !self.unpaired.is_empty() {
+            f.on_part((&mut self.unpaired, &mut self.unpaired_traced), super::error_drop::process);
+        }
+    }
+
+    /// Moves each packet of the frame's burst to its rx port's part (or the
+    /// unpaired one), with its traced mark.
+    #[inline(always)]
+    fn split_by_rx_port(&mut self, f: &mut Frame) {
+        for t in self.traced.iter_mut() {
+            t.clear();
+        }
+        self.unpaired_traced.clear();
+        let mut marks = f.traced.iter().peekable();
+        let mut pos = 0;
+        while let Some(m) = f.burst.pop_front() {
+            let port = usize::from(m.port());
+            let traced_slot = match marks.peek() {
+                Some(&(p, slot)) if p == pos => {
+                    marks.next();
+                    Some(slot)
+                }
+                _ => None,
+            };
+            pos += 1;
+            let (dest, list) = match self.by_rx_port.get(port).and_then(|q| q.as_ref()) {
+                Some(_) => (&mut self.split[port], &mut self.traced[port]),
+                None => (&mut self.unpaired, &mut self.unpaired_traced),
+            };
+            if let Some(slot) = traced_slot {
+                list.add(dest.len(), slot);
+            }
+            if let Err(m) = dest.push(m) {
+                drop(m); // cannot happen: each part has room for a whole burst
+            }
+        }
+    }
+
+    /// Retries every held part once; returns whether some part is still held.
+    #[cold]
+    pub fn retry_held(&mut self, f: &mut Frame) -> bool {
+        let mut holding = false;
+        for port in 0..self.split.len() {
+            if self.split[port].is_empty() {
+                continue;
+            }
+            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let before = out.sent();
+            f.on_part((&mut self.split[port], &mut self.traced[port]), |f| {
+                out.retry_held(f);
+            });
+            bump(&f.counters.pair_sent[port], (out.sent() - before) as u64);
             holding |= !self.split[port].is_empty();
         }
         self.holding = holding;
@@ -228,79 +308,17 @@ impl PairOutput {
     }
 
     /// Frees every held part when the run stops (`tx held at stop drops`).
-    pub fn drop_held(&mut self, buffers: &Buffers, traces: &mut [PacketTrace], counters: &LcoreCounters) {
+    #[cold]
+    pub fn drop_held(&mut self, f: &mut Frame) {
         for port in 0..self.split.len() {
-            if !self.split[port].is_empty() {
-                let freed =
-                    drop_held(&mut self.split[port], buffers, traces, &self.traced[port], self.sent[port], counters);
-                bump(&counters.pair_refused[port], freed);
+            if self.split[port].is_empty() {
+                continue;
             }
+            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let mut freed = 0;
+            f.on_part((&mut self.split[port], &mut self.traced[port]), |f| freed = out.drop_held(f));
+            bump(&f.counters.pair_refused[port], freed);
         }
         self.holding = false;
-    }
-}
-
-/// interface-output for port pairs: sorts the burst by rx port, then sends
-/// each part on its partner's tx queue. A packet of a port without partner
-/// goes to error-drop -> drop (`completed packets`). With `TxRetry::Hold` a
-/// refused part stays in `out` (see `PairOutput::holding`).
-#[allow(clippy::too_many_arguments)]
-pub fn interface_output_pairs(
-    out: &mut PairOutput,
-    burst: &mut Burst,
-    buffers: &Buffers,
-    traces: &mut [PacketTrace],
-    traced: &TracedInBurst,
-    t1: u64,
-    counters: &LcoreCounters,
-    retry: TxRetry,
-) {
-    for t in out.traced.iter_mut() {
-        t.clear();
-    }
-    let mut marks = traced.iter().peekable();
-    let mut pos = 0;
-    let mut unpaired = Burst::new();
-    let mut unpaired_traced = TracedInBurst::default();
-    while let Some(m) = burst.pop_front() {
-        let port = usize::from(m.port());
-        let traced_slot = match marks.peek() {
-            Some(&(p, slot)) if p == pos => {
-                marks.next();
-                Some(slot)
-            }
-            _ => None,
-        };
-        pos += 1;
-        let (dest, list) = match out.by_rx_port.get(port).and_then(|q| q.as_ref()) {
-            Some(_) => (&mut out.split[port], &mut out.traced[port]),
-            None => (&mut unpaired, &mut unpaired_traced),
-        };
-        if let Some(slot) = traced_slot {
-            list.add(dest.len(), slot);
-        }
-        if let Err(m) = dest.push(m) {
-            drop(m); // cannot happen: each part has room for a whole burst
-        }
-    }
-    let mut holding = false;
-    for port in 0..out.split.len() {
-        if out.split[port].is_empty() {
-            continue;
-        }
-        let Some(txq) = out.by_rx_port[port].as_mut() else { continue };
-        let n = out.split[port].len() as u64;
-        let sent = interface_output(txq, &mut out.split[port], buffers, traces, &out.traced[port], t1, counters, retry);
-        out.sent[port] = sent;
-        bump(&counters.pair_sent[port], sent as u64);
-        let held = out.split[port].len() as u64;
-        holding |= held > 0;
-        if n > sent as u64 + held {
-            bump(&counters.pair_refused[port], n - sent as u64 - held);
-        }
-    }
-    out.holding = holding;
-    if !unpaired.is_empty() {
-        super::error_drop::error_drop_and_drop(&mut unpaired, buffers, traces, &unpaired_traced, t1, counters);
     }
 }

@@ -7,13 +7,16 @@
 //! ring -> `handoff_trace` + `handoffdemo` (2, on a worker) -> `error_drop`
 //! (error-drop, drop) or `interface_output`.
 
+pub mod chain;
 pub mod counters;
 pub mod dpdk_input;
 pub mod error_drop;
 pub mod flow_hash;
+pub mod frame;
 pub mod handoff_trace;
 pub mod handoffdemo;
 pub mod interface_output;
+pub mod mac_rewrite;
 pub mod ring_stats;
 
 use serde::Serialize;
@@ -21,47 +24,75 @@ use serde::Serialize;
 use crate::dpdk::MAX_BURST;
 use crate::trace::text::{port_name, FormatContext, PacketFields, TracePacketText, TraceRecordText};
 
-/// Every node a packet can visit. The discriminant indexes per-lcore counter arrays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[repr(u8)]
-pub enum Node {
-    DpdkInput = 0,
-    HandoffDemo1,
-    HandoffTrace,
-    HandoffDemo2,
-    ErrorDrop,
-    Drop,
-    InterfaceOutput,
+/// A small trace record's text, as VPP's `show trace` prints it.
+pub trait TraceText {
+    fn push_text(&self, out: &mut String, ctx: &FormatContext);
 }
 
-impl Node {
-    pub const COUNT: usize = 7;
-    pub const ALL: [Node; Node::COUNT] = [
-        Node::DpdkInput,
-        Node::HandoffDemo1,
-        Node::HandoffTrace,
-        Node::HandoffDemo2,
-        Node::ErrorDrop,
-        Node::Drop,
-        Node::InterfaceOutput,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Node::DpdkInput => "dpdk-input",
-            Node::HandoffDemo1 => "handoffdemo-1",
-            Node::HandoffTrace => "handoff_trace",
-            Node::HandoffDemo2 => "handoffdemo-2",
-            Node::ErrorDrop => "error-drop",
-            Node::Drop => "drop",
-            Node::InterfaceOutput => "interface-output",
+/// The node table, written once: per node its variant, VPP name, kind, and
+/// the trace record it adds (if it has a kind of its own). `Node`, its
+/// count, list and names, and `Record` with its text follow from it.
+macro_rules! nodes {
+    ($( $node:ident $name:literal $kind:ident $(=> $rec:ident($ty:ty))? ;)*) => {
+        /// Every node a packet can visit. The discriminant indexes per-lcore counter arrays.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[repr(u8)]
+        pub enum Node {
+            $($node,)*
         }
-    }
 
-    /// Input nodes poll; the rest are dispatched with vectors ("active").
-    pub fn is_input(self) -> bool {
-        matches!(self, Node::DpdkInput)
-    }
+        impl Node {
+            pub const COUNT: usize = [$(Node::$node,)*].len();
+            pub const ALL: [Node; Node::COUNT] = [$(Node::$node,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Node::$node => $name,)*
+                }
+            }
+
+            /// Input nodes poll; the rest are dispatched with vectors ("active").
+            #[inline(always)]
+            pub const fn is_input(self) -> bool {
+                match self {
+                    $(Node::$node => matches!(NodeKind::$kind, NodeKind::Input),)*
+                }
+            }
+        }
+
+        /// A trace record of a node after dpdk-input (whose snapshot is large and
+        /// kept once per packet, see `PacketTrace`). Small and `Copy`: records are
+        /// filled on the fast path into preallocated buffers.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Record {
+            $($($rec($ty),)?)*
+        }
+
+        impl Record {
+            fn push_text(&self, out: &mut String, ctx: &FormatContext) {
+                match self {
+                    $($(Record::$rec(t) => TraceText::push_text(t, out, ctx),)?)*
+                }
+            }
+        }
+    };
+}
+
+/// Whether a node polls (input) or is dispatched with vectors (internal).
+pub enum NodeKind {
+    Input,
+    Internal,
+}
+
+nodes! {
+    DpdkInput       "dpdk-input"       Input;
+    HandoffDemo1    "handoffdemo-1"    Internal => HandoffDemo(handoffdemo::Trace);
+    HandoffTrace    "handoff_trace"    Internal => HandedOff(handoff_trace::Trace);
+    HandoffDemo2    "handoffdemo-2"    Internal;
+    MacRewrite      "mac-rewrite"      Internal => MacRewrite(mac_rewrite::Trace);
+    ErrorDrop       "error-drop"       Internal => ErrorDrop(error_drop::ErrorDropTrace);
+    Drop            "drop"             Internal => Drop(error_drop::DropTrace);
+    InterfaceOutput "interface-output" Internal => Output(interface_output::Trace);
 }
 
 /// A node's state in `show runtime`, as VPP names it.
@@ -85,10 +116,6 @@ impl NodeState {
         }
     }
 }
-
-/// The nodes an rx lcore runs, and a worker lcore.
-pub const RX_NODES: &[Node] = &[Node::DpdkInput, Node::HandoffDemo1];
-pub const WORKER_NODES: &[Node] = &[Node::HandoffDemo2, Node::ErrorDrop, Node::Drop, Node::InterfaceOutput];
 
 /// Error (and info) counters, each owned by the node VPP reports it under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -147,30 +174,6 @@ impl Reason {
     /// Whether packets counted here have left the pipeline as drops.
     pub fn is_drop(self) -> bool {
         !matches!(self, Reason::HandedOff | Reason::TxStalls | Reason::TxRetries)
-    }
-}
-
-/// A trace record of a node after dpdk-input (whose snapshot is large and
-/// kept once per packet, see `PacketTrace`). Small and `Copy`: records are
-/// filled on the fast path into preallocated buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Record {
-    HandoffDemo(handoffdemo::Trace),
-    HandedOff(handoff_trace::Trace),
-    ErrorDrop(error_drop::ErrorDropTrace),
-    Drop(error_drop::DropTrace),
-    Output(interface_output::Trace),
-}
-
-impl Record {
-    fn push_text(&self, out: &mut String, ctx: &FormatContext) {
-        match self {
-            Record::HandoffDemo(t) => t.push_text(out),
-            Record::HandedOff(t) => t.push_text(out),
-            Record::ErrorDrop(t) => t.push_text(out, ctx),
-            Record::Drop(t) => t.push_text(out),
-            Record::Output(t) => t.push_text(out, ctx),
-        }
     }
 }
 
@@ -386,7 +389,8 @@ mod tests {
 
     #[test]
     fn a_traced_packet_stays_small() {
-        assert!(std::mem::size_of::<PacketTrace>() <= 400, "{}", std::mem::size_of::<PacketTrace>());
+        // mac-rewrite's record (old and new addresses, 24 bytes) sets a record's size.
+        assert!(std::mem::size_of::<PacketTrace>() <= 512, "{}", std::mem::size_of::<PacketTrace>());
     }
 
     #[test]

@@ -13,14 +13,17 @@ use crate::dpdk::{self, DpdkError, Eal, LcoreEnd, LcoreJob};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::handoffdemo::Handoff;
 
-use crate::nodes::interface_output::PairOutput;
+use crate::nodes::chain::{ErrorDrop, Step, WorkerChain};
+use crate::nodes::interface_output::{PairOutput, TxOutput, TxRetry};
+use crate::nodes::mac_rewrite::{MacRewrite, TxPorts};
 use crate::nodes::ring_stats::{self, RingStats};
+use crate::nodes::Node;
 
 use super::live::Mailbox;
 use super::rx::{RxLcore, RxResult};
 use super::setup::Setup;
 use super::topology::RingId;
-use super::worker::{Output, WorkerLcore, WorkerResult};
+use super::worker::{WorkerLcore, WorkerResult};
 use super::Plan;
 
 /// What thread 0 and the lcores share.
@@ -68,6 +71,8 @@ pub struct Launched {
     pub workers: Vec<LcoreJob<WorkerResult>>,
     /// The lcore that could not start, if one could not.
     pub error: Option<DpdkError>,
+    /// The nodes each worker's chain runs, in order.
+    pub worker_nodes: Vec<Node>,
 }
 
 pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Result<Launched> {
@@ -88,17 +93,17 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
     let rx_counters = shared.rx_counters(plan).to_vec();
     let tsc_hz = eal.tsc_hz();
-    let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None };
+    let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None, worker_nodes: Vec::new() };
 
     for (thread, rings) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)) {
         let w = thread.id.0 as usize - n_rx - 1;
-        let output = output_of(setup, w as u16);
+        let chain = WorkerChain::new(thread.id, steps_of(plan, setup, w as u16, plan.tx_retry_policy(tsc_hz)));
+        launched.worker_nodes = chain.nodes();
         let job = WorkerLcore {
             thread: thread.id,
             rings,
             producers: rx_counters.clone(),
-            output,
-            tx_retry: plan.tx_retry_policy(tsc_hz),
+            chain,
             buffers: setup.buffers.clone(),
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
@@ -161,22 +166,34 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     Ok(launched)
 }
 
-/// Worker `w`'s output: drop, its tx queue on the output port, or its tx
-/// queue on each pair's tx port, by rx port.
-fn output_of(setup: &Setup, w: u16) -> Output {
+/// Worker `w`'s steps after handoffdemo-2: mac-rewrite if asked for, then
+/// its output: drop, its tx queue on the output port, or its tx queue on
+/// each pair's tx port, by rx port.
+fn steps_of(plan: &Plan, setup: &Setup, w: u16, retry: TxRetry) -> Vec<Step> {
     let txq = |id: u16| setup.ports.iter().find(|p| p.info().id == id).expect("the output port is set up").tx_queue(w);
-    if let Some(id) = setup.output_port {
-        return Output::Port(txq(id));
+    let output = if let Some(id) = setup.output_port {
+        Step::Tx(TxOutput::new(txq(id), retry))
+    } else if setup.output_pairs.is_empty() {
+        Step::ErrorDrop(ErrorDrop)
+    } else {
+        let max_rx = setup.output_pairs.iter().map(|&(rx, _)| usize::from(rx)).max().unwrap_or(0);
+        let mut by_rx: Vec<Option<crate::dpdk::TxQueue>> = (0..=max_rx).map(|_| None).collect();
+        for &(rx, tx) in &setup.output_pairs {
+            by_rx[usize::from(rx)] = Some(txq(tx));
+        }
+        Step::Pairs(Box::new(PairOutput::new(by_rx, retry)))
+    };
+    let mut steps = Vec::new();
+    if let Some(mode) = plan.mac_rewrite.as_ref().map(|m| m.mode(&setup.ports)) {
+        let tx = match &output {
+            Step::Tx(t) => TxPorts::One(t.port()),
+            Step::Pairs(p) => TxPorts::ByRx(p.tx_ports()),
+            _ => TxPorts::None,
+        };
+        steps.push(Step::MacRewrite(MacRewrite::new(mode, tx)));
     }
-    if setup.output_pairs.is_empty() {
-        return Output::Drop;
-    }
-    let max_rx = setup.output_pairs.iter().map(|&(rx, _)| usize::from(rx)).max().unwrap_or(0);
-    let mut by_rx: Vec<Option<crate::dpdk::TxQueue>> = (0..=max_rx).map(|_| None).collect();
-    for &(rx, tx) in &setup.output_pairs {
-        by_rx[usize::from(rx)] = Some(txq(tx));
-    }
-    Output::Pairs(PairOutput::new(by_rx))
+    steps.push(output);
+    steps
 }
 
 /// A warning when the polling lcores (rx and workers, which never sleep)

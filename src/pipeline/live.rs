@@ -23,7 +23,8 @@ use crate::nodes::PacketTrace;
 
 use super::topology::{RingId, Topology};
 
-/// Most packets `trace add` arms each rx lcore for (as `--trace`).
+/// Most packets one rx lcore can trace, from the start (`--trace`) or
+/// armed live (`trace add`); each costs a few hundred bytes, preallocated.
 pub const MAX_LIVE_TRACE: u32 = 100_000;
 
 /// Most traces held per thread, for `show trace` and the end-of-run

@@ -25,6 +25,7 @@ use crate::dpdk::runtime_files::{self, RuntimeFiles};
 use crate::dpdk::{self, Eal};
 use crate::eal_args::EalArgs;
 use crate::nodes::interface_output::TxRetry;
+use crate::nodes::mac_rewrite::{MacMode, PeerRewrite};
 use facts::{RingFacts, RunFacts, ThreadFacts};
 use live::{LiveHook, LiveView};
 use supervise::{Limits, StopReason};
@@ -59,6 +60,8 @@ pub struct Plan {
     pub tx_retry: Option<TxRetryLimit>,
     pub symmetric: bool,
     pub output: OutputChoice,
+    /// `--mac-swap` / `--eth-peer`: mac-rewrite in the workers' chain.
+    pub mac_rewrite: Option<MacPlan>,
     /// The device `--output` names when it only transmits (not polled): a
     /// live port while other ports receive.
     pub tx_only: Option<String>,
@@ -80,6 +83,30 @@ pub struct Plan {
     pub max_pkt_len: Option<u32>,
     /// Finite inputs by vdev name: each rx queue's pcap file and its packets.
     pub finite_inputs: BTreeMap<String, Vec<FiniteInput>>,
+}
+
+/// What mac-rewrite does: `--mac-swap`, or `--eth-peer PORT,MAC`s (ports
+/// by id or name, checked before EAL starts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MacPlan {
+    Swap,
+    Peers(Vec<(String, [u8; 6])>),
+}
+
+impl MacPlan {
+    /// The node's mode once the ports are up (each peer's source is its port's own MAC).
+    pub fn mode(&self, ports: &[dpdk::Port]) -> MacMode {
+        let MacPlan::Peers(peers) = self else { return MacMode::Swap };
+        let mut by_tx = vec![None; crate::nodes::counters::MAX_PAIR_PORTS];
+        for (spec, mac) in peers {
+            let id = spec.parse::<u16>().ok();
+            let port = ports.iter().find(|p| Some(p.info().id) == id || p.info().name == *spec);
+            if let Some((p, slot)) = port.and_then(|p| by_tx.get_mut(usize::from(p.info().id)).map(|s| (p, s))) {
+                *slot = Some(PeerRewrite { src: p.mac(), dst: *mac });
+            }
+        }
+        MacMode::Peers(by_tx)
+    }
 }
 
 /// `--tx-retry N[,USECS]`: testpmd's burst tx retry (64 retries 1 us apart by default there).
@@ -146,6 +173,8 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let started = std::time::Instant::now();
     let expected = expected_packets(&setup);
     let launched = launch::launch(eal, plan, &mut setup, &shared)?;
+    // The workers' nodes are those of the chain they run.
+    let plan = &Plan { topology: plan.topology.clone().with_worker_nodes(&launched.worker_nodes), ..plan.clone() };
     // Dropped before `launched`: a panic on thread 0 stops the lcores before their jobs wait for them.
     let _stop_on_unwind = StopOnUnwind(&shared);
     telemetry::register(eal, &plan.topology, &shared.counters, &setup.ports);

@@ -8,8 +8,12 @@ use crate::dpdk::{rdtsc, Buffers, Burst, RxQueue};
 use crate::ids::ThreadId;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
 use crate::nodes::dpdk_input::{self, Tracer};
+use crate::nodes::frame::{Frame, FrameParts};
 use crate::nodes::handoffdemo::Handoff;
-use crate::nodes::PacketTrace;
+use crate::nodes::{Node, PacketTrace, TracedInBurst};
+
+/// The nodes an rx lcore runs, in order (its loop below).
+pub const NODES: &[Node] = &[Node::DpdkInput, Node::HandoffDemo1];
 
 use super::live::{Mailbox, Reply, Request};
 
@@ -96,6 +100,7 @@ impl RxLcore {
         let counters = self.counters.clone();
         counters.start_tsc.store(rdtsc(), Ordering::Release);
 
+        let mut traced = TracedInBurst::default();
         while !self.stop.load(Ordering::Relaxed) {
             let (mut loop_vectors, mut loop_calls) = (0u64, 0u64);
             let mut live = false;
@@ -108,31 +113,17 @@ impl RxLcore {
                     0 => break,
                     n => n,
                 };
-                let (n, t1) = dpdk_input::poll(&mut self.queues[qi].rxq, &mut burst, want, &counters);
+                let (n, now) = self.poll_and_hand_off(qi, want, (&mut burst, &mut traces, &mut traced));
                 self.return_budget(want - n);
                 let q = &mut self.queues[qi];
                 if n == 0 {
                     if let Some(expected) = q.expected {
-                        q.exhausted = q.received >= expected || input_lost_the_rest(q, expected, t1, self.tsc_hz);
+                        q.exhausted = q.received >= expected || input_lost_the_rest(q, expected, now, self.tsc_hz);
                     }
                     continue;
                 }
                 q.stalled_since = None;
                 q.received += n as u64;
-                let traced = if (traces.len() as u32) < self.trace_limit {
-                    let tracer = Tracer {
-                        thread: self.thread,
-                        limit: self.trace_limit,
-                        filter: self.trace_filter.as_ref(),
-                        buffers: &self.buffers,
-                        base: self.trace_base,
-                    };
-                    let (port, queue) = (q.rxq.port(), q.rxq.queue());
-                    dpdk_input::trace(&mut burst, &mut traces, &tracer, port, queue, t1)
-                } else {
-                    0
-                };
-                self.handoff.run(&mut burst, &mut traces, traced, t1, &counters);
                 loop_vectors += n as u64;
                 loop_calls += 1;
             }
@@ -158,6 +149,36 @@ impl RxLcore {
             })
             .collect();
         RxResult { traces, inputs }
+    }
+
+    /// dpdk-input on queue `qi` (up to `want` packets, tracing those the
+    /// tracer picks), then handoffdemo-1 on what came; returns how many
+    /// came, and when dpdk-input ended.
+    #[inline(always)]
+    fn poll_and_hand_off(
+        &mut self,
+        qi: usize,
+        want: usize,
+        (burst, traces, traced): (&mut Burst, &mut Vec<PacketTrace>, &mut TracedInBurst),
+    ) -> (usize, u64) {
+        traced.clear();
+        let parts = FrameParts {
+            traced,
+            traces,
+            trace_limit: self.trace_limit as usize,
+            counters: &self.counters,
+            buffers: &self.buffers,
+        };
+        let mut f = Frame::new(burst, parts);
+        let tracer = Tracer { thread: self.thread, filter: self.trace_filter.as_ref(), base: self.trace_base };
+        let tracing = self.trace_limit > 0;
+        let rxq = &mut self.queues[qi].rxq;
+        f.run(Node::DpdkInput, |f| dpdk_input::process(rxq, f, want, tracing.then_some(&tracer)));
+        let (n, now) = (f.burst.len(), f.clock());
+        if n > 0 {
+            f.run(Node::HandoffDemo1, |f| self.handoff.process(f));
+        }
+        (n, now)
     }
 
     /// A request of the control socket: swaps the trace buffer for the one

@@ -13,8 +13,12 @@ use super::topology::Topology;
 /// `/handoff/errors`, `/handoff/runtime` and `/handoff/interfaces` for
 /// dpdk-telemetry.py while the run goes on. Failing to register only warns.
 pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>], ports: &[Port]) {
-    let threads: Vec<(String, Arc<LcoreCounters>, &'static [Node])> =
-        topology.threads().iter().zip(counters).map(|(t, c)| (t.id.to_string(), c.clone(), t.nodes())).collect();
+    let threads: Vec<(String, Arc<LcoreCounters>, Vec<Node>)> = topology
+        .threads()
+        .iter()
+        .zip(counters)
+        .map(|(t, c)| (t.id.to_string(), c.clone(), t.nodes().to_vec()))
+        .collect();
     let errors = threads.clone();
     let runtime = threads;
     let port_ids: Vec<(u16, String)> = ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect();
@@ -43,7 +47,7 @@ pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>],
             Box::new(move || {
                 let mut out = Vec::new();
                 for (t, c, nodes) in &runtime {
-                    for &n in *nodes {
+                    for &n in nodes {
                         let (calls, vectors, clocks) = c.node_snapshot(n);
                         if calls > 0 {
                             out.push((key(&[t, n.name(), "calls"]), calls));

@@ -3,7 +3,7 @@
 //! Reports, the pcapng writer and telemetry iterate this; none recomputes it.
 
 use crate::ids::{Lcore, ThreadId};
-use crate::nodes::{Node, RX_NODES, WORKER_NODES};
+use crate::nodes::Node;
 
 /// What a data-path thread does, and its index among its kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,14 +34,14 @@ pub struct Thread {
     pub role: Role,
     /// The rings it produces into (rx) or consumes from (worker), in order.
     pub rings: Vec<RingId>,
+    /// The nodes it runs, in order: the rx loop's, or the worker's chain's
+    /// (known once the chain is built, see `with_worker_nodes`).
+    nodes: Vec<Node>,
 }
 
 impl Thread {
-    pub fn nodes(&self) -> &'static [Node] {
-        match self.role {
-            Role::Rx { .. } => RX_NODES,
-            Role::Worker { .. } => WORKER_NODES,
-        }
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     pub fn name(&self) -> String {
@@ -71,14 +71,24 @@ impl Topology {
             lcore: Lcore(l),
             role: Role::Rx { index: r },
             rings: (0..n_wk).map(|w| RingId { rx: r, worker: w }).collect(),
+            nodes: super::rx::NODES.to_vec(),
         });
         let workers = worker_lcores.iter().enumerate().map(|(w, &l)| Thread {
             id: ThreadId((n_rx + w) as u32 + 1),
             lcore: Lcore(l),
             role: Role::Worker { index: w },
             rings: (0..n_rx).map(|r| RingId { rx: r, worker: w }).collect(),
+            nodes: vec![Node::HandoffDemo2],
         });
         Topology { threads: rx.chain(workers).collect(), rx_count: n_rx }
+    }
+
+    /// The workers' nodes, as their chain (built at launch) lists them.
+    pub fn with_worker_nodes(mut self, nodes: &[Node]) -> Topology {
+        for t in &mut self.threads[self.rx_count..] {
+            t.nodes = nodes.to_vec();
+        }
+        self
     }
 
     /// Every data-path thread once, in thread-number order.

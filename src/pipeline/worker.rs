@@ -1,15 +1,14 @@
-//! The worker lcore's loop: takes indices off its rings, then runs
-//! handoffdemo-2 and either error-drop -> drop (the seed) or interface-output.
+//! The worker lcore's loop: takes indices off its rings, then runs its
+//! chain (handoffdemo-2, then error-drop -> drop, or interface-output).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, TxQueue, MAX_BURST};
+use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, MAX_BURST};
 use crate::ids::ThreadId;
+use crate::nodes::chain::WorkerChain;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
-use crate::nodes::error_drop::error_drop_and_drop;
-use crate::nodes::handoffdemo::handoffdemo_2;
-use crate::nodes::interface_output::{self, interface_output, interface_output_pairs, PairOutput, TxRetry};
+use crate::nodes::frame::{Frame, FrameParts};
 use crate::nodes::ring_stats::RingStats;
 use crate::nodes::{PacketTrace, TracedInBurst};
 
@@ -18,24 +17,14 @@ use super::live::{Mailbox, Reply, Request};
 /// Bursts a worker takes off a ring at once.
 const WORKER_DEQUEUE_BURSTS: usize = 4;
 
-pub enum Output {
-    /// error-drop -> drop, counting `completed packets`.
-    Drop,
-    /// interface-output on this tx queue.
-    Port(TxQueue),
-    /// interface-output on the tx queue of each packet's rx port's partner.
-    Pairs(PairOutput),
-}
-
 pub struct WorkerLcore {
     pub thread: ThreadId,
     pub rings: Vec<RingConsumer>,
     /// Counters of the rx lcores feeding `rings`, same order: their `done`
     /// flag says no more will come.
     pub producers: Vec<Arc<LcoreCounters>>,
-    pub output: Output,
-    /// What interface-output does with a tail the tx queue refused.
-    pub tx_retry: TxRetry,
+    /// handoffdemo-2 and the nodes after it, built at launch from the plan.
+    pub chain: WorkerChain,
     /// For returning dropped mbufs to their pools.
     pub buffers: Arc<Buffers>,
     pub burst_size: usize,
@@ -114,26 +103,18 @@ impl WorkerLcore {
         let mut burst = Burst::new();
         let mut traced = TracedInBurst::default();
         let mut window = LoopWindow::default();
-        // Each burst passes every internal node of this worker once.
-        let nodes = match self.output {
-            Output::Drop => 3,
-            Output::Port(_) | Output::Pairs(_) => 2,
-        };
         counters.start_tsc.store(rdtsc(), Ordering::Release);
-        // A tail the tx queue refused, held for a retry (backpressure): how
-        // many of the burst's first packets were sent before it.
-        let mut held_sent = 0usize;
         loop {
             // Read `done` before polling: if every producer was done then, a
             // poll that finds all rings empty means nothing more can come.
             let producers_done = self.producers.iter().all(|p| p.done.load(Ordering::Acquire));
-            let (mut got, mut bursts) = (0u64, 0u64);
-            let mut holding = self.holding(&burst);
+            let (mut got, mut ran) = (0u64, (0u64, 0u64));
+            let mut holding = self.chain.holding(&burst);
             // The rings are polled only when nothing is held.
             let polled = !holding;
             if holding {
                 // Nothing is read from the rings meanwhile: they back up and rx stalls.
-                holding = self.retry_or_free_held(&mut burst, &mut traces, &traced, &mut held_sent);
+                holding = self.retry_or_free_held(&mut burst, &mut traces, &mut traced);
             } else {
                 for r in 0..self.rings.len() {
                     // Up to four bursts at once: fewer, fuller vectors when the ring backs up.
@@ -150,29 +131,35 @@ impl WorkerLcore {
                         );
                     }
                     got += n as u64;
-                    bursts += 1;
-                    held_sent = self.process(&mut burst, &mut traces, &mut traced);
-                    holding = self.holding(&burst);
+                    let (calls, vectors) = self.process(&mut burst, &mut traces, &mut traced);
+                    ran = (ran.0 + calls, ran.1 + vectors);
+                    holding = self.chain.holding(&burst);
                     if holding {
                         break;
                     }
                 }
             }
-            window.end_loop(got * nodes, bursts * nodes, &counters);
+            window.end_loop(ran.1, ran.0, &counters);
             if self.mailbox.has_request() {
                 self.serve(&mut traces);
                 // A held tail's traced slots pointed into the buffer just handed over.
                 traced.clear();
-                if let Output::Pairs(p) = &mut self.output {
-                    p.forget_traced();
-                }
+                self.chain.forget_traced();
             }
             if polled && got == 0 && producers_done && !holding {
                 break;
             }
             if self.abort.load(Ordering::Relaxed) {
                 if holding {
-                    self.free_held(&mut burst, &mut traces, &traced, held_sent);
+                    let (traces, traced) = (&mut traces, &mut traced);
+                    let parts = FrameParts {
+                        traced,
+                        traces,
+                        trace_limit: self.trace_capacity,
+                        counters: &self.counters,
+                        buffers: &self.buffers,
+                    };
+                    self.chain.drop_held(&mut Frame::new(&mut burst, parts));
                 }
                 break;
             }
@@ -182,49 +169,29 @@ impl WorkerLcore {
         WorkerResult { traces, waits: std::mem::take(&mut self.waits) }
     }
 
-    /// Whether interface-output holds a refused tail for a retry.
-    #[inline(always)]
-    fn holding(&self, burst: &Burst) -> bool {
-        match &self.output {
-            Output::Drop => false,
-            Output::Port(_) => !burst.is_empty(),
-            Output::Pairs(p) => p.holding(),
-        }
-    }
-
     /// Retries the held tail once, or frees it when the run was told to
     /// stop; returns whether a tail is still held. Only runs while stalled.
     #[cold]
     fn retry_or_free_held(
         &mut self,
         burst: &mut Burst,
-        traces: &mut [PacketTrace],
-        traced: &TracedInBurst,
-        held_sent: &mut usize,
+        traces: &mut Vec<PacketTrace>,
+        traced: &mut TracedInBurst,
     ) -> bool {
-        if self.stop.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed) {
-            self.free_held(burst, traces, traced, *held_sent);
+        let stopping = self.stop.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed);
+        let parts = FrameParts {
+        traced,
+        traces,
+        trace_limit: self.trace_capacity,
+        counters: &self.counters,
+        buffers: &self.buffers,
+    };
+        let mut f = Frame::new(burst, parts);
+        if stopping {
+            self.chain.drop_held(&mut f);
             return false;
         }
-        match &mut self.output {
-            Output::Drop => false,
-            Output::Port(txq) => {
-                *held_sent += interface_output::retry_held(txq, burst, &self.counters);
-                !burst.is_empty()
-            }
-            Output::Pairs(p) => p.retry_held(&self.counters),
-        }
-    }
-
-    #[cold]
-    fn free_held(&mut self, burst: &mut Burst, traces: &mut [PacketTrace], traced: &TracedInBurst, held_sent: usize) {
-        match &mut self.output {
-            Output::Drop => {}
-            Output::Port(_) => {
-                interface_output::drop_held(burst, &self.buffers, traces, traced, held_sent, &self.counters);
-            }
-            Output::Pairs(p) => p.drop_held(&self.buffers, traces, &self.counters),
-        }
+        self.chain.retry_held(&mut f)
     }
 
     /// A request of the control socket: swaps the trace buffer, or copies
@@ -252,28 +219,26 @@ impl WorkerLcore {
         self.mailbox.answer(reply);
     }
 
-    /// Runs the worker's nodes on a burst; returns how many packets
-    /// interface-output sent (what it holds, if anything, comes after them).
-    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) -> usize {
+    /// Runs the worker's chain on a burst; returns the internal-node
+    /// (calls, vectors) it ran, for the loop window.
+    #[inline]
+    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) -> (u64, u64) {
         #[cfg(feature = "fault-injection")]
         if let Some(fault) = self.fault.take() {
             fault.inject(burst, &self.counters);
             if burst.is_empty() {
-                return 0;
+                return (0, 0);
             }
         }
-        let t1 = handoffdemo_2(burst, traces, self.trace_capacity, traced, self.thread, &self.counters);
-        let (buffers, c, retry) = (&self.buffers, &self.counters, self.tx_retry);
-        match &mut self.output {
-            Output::Drop => {
-                error_drop_and_drop(burst, buffers, traces, traced, t1, c);
-                0
-            }
-            Output::Port(txq) => interface_output(txq, burst, buffers, traces, traced, t1, c, retry),
-            Output::Pairs(p) => {
-                interface_output_pairs(p, burst, buffers, traces, traced, t1, c, retry);
-                0
-            }
-        }
+        let parts = FrameParts {
+            traced,
+            traces,
+            trace_limit: self.trace_capacity,
+            counters: &self.counters,
+            buffers: &self.buffers,
+        };
+        let mut f = Frame::new(burst, parts);
+        self.chain.process(&mut f);
+        f.ran()
     }
 }

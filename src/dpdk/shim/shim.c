@@ -4,10 +4,26 @@
 #endif
 #include <rte_lcore.h>
 #include <rte_errno.h>
+#include <string.h>
 #include "shim.h"
 
 int handoff_rte_errno(void) { return rte_errno; }
 void *handoff_pktmbuf_mtod(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, void *); }
+
+struct rte_mbuf *handoff_frame_alloc(struct rte_mempool *mp, const uint8_t *bytes, uint16_t len, uint16_t port)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	if (m == NULL)
+		return NULL;
+	char *data = rte_pktmbuf_append(m, len);
+	if (data == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(data, bytes, len);
+	m->port = port;
+	return m;
+}
 
 unsigned int handoff_lcore_cpus(unsigned int lcore_id, uint64_t *bits, unsigned int words)
 {
