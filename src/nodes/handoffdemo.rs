@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::dpdk::{rdtsc, Burst, RingProducer};
 use crate::ids::ThreadId;
 
-use super::frame::Frame;
 use super::flow_hash::worker_for;
+use super::frame::Frame;
 use super::ring_stats::RingStats;
 use super::{error_drop, handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
 
@@ -138,9 +138,10 @@ fn end_traces_at_congestion(refused: &Burst, traced: (&mut [PacketTrace], &Trace
     let (traces, list) = traced;
     for m in refused.as_slice().iter().filter(|m| m.is_traced()) {
         let handle = m.trace_handle();
-        let slot = list.iter().map(|(_, slot)| slot).find(|&slot| {
-            traces.get(slot).is_some_and(|t| t.input().is_some_and(|(_, s)| s.trace_handle == handle))
-        });
+        let slot = list
+            .iter()
+            .map(|(_, slot)| slot)
+            .find(|&slot| traces.get(slot).is_some_and(|t| t.input().is_some_and(|(_, s)| s.trace_handle == handle)));
         if let Some(t) = slot.and_then(|slot| traces.get_mut(slot)) {
             t.push(rdtsc(), Node::Drop, Record::Drop(error_drop::DropTrace { reason: Reason::Congestion }));
         }

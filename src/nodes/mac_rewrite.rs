@@ -198,6 +198,9 @@ mod tests {
         let names: Vec<String> = Vec::new();
         let ctx = FormatContext { tsc_hz: 1, start_tsc: 0, port_names: &names, dynflags: &[] };
         t.push_text(&mut out, &ctx);
-        assert_eq!(out, "MAC-REWRITE: 02:00:00:00:00:02 -> 02:00:00:00:00:01 becomes 02:00:00:00:00:01 -> 02:00:00:00:00:02");
+        assert_eq!(
+            out,
+            "MAC-REWRITE: 02:00:00:00:00:02 -> 02:00:00:00:00:01 becomes 02:00:00:00:00:01 -> 02:00:00:00:00:02"
+        );
     }
 }

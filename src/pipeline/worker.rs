@@ -180,12 +180,12 @@ impl WorkerLcore {
     ) -> bool {
         let stopping = self.stop.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed);
         let parts = FrameParts {
-        traced,
-        traces,
-        trace_limit: self.trace_capacity,
-        counters: &self.counters,
-        buffers: &self.buffers,
-    };
+            traced,
+            traces,
+            trace_limit: self.trace_capacity,
+            counters: &self.counters,
+            buffers: &self.buffers,
+        };
         let mut f = Frame::new(burst, parts);
         if stopping {
             self.chain.drop_held(&mut f);
