@@ -151,7 +151,6 @@ fn error_drop_and_drop_free_count_and_trace_each_packet() {
     let mut f = t.frame(env, &mut b);
     error_drop::process(&mut f);
     assert_eq!(f.ran(), (2, 10));
-    drop(f);
     assert!(b.is_empty());
     assert_eq!(env.buffers.available(), before);
     assert_eq!(t.calls_vectors(Node::ErrorDrop), (1, 5));
@@ -245,7 +244,6 @@ fn the_chain_lists_and_runs_its_nodes_in_order() {
     let mut f = t.frame(env, &mut b);
     chain.process(&mut f);
     assert_eq!(f.ran(), (3, 18));
-    drop(f);
     for n in [Node::HandoffDemo2, Node::MacRewrite, Node::InterfaceOutput] {
         assert_eq!(t.calls_vectors(n), (1, 6), "{n:?}");
     }
@@ -275,7 +273,6 @@ fn pairs_book_each_cycle_to_one_node() {
     let start = rdtsc();
     let mut f = t.frame(env, &mut b);
     chain.process(&mut f);
-    drop(f);
     let elapsed = rdtsc() - start;
     assert_eq!(t.calls_vectors(Node::InterfaceOutput), (3, 24));
     assert_eq!(t.calls_vectors(Node::ErrorDrop), (1, 8));
@@ -306,7 +303,6 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
     f.run(Node::DpdkInput, |f| dpdk_input::process(&mut rxq, f, 16, Some(&tracer)));
     f.run(Node::HandoffDemo1, |f| handoff.process(f));
     assert_eq!(f.ran(), (1, 16));
-    drop(f);
     assert_eq!(t.calls_vectors(Node::DpdkInput), (1, 16));
     assert_eq!(t.calls_vectors(Node::HandoffDemo1), (1, 16));
     assert_eq!(t.counters.error_count(Reason::HandedOff), 16);
