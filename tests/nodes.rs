@@ -294,7 +294,7 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
     let (producer, mut consumer) =
         dpdk::handoff_ring(&env.eal, "nodes_test_ring", 1024, 0, env.buffers.clone()).expect("a ring");
     let stop = Arc::new(AtomicBool::new(false));
-    let mut handoff = Handoff::new(ThreadId(1), vec![producer], false, false, stop);
+    let mut handoff = Handoff::new(ThreadId(1), vec![producer], (false, false), stop);
     let mut rxq = env.port.rx_queue(0);
     let mut t = Thread::new();
     let mut b = Burst::new();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::dpdk::{self, rdtsc};
-use crate::nodes::counters::LcoreCounters;
+use crate::nodes::counters::{LcoreCounters, NodeTally};
 use crate::nodes::ring_stats::wait_histogram;
 use crate::nodes::{Node, PacketTrace, Reason};
 use crate::pipeline::facts::{RingFacts, RunFacts, ThreadFacts};
@@ -398,7 +398,12 @@ fn shown(c: &LcoreCounters, b: &Baseline) -> LcoreCounters {
     for n in Node::ALL {
         let (calls, vectors, clocks) = c.node_snapshot(n);
         let (bc, bv, bk) = b.nodes[n as usize];
-        out.node(n, calls.saturating_sub(bc), vectors.saturating_sub(bv), clocks.saturating_sub(bk));
+        let t = NodeTally {
+            calls: calls.saturating_sub(bc),
+            vectors: vectors.saturating_sub(bv),
+            clocks: clocks.saturating_sub(bk),
+        };
+        out.node(n, t);
     }
     for r in Reason::ALL {
         out.error(r, c.error_count(r).saturating_sub(b.errors[r as usize]));

@@ -49,13 +49,21 @@ pub fn bump(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
 }
 
+/// What one node call (or several) adds to the node's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeTally {
+    pub calls: u64,
+    pub vectors: u64,
+    pub clocks: u64,
+}
+
 impl LcoreCounters {
     #[inline(always)]
-    pub fn node(&self, node: Node, calls: u64, vectors: u64, clocks: u64) {
+    pub fn node(&self, node: Node, t: NodeTally) {
         let c = &self.nodes[node as usize];
-        bump(&c.calls, calls);
-        bump(&c.vectors, vectors);
-        bump(&c.clocks, clocks);
+        bump(&c.calls, t.calls);
+        bump(&c.vectors, t.vectors);
+        bump(&c.clocks, t.clocks);
     }
 
     #[inline(always)]

@@ -6,7 +6,7 @@
 
 use crate::dpdk::{rdtsc, Buffers, Burst};
 
-use super::counters::LcoreCounters;
+use super::counters::{LcoreCounters, NodeTally};
 use super::{Node, PacketTrace, Record, TracedInBurst};
 
 /// One node call's inputs: the burst, its traced packets, the thread's
@@ -69,13 +69,13 @@ impl<'a> Frame<'a> {
     /// tx retries), booked with no vectors; their clocks are the call's.
     #[inline]
     pub fn more_calls(&mut self, node: Node, calls: u64) {
-        self.counters.node(node, calls, 0, 0);
+        self.counters.node(node, NodeTally { calls, vectors: 0, clocks: 0 });
     }
 
     #[inline(always)]
     fn book(&mut self, node: Node, vectors: u64, in_window: bool) {
         let now = rdtsc();
-        self.counters.node(node, 1, vectors, now.wrapping_sub(self.clock));
+        self.counters.node(node, NodeTally { calls: 1, vectors, clocks: now.wrapping_sub(self.clock) });
         self.clock = now;
         if in_window {
             self.calls += 1;

@@ -11,7 +11,7 @@ use crate::ids::ThreadId;
 
 use super::flow_hash::worker_for;
 use super::frame::Frame;
-use super::ring_stats::RingStats;
+use super::ring_stats::{Enqueued, RingStats};
 use super::{error_drop, handoff_trace, Node, PacketTrace, Reason, Record, TracedInBurst};
 
 /// handoffdemo-1's counters and handoffdemo-2's, with VPP's texts.
@@ -48,11 +48,11 @@ pub struct Handoff {
 }
 
 impl Handoff {
+    /// `(backpressure, symmetric)`: hold on a full ring; hash both directions of a flow alike.
     pub fn new(
         thread: ThreadId,
         rings: Vec<RingProducer>,
-        backpressure: bool,
-        symmetric: bool,
+        (backpressure, symmetric): (bool, bool),
         stop: Arc<AtomicBool>,
     ) -> Handoff {
         // Allocated here, before the loop.
@@ -125,7 +125,7 @@ impl Handoff {
         }
         let refused = b.free_all() as u64;
         if let Some(s) = self.ring_stats.get(w) {
-            s.enqueued(accepted, refused, stalls, self.stamp);
+            s.enqueued(Enqueued { accepted, dropped: refused, stalled: stalls }, self.stamp);
         }
         (accepted, refused)
     }

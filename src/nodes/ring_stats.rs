@@ -66,6 +66,15 @@ pub fn wait_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_WAIT_CYCLES, 3).expect("valid histogram bounds")
 }
 
+/// One enqueue: `accepted` went in, `dropped` were freed, `stalled`
+/// retries waited on a full ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    pub accepted: u64,
+    pub dropped: u64,
+    pub stalled: u64,
+}
+
 /// What the control thread reads of a ring at any time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RingCounts {
@@ -78,10 +87,10 @@ pub struct RingCounts {
 }
 
 impl RingStats {
-    /// Rx lcore, after an enqueue: `accepted` went in, `dropped` were freed,
-    /// `stalled` retries waited on a full ring; stamps the burst at `tsc`.
+    /// Rx lcore, after an enqueue (see `Enqueued`); stamps the burst at `tsc`.
     #[inline(always)]
-    pub fn enqueued(&self, accepted: u64, dropped: u64, stalled: u64, tsc: u64) {
+    pub fn enqueued(&self, e: Enqueued, tsc: u64) {
+        let Enqueued { accepted, dropped, stalled } = e;
         if accepted > 0 {
             let total = self.rx.enqueued.load(Ordering::Relaxed) + accepted;
             let head = self.rx.head.load(Ordering::Relaxed);
@@ -103,12 +112,12 @@ impl RingStats {
         }
     }
 
-    /// Worker, after dequeuing `n` packets at `now` with `left` still in the
+    /// Worker, after dequeuing `(n, left)`: `n` packets at `now` with `left` still in the
     /// ring at that dequeue: the high-water mark (the most indices the worker
     /// found in the ring, never above its size), and the wait of every burst
     /// now fully out.
     #[inline(always)]
-    pub fn dequeued(&self, n: u64, left: u64, now: u64, waits: &mut Histogram<u64>) {
+    pub fn dequeued(&self, (n, left): (u64, u64), now: u64, waits: &mut Histogram<u64>) {
         let total = self.worker.dequeued.load(Ordering::Relaxed) + n;
         self.worker.dequeued.store(total, Ordering::Release);
         if n + left > self.worker.high_water.load(Ordering::Relaxed) {
@@ -150,11 +159,11 @@ mod tests {
     fn waits_are_recorded_once_a_burst_is_fully_out() {
         let s = RingStats::default();
         let mut h = wait_histogram();
-        s.enqueued(4, 0, 0, 100);
-        s.enqueued(2, 1, 0, 150);
-        s.dequeued(3, 3, 200, &mut h);
+        s.enqueued(Enqueued { accepted: 4, dropped: 0, stalled: 0 }, 100);
+        s.enqueued(Enqueued { accepted: 2, dropped: 1, stalled: 0 }, 150);
+        s.dequeued((3, 3), 200, &mut h);
         assert_eq!(h.len(), 0, "the first burst still has a packet in the ring");
-        s.dequeued(3, 0, 400, &mut h);
+        s.dequeued((3, 0), 400, &mut h);
         assert_eq!(h.len(), 2);
         assert_eq!(h.min(), 250);
         assert_eq!(h.max(), 300);
@@ -166,11 +175,11 @@ mod tests {
     fn a_full_side_ring_skips_stamps_and_never_blocks() {
         let s = RingStats::default();
         for i in 0..STAMPS as u64 + 5 {
-            s.enqueued(1, 0, 0, i);
+            s.enqueued(Enqueued { accepted: 1, dropped: 0, stalled: 0 }, i);
         }
         assert_eq!(s.counts().stamps_skipped, 5);
         let mut h = wait_histogram();
-        s.dequeued(STAMPS as u64 + 5, 0, 10_000, &mut h);
+        s.dequeued((STAMPS as u64 + 5, 0), 10_000, &mut h);
         assert_eq!(h.len(), STAMPS as u64);
     }
 }

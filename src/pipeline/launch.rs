@@ -134,7 +134,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             let job = RxLcore {
                 thread: thread.id,
                 queues,
-                handoff: Handoff::new(thread.id, rings, plan.backpressure, plan.symmetric, shared.stop.clone())
+                handoff: Handoff::new(thread.id, rings, (plan.backpressure, plan.symmetric), shared.stop.clone())
                     .with_ring_stats(shared.ring_stats_of(&thread.rings)),
                 burst_size: plan.burst,
                 budget: budget.clone(),

@@ -123,12 +123,8 @@ impl WorkerLcore {
                         continue;
                     }
                     if let Some(stats) = self.ring_stats.get(r) {
-                        stats.dequeued(
-                            n as u64,
-                            u64::from(self.rings[r].left_after_dequeue()),
-                            rdtsc(),
-                            &mut self.waits[r],
-                        );
+                        let left = u64::from(self.rings[r].left_after_dequeue());
+                        stats.dequeued((n as u64, left), rdtsc(), &mut self.waits[r]);
                     }
                     got += n as u64;
                     let (calls, vectors) = self.process(&mut burst, &mut traces, &mut traced);
