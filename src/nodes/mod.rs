@@ -1,11 +1,13 @@
 //! The graph's nodes, as in VPP: each file holds one node's error
-//! counters, its trace record, the record's text and its burst function.
-//! This module holds what they share: the node and error tables, the trace
-//! record type and the per-packet trace buffer.
+//! counters, its trace record, the record's text and its
+//! `process(&mut self, &mut Frame)` (see `frame`, the node contract).
+//! This module holds what they share: the node table (written once), the
+//! error table, the trace record type and the per-packet trace buffer.
 //!
 //! A packet's path: `dpdk_input` -> `handoffdemo` (1, on the rx lcore) ->
-//! ring -> `handoff_trace` + `handoffdemo` (2, on a worker) -> `error_drop`
-//! (error-drop, drop) or `interface_output`.
+//! ring -> `handoff_trace` + `handoffdemo` (2, on a worker) -> `mac_rewrite`
+//! (if asked for) -> `error_drop` (error-drop, drop) or `interface_output`:
+//! the worker's `chain`.
 
 pub mod chain;
 pub mod counters;
