@@ -12,7 +12,7 @@ use crate::control::client::{DEFAULT_TIMEOUT_SECS, TIMEOUT_SECS};
 use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
-use crate::drivers;
+use crate::drivers::{self, Driver};
 use crate::eal_args::{self, EalArgs};
 use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
@@ -126,8 +126,8 @@ pub struct Cli {
 
     /// `drop` (the seed: error-drop -> drop), a port name/id to transmit on, or port pairs
     /// `A:B,C:D` (l2fwd-style: what A receives leaves by B)
-    #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_choice)]
-    pub output: OutputChoice,
+    #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_spec)]
+    pub output: String,
 
     /// Rx lcores (dpdk-input + handoffdemo-1), e.g. 0 or 0,1
     #[arg(long, value_name = "LIST", default_value = "0")]
@@ -293,11 +293,11 @@ fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, Stri
     }
 }
 
-fn output_choice(s: &str) -> Result<OutputChoice, String> {
+/// `--output` as given; `resolve_output` reads it against the named devices.
+fn output_spec(s: &str) -> Result<String, String> {
     match s {
         "" => Err("name a port, or drop".into()),
-        "drop" => Ok(OutputChoice::Drop),
-        port => Ok(OutputChoice::Port(port.to_string())),
+        spec => Ok(spec.to_string()),
     }
 }
 
@@ -376,8 +376,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let output = resolve_output(&cli.output, &named)?;
     let tx_only = tx_only_port(&output, &named);
     // A file is not a wire: with only capture files in, a full ring holds.
-    let backpressure =
-        cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only.as_deref()));
+    let tx_only_name = tx_only.map(|d| named.names[d].as_str());
+    let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only_name));
     // A FIFO output waits for its reader no longer than the run would last, nor past a signal.
     let wait = ReaderWait {
         limit: cli.duration.map(std::time::Duration::from_secs_f64),
@@ -601,22 +601,24 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
 }
 
 /// `--output` against the devices the run names, before EAL starts (a typo
-/// must not cost the user an existing tx_pcap file): `drop`, one port, or
-/// port pairs `A:B,C:D` (ids or names; a PCI name's own colons are told
-/// apart by which split names two ports).
-fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputChoice> {
-    let output = match output {
-        OutputChoice::Port(p) => p.as_str(),
-        other => return Ok(other.clone()),
-    };
-    if let Some(port) = port_named(output, named) {
-        if is_rx_port(&port, named) && tx_only_port(&OutputChoice::Port(port.clone()), named).is_none() {
+/// must not cost the user an existing tx_pcap file), once: `drop`, one
+/// port, or port pairs `A:B,C:D` (ids or names; a PCI name's own colons are
+/// told apart by which split names two ports), as devices' indices in
+/// `named.names`, which set-up maps to port ids.
+fn resolve_output(output: &str, named: &NamedDevices) -> Result<OutputChoice> {
+    if output == "drop" {
+        return Ok(OutputChoice::Drop);
+    }
+    if let Some(device) = port_named(output, named) {
+        let choice = OutputChoice::Port(device);
+        if is_rx_port(&named.names[device], named) && tx_only_port(&choice, named).is_none() {
             log::warn!(
-                "--output {output}: {port} also receives, so it sends back (reflects) its own traffic; \
-                 use pairs (--output 0:1,1:0) to forward between ports"
+                "--output {output}: {} also receives, so it sends back (reflects) its own traffic; \
+                 use pairs (--output 0:1,1:0) to forward between ports",
+                named.names[device]
             );
         }
-        return Ok(OutputChoice::Port(output.to_string()));
+        return Ok(choice);
     }
     let known = || named.names.join(", ");
     if output.contains(':') {
@@ -633,60 +635,57 @@ fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputC
     Err(flag_error(format!("unknown port '{output}' for --output; ports are: {}", known())))
 }
 
-/// The device name `--output` (or one side of a pair) names, by id or name.
-fn port_named(spec: &str, named: &NamedDevices) -> Option<String> {
+/// The device (its index in `named.names`) `--output` or one side of a pair names, by id or name.
+fn port_named(spec: &str, named: &NamedDevices) -> Option<usize> {
     if let Ok(id) = spec.parse::<u16>() {
-        return named.names.get(usize::from(id)).cloned();
+        return Some(usize::from(id)).filter(|&i| i < named.names.len());
     }
-    named.names.iter().find(|n| devices::is_port_of(n, spec)).map(|_| spec.to_string())
+    named.names.iter().position(|n| devices::is_port_of(n, spec))
 }
 
 /// The device `--output PORT` names when it only transmits: a live port
 /// (not a capture file) while other ports receive. Polling it would send its
 /// own traffic back out and keep a capture replay from ending.
-fn tx_only_port(output: &OutputChoice, named: &NamedDevices) -> Option<String> {
-    let OutputChoice::Port(spec) = output else { return None };
-    let device = match spec.parse::<u16>() {
-        Ok(id) => named.names.get(usize::from(id))?,
-        Err(_) => named.names.iter().find(|n| devices::is_port_of(n, spec))?,
-    };
+fn tx_only_port(output: &OutputChoice, named: &NamedDevices) -> Option<usize> {
+    let OutputChoice::Port(d) = *output else { return None };
+    let device = named.names.get(d)?;
     let live = !named.finite.contains_key(device);
     let others_receive = named.names.iter().any(|n| n != device && is_rx_port(n, named));
-    (live && others_receive).then(|| device.clone())
+    (live && others_receive).then_some(d)
 }
 
 /// Whether the device is polled for packets (a tx-only net_pcap is not).
 fn is_rx_port(name: &str, named: &NamedDevices) -> bool {
     match named.finite.get(name) {
         Some(files) => !files.is_empty(),
-        None => !name.starts_with("net_pcap"),
+        None => !Driver::of(name).reads_capture_files(),
     }
 }
 
 /// `A:B,C:D`: each rx port once, every side a known port.
-fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String)>> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
+fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(usize, usize)>> {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     for item in spec.split(',') {
         let pair = item
             .match_indices(':')
-            .map(|(i, _)| (&item[..i], &item[i + 1..]))
-            .find(|(a, b)| port_named(a, named).is_some() && port_named(b, named).is_some());
-        let Some((a, b)) = pair else {
+            .find_map(|(i, _)| Some((&item[..i], port_named(&item[..i], named)?, port_named(&item[i + 1..], named)?)));
+        let Some((a, rx, tx)) = pair else {
             return Err(flag_error(format!(
                 "--output {spec}: '{item}' is not a pair of known ports (rx:tx, ids or names); ports are: {}",
                 named.names.join(", ")
             )));
         };
-        if pairs.iter().any(|(rx, _)| rx == a) {
+        if pairs.iter().any(|&(r, _)| r == rx) {
             return Err(flag_error(format!("--output {spec}: port {a} is the rx side of two pairs")));
         }
-        if let Some(port) = port_named(a, named).filter(|p| Some(p) == port_named(b, named).as_ref()) {
+        if rx == tx {
             log::warn!(
                 "--output {spec}: pair {item} sends back out of {port} what {port} receives (reflects its own traffic); \
-                 use 0:1,1:0 to forward between ports"
+                 use 0:1,1:0 to forward between ports",
+                port = named.names[rx]
             );
         }
-        pairs.push((a.to_string(), b.to_string()));
+        pairs.push((rx, tx));
     }
     Ok(pairs)
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::dpdk::MAX_ETHPORTS;
+use crate::drivers::Driver;
 use crate::eal_args::EalArgs;
 use crate::flag_error::flag_error;
 
@@ -24,12 +25,12 @@ impl Vdev {
     }
 
     pub fn is_pcap(&self) -> bool {
-        self.name.starts_with("net_pcap") || self.name.starts_with("eth_pcap")
+        Driver::of(&self.name).reads_capture_files()
     }
 
-    /// An Ethernet device (a port), by DPDK's naming (`net_*`, or the old `eth_*` aliases).
+    /// An Ethernet device (a port), not a crypto, event, ... device.
     pub fn is_ethdev(&self) -> bool {
-        self.name.starts_with("net_") || self.name.starts_with("eth_")
+        crate::drivers::is_ethdev_name(&self.name)
     }
 
     /// Back to the `name,key=value,...` form EAL reads.
@@ -70,7 +71,8 @@ pub struct FiniteInput {
 /// What the named devices are.
 #[derive(Clone, Debug, Default)]
 pub struct NamedDevices {
-    /// Ethernet device names EAL will create, in argument order (vdevs, PCI addresses).
+    /// Ethernet device names EAL will create, in port id order (PCI
+    /// addresses, then vdevs, each in argument order).
     pub names: Vec<String>,
     /// Finite inputs by pcap vdev name, one per rx queue (none: a tx-only vdev, not polled).
     pub finite: BTreeMap<String, Vec<FiniteInput>>,
@@ -147,7 +149,8 @@ pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
         }
     }
     let all_inputs_finite = !any_live && finite.values().any(|f| !f.is_empty());
-    let names = vdevs.iter().filter(|v| v.is_ethdev()).map(|v| v.name.clone()).chain(pci).collect();
+    // In port id order: EAL probes the vdev bus after every other bus.
+    let names = pci.into_iter().chain(vdevs.iter().filter(|v| v.is_ethdev()).map(|v| v.name.clone())).collect();
     Ok(NamedDevices { names, finite, all_inputs_finite })
 }
 

@@ -172,8 +172,10 @@ fn end_traces_at_tx(traces: &mut [PacketTrace], traced: &TracedInBurst, sent: us
 /// the port it came in on. Made before the loop: a burst and a traced-packet
 /// list per rx port, so sorting a burst allocates nothing.
 pub struct PairOutput {
-    /// Per rx port id: the tx queue of its partner, if it has one.
-    by_rx_port: Vec<Option<TxQueue>>,
+    /// The tx queues of the partner ports, each once (pairs may share a tx port).
+    queues: Vec<TxQueue>,
+    /// Per rx port id: its partner's tx queue in `queues`, if it has one.
+    by_rx_port: Vec<Option<usize>>,
     split: Vec<Burst>,
     traced: Vec<TracedInBurst>,
     /// Per rx port: how many of `split`'s first packets were sent before
@@ -184,11 +186,12 @@ pub struct PairOutput {
 }
 
 impl PairOutput {
-    /// `by_rx_port[p]` is the tx queue of port p's partner (ids at most MAX_PAIR_PORTS).
-    pub fn new(mut by_rx_port: Vec<Option<TxQueue>>) -> PairOutput {
+    /// `queues[by_rx_port[p]]` is the tx queue of port p's partner (ids at most MAX_PAIR_PORTS).
+    pub fn new(queues: Vec<TxQueue>, mut by_rx_port: Vec<Option<usize>>) -> PairOutput {
         by_rx_port.truncate(MAX_PAIR_PORTS);
         let n = by_rx_port.len();
         PairOutput {
+            queues,
             by_rx_port,
             split: (0..n).map(|_| Burst::new()).collect(),
             traced: (0..n).map(|_| TracedInBurst::default()).collect(),
@@ -217,8 +220,8 @@ impl PairOutput {
             if self.split[port].is_empty() {
                 continue;
             }
-            let Some(txq) = self.by_rx_port[port].as_mut() else { continue };
-            let sent = retry_held(txq, &mut self.split[port], counters);
+            let Some(q) = self.by_rx_port[port] else { continue };
+            let sent = retry_held(&mut self.queues[q], &mut self.split[port], counters);
             self.sent[port] += sent;
             bump(&counters.pair_sent[port], sent as u64);
             holding |= !self.split[port].is_empty();
@@ -272,7 +275,7 @@ pub fn interface_output_pairs(
             _ => None,
         };
         pos += 1;
-        let (dest, list) = match out.by_rx_port.get(port).and_then(|q| q.as_ref()) {
+        let (dest, list) = match out.by_rx_port.get(port).copied().flatten() {
             Some(_) => (&mut out.split[port], &mut out.traced[port]),
             None => (&mut unpaired, &mut unpaired_traced),
         };
@@ -288,7 +291,8 @@ pub fn interface_output_pairs(
         if out.split[port].is_empty() {
             continue;
         }
-        let Some(txq) = out.by_rx_port[port].as_mut() else { continue };
+        let Some(q) = out.by_rx_port[port] else { continue };
+        let txq = &mut out.queues[q];
         let n = out.split[port].len() as u64;
         let sent = interface_output(txq, &mut out.split[port], buffers, traces, &out.traced[port], t1, counters, retry);
         out.sent[port] = sent;

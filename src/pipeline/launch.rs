@@ -6,10 +6,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::dpdk::{self, DpdkError, Eal, LcoreEnd, LcoreJob};
+use crate::ids::{PortId, QueueId};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::handoffdemo::Handoff;
 
@@ -88,11 +89,11 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
     let rx_counters = shared.rx_counters(plan).to_vec();
     let tsc_hz = eal.tsc_hz();
+    let outputs = (0..topo.workers().len()).map(|w| output_of(setup, w as u16)).collect::<Result<Vec<_>>>()?;
     let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None };
 
-    for (thread, rings) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)) {
+    for ((thread, rings), output) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)).zip(outputs) {
         let w = thread.id.0 as usize - n_rx - 1;
-        let output = output_of(setup, w as u16);
         let job = WorkerLcore {
             thread: thread.id,
             rings,
@@ -162,21 +163,36 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
 }
 
 /// Worker `w`'s output: drop, its tx queue on the output port, or its tx
-/// queue on each pair's tx port, by rx port.
-fn output_of(setup: &Setup, w: u16) -> Output {
-    let txq = |id: u16| setup.ports.iter().find(|p| p.info().id == id).expect("the output port is set up").tx_queue(w);
-    if let Some(id) = setup.output_port {
-        return Output::Port(txq(id));
+/// queue on each pair's tx port, by rx port. Each queue handle is taken out
+/// of its port once: pairs that share a tx port share its one handle.
+fn output_of(setup: &mut Setup, w: u16) -> Result<Output> {
+    let mut take_txq = |id: PortId| {
+        let port = setup.ports.iter_mut().find(|p| p.id() == id);
+        port.and_then(|p| p.take_tx_queue(QueueId(w)))
+            .ok_or_else(|| anyhow!("tx queue {w} of port {} is not there to take", id.0))
+    };
+    if let Some(id) = setup.output.port {
+        return Ok(Output::Port(take_txq(id)?));
     }
-    if setup.output_pairs.is_empty() {
-        return Output::Drop;
+    if setup.output.pairs.is_empty() {
+        return Ok(Output::Drop);
     }
-    let max_rx = setup.output_pairs.iter().map(|&(rx, _)| usize::from(rx)).max().unwrap_or(0);
-    let mut by_rx: Vec<Option<crate::dpdk::TxQueue>> = (0..=max_rx).map(|_| None).collect();
-    for &(rx, tx) in &setup.output_pairs {
-        by_rx[usize::from(rx)] = Some(txq(tx));
+    let max_rx = setup.output.pairs.iter().map(|&(rx, _)| usize::from(rx.0)).max().unwrap_or(0);
+    let mut by_rx: Vec<Option<usize>> = vec![None; max_rx + 1];
+    let mut tx_ports: Vec<PortId> = Vec::new();
+    let mut queues = Vec::new();
+    for &(rx, tx) in &setup.output.pairs {
+        let i = match tx_ports.iter().position(|&p| p == tx) {
+            Some(i) => i,
+            None => {
+                queues.push(take_txq(tx)?);
+                tx_ports.push(tx);
+                queues.len() - 1
+            }
+        };
+        by_rx[usize::from(rx.0)] = Some(i);
     }
-    Output::Pairs(PairOutput::new(by_rx))
+    Ok(Output::Pairs(PairOutput::new(queues, by_rx)))
 }
 
 /// A warning when the polling lcores (rx and workers, which never sleep)
