@@ -360,19 +360,24 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let (rx_lcores, worker_lcores) = check_flags(&cli)?;
     let ours = command_line_eal(&cli);
     let mut eal = profile_and_devices(&cli, &ours)?;
-    let generated = generated_input(&cli, &eal, &ours)?;
+    let generates = generates_input(&cli, &eal, &ours);
+    // Generated vdevs follow the profile's and --vdev's, before the EAL arguments after --.
+    let generated_at = eal.values("--vdev").len();
+    let prefix = complete_eal(&cli, &mut eal, ours, generates.is_some(), &rx_lcores, &worker_lcores)?;
+    // Every --vdev is parsed here, once; they go back into `eal` in prepare_outputs.
+    let mut vdevs = devices::take_vdevs(&mut eal);
+    let generated = generates.map(|demo| generated_input(&cli, demo, &vdevs)).transpose()?;
     if let Some(g) = &generated {
-        eal.extend(g.vdevs.iter().flat_map(|v| ["--vdev".to_string(), v.to_arg()]));
+        vdevs.splice(generated_at..generated_at, g.vdevs.iter().cloned());
     }
-    let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
-    let mbuf_size = drivers::fit_frames(&mut eal, cli.mbuf_size, cli.max_pkt_len)?;
-    drivers::check_af_packet_queues(&eal, rx_lcores.len())?;
+    let mbuf_size = drivers::fit_frames(&mut vdevs, cli.mbuf_size, cli.max_pkt_len)?;
+    drivers::check_af_packet_queues(&vdevs, rx_lcores.len())?;
 
     let metrics = cli
         .metrics
         .map(|a| std::net::TcpListener::bind(a).with_context(|| format!("--metrics {a}: cannot listen there")))
         .transpose()?;
-    let named = devices::check(&eal)?;
+    let named = devices::check(&eal, &vdevs)?;
     let output = resolve_output(&cli.output, &named)?;
     let tx_only = tx_only_port(&output, &named);
     // A file is not a wire: with only capture files in, a full ring holds.
@@ -383,7 +388,8 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
         limit: cli.duration.map(std::time::Duration::from_secs_f64),
         interrupt: crate::pipeline::supervise::signal_channel(),
     };
-    let (eal, tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(eal, cli.trace_pcapng.as_deref(), &wait)?;
+    let (tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(&mut vdevs, cli.trace_pcapng.as_deref(), &wait)?;
+    devices::put_vdevs(&mut eal, &vdevs);
 
     let trace = match &generated {
         Some(g) if g.demo && cli.trace == 0 => 100,
@@ -487,12 +493,15 @@ struct Generated {
     demo: bool,
 }
 
-fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Generated>> {
+/// Whether the input is generated (a pg script, or the seed demo when
+/// nothing is named): None, or Some(whether it is the demo).
+fn generates_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Option<bool> {
     let named_input = eal.names_any(&["--vdev", "-a", "--allow"]) || ours.names_any(&["--vdev", "-a", "--allow"]);
     let demo = cli.pg.is_none() && !named_input;
-    if cli.pg.is_none() && !demo {
-        return Ok(None);
-    }
+    (cli.pg.is_some() || demo).then_some(demo)
+}
+
+fn generated_input(cli: &Cli, demo: bool, vdevs: &[Vdev]) -> Result<Generated> {
     let streams = match &cli.pg {
         Some(path) => pg::parse_file(path)?,
         None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
@@ -501,8 +510,7 @@ fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Ge
     cleanup::note_temp_dir(dir.path().to_path_buf());
     let inputs = pg_inputs(&streams, dir.path())?;
     // Named so that no user --vdev has the same name.
-    let taken: Vec<String> =
-        eal.values("--vdev").iter().chain(&ours.values("--vdev")).map(|v| devices::parse_vdev(v).name).collect();
+    let taken: Vec<String> = vdevs.iter().map(|v| v.name.clone()).collect();
     let vdevs = inputs
         .iter()
         .zip(devices::free_pcap_names(&taken, inputs.len()))
@@ -511,10 +519,10 @@ fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Ge
             if input.infinite {
                 args.push(("infinite_rx".into(), "1".into()));
             }
-            Vdev { name, args }
+            Vdev::new(name, args)
         })
         .collect();
-    Ok(Some(Generated { vdevs, dir, demo }))
+    Ok(Generated { vdevs, dir, demo })
 }
 
 /// Everything EAL needs besides the devices: memory, the command line's
@@ -694,57 +702,40 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(usize, usize)>
 /// `tx_pcap` is pointed at its sink's temporary file, and each raw IP or
 /// Linux cooked `rx_pcap` at its Ethernet copy.
 fn prepare_outputs(
-    eal: EalArgs,
+    vdevs: &mut [Vdev],
     trace_pcapng: Option<&Path>,
     wait: &ReaderWait,
-) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
+) -> Result<(Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
-    for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
+    for v in vdevs.iter().filter(|v| v.is_pcap()) {
         outputs.extend(v.values("tx_pcap").map(|f| (format!("tx_pcap of {}", v.name), PathBuf::from(f))));
     }
     if let Some(p) = trace_pcapng.filter(|p| p.as_os_str() != "-") {
         outputs.push(("--trace-pcapng".into(), p.to_path_buf()));
     }
-    devices::check_distinct_files(&devices::input_files(&eal), &outputs)?;
+    devices::check_distinct_files(&devices::input_files(vdevs), &outputs)?;
 
     let mut tx_outputs = Vec::new();
     let mut copies = crate::linktype::EthernetCopies::default();
-    let mut rewritten = Vec::with_capacity(eal.as_slice().len());
-    let mut args = eal.as_slice().to_vec().into_iter();
-    while let Some(a) = args.next() {
-        let value = if a == "--vdev" {
-            rewritten.push(a);
-            args.next()
-        } else if let Some(v) = a.strip_prefix("--vdev=") {
-            rewritten.push("--vdev".into());
-            Some(v.to_string())
-        } else {
-            rewritten.push(a);
-            continue;
-        };
-        let Some(value) = value else { break };
-        let mut v = devices::parse_vdev(&value);
-        if v.is_pcap() {
-            for (k, file) in v.args.iter_mut() {
-                if k == "tx_pcap" {
-                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
-                    *file = sink.write_path().to_string_lossy().into_owned();
-                    tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
-                }
-                if k == "rx_pcap" {
-                    if let Some(copy) = copies.copy_if_needed(Path::new(file))? {
-                        *file = copy.to_string_lossy().into_owned();
-                    }
+    for v in vdevs.iter_mut().filter(|v| v.is_pcap()) {
+        for (k, file) in v.args.iter_mut() {
+            if k == "tx_pcap" {
+                let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
+                *file = sink.write_path().to_string_lossy().into_owned();
+                tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
+            }
+            if k == "rx_pcap" {
+                if let Some(copy) = copies.copy_if_needed(Path::new(file))? {
+                    *file = copy.to_string_lossy().into_owned();
                 }
             }
         }
-        rewritten.push(v.to_arg());
     }
     for t in tx_outputs.iter().filter(|t| !t.sink.can_verify()) {
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
     let trace = trace_pcapng.map(|t| TraceDestination::prepare(t, wait)).transpose()?;
-    Ok((EalArgs::new(rewritten), tx_outputs, trace, copies))
+    Ok((tx_outputs, trace, copies))
 }
 
 /// Checks what needs no EAL; returns the rx and worker lcores.

@@ -8,9 +8,8 @@
 
 use anyhow::Result;
 
-use crate::devices::parse_vdev;
+use crate::devices::Vdev;
 use crate::dpdk::HEADROOM;
-use crate::eal_args::EalArgs;
 use crate::flag_error::flag_error;
 
 /// A port's poll-mode driver, with every quirk handoff plans around: the
@@ -278,36 +277,20 @@ fn fit_af_packet(
 /// Sizes every af_packet vdev's frames (adding `framesz=`/`blocksz=` where
 /// the user gave none) and returns the mbuf size the run uses: `--mbuf-size`,
 /// else the default raised to what the frames need.
-pub fn fit_frames(eal: &mut EalArgs, mbuf_size: Option<u16>, max_pkt_len: Option<u32>) -> Result<u16> {
+pub fn fit_frames(vdevs: &mut [Vdev], mbuf_size: Option<u16>, max_pkt_len: Option<u32>) -> Result<u16> {
     let page = rustix::param::page_size() as u32;
     let mut need = u32::from(DEFAULT_MBUF_SIZE);
-    let mut failure = None;
-    eal.map_values("--vdev", |text| {
-        let mut v = parse_vdev(text);
-        if Driver::of(&v.name) != Driver::AfPacket || failure.is_some() {
-            return text.to_string();
-        }
+    for v in vdevs.iter_mut().filter(|v| v.driver == Driver::AfPacket) {
         let mtu = v.values("iface").last().and_then(crate::dpdk::netdev::interface_mtu);
-        match fit_af_packet(&v.name, &v.args, mbuf_size, max_pkt_len, mtu, page) {
-            Ok(fit) => {
-                need = need.max(fit.mbuf_need);
-                if let Some(f) = fit.framesz {
-                    v.args.push(("framesz".into(), f.to_string()));
-                    log::info!("{}: framesz={f} (frames up to {} bytes)", v.name, af_packet_frame_capacity(f));
-                }
-                if let Some(b) = fit.blocksz {
-                    v.args.push(("blocksz".into(), b.to_string()));
-                }
-                v.to_arg()
-            }
-            Err(e) => {
-                failure = Some(e);
-                text.to_string()
-            }
+        let fit = fit_af_packet(&v.name, &v.args, mbuf_size, max_pkt_len, mtu, page)?;
+        need = need.max(fit.mbuf_need);
+        if let Some(f) = fit.framesz {
+            v.args.push(("framesz".into(), f.to_string()));
+            log::info!("{}: framesz={f} (frames up to {} bytes)", v.name, af_packet_frame_capacity(f));
         }
-    });
-    if let Some(e) = failure {
-        return Err(e);
+        if let Some(b) = fit.blocksz {
+            v.args.push(("blocksz".into(), b.to_string()));
+        }
     }
     // fit_af_packet refused needs above u16::MAX.
     Ok(mbuf_size.unwrap_or(need.min(u32::from(u16::MAX)) as u16))
@@ -317,11 +300,8 @@ pub fn fit_frames(eal: &mut EalArgs, mbuf_size: Option<u16>, max_pkt_len: Option
 /// opens every queue's socket at probe and the kernel's fanout hashes flows
 /// to each, so the frames of a socket nobody polls wait there (or roll over
 /// late, out of order, once its ring is full).
-pub fn check_af_packet_queues(eal: &EalArgs, rx_lcores: usize) -> Result<()> {
-    for v in eal.values("--vdev").iter().map(|t| parse_vdev(t)) {
-        if Driver::of(&v.name) != Driver::AfPacket {
-            continue;
-        }
+pub fn check_af_packet_queues(vdevs: &[Vdev], rx_lcores: usize) -> Result<()> {
+    for v in vdevs.iter().filter(|v| v.driver == Driver::AfPacket) {
         let Some(q) = v.values("qpairs").last() else { continue };
         match q.parse::<usize>() {
             Ok(n) if n <= rx_lcores.max(1) => {}
@@ -343,7 +323,8 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<(String, String)> {
-        parse_vdev(s).args
+        let mut eal = crate::eal_args::EalArgs::new(vec!["--vdev".into(), s.into()]);
+        crate::devices::take_vdevs(&mut eal).remove(0).args
     }
 
     #[test]
