@@ -648,7 +648,13 @@ fn port_named(spec: &str, named: &NamedDevices) -> Option<usize> {
     if let Ok(id) = spec.parse::<u16>() {
         return Some(usize::from(id)).filter(|&i| i < named.names.len());
     }
-    named.names.iter().position(|n| devices::is_port_of(n, spec))
+    // A PCI address with or without its `0000:` domain; nothing after it
+    // (`01:00.0:1` is a pair, not a port of 01:00.0).
+    let full = |name: &str| match name.matches(':').count() {
+        1 => format!("0000:{name}"),
+        _ => name.to_string(),
+    };
+    named.names.iter().position(|n| full(n) == full(spec))
 }
 
 /// The device `--output PORT` names when it only transmits: a live port
@@ -697,6 +703,10 @@ fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(usize, usize)>
     }
     Ok(pairs)
 }
+
+#[cfg(test)]
+#[path = "cli_output_tests.rs"]
+mod output_tests;
 
 /// Sinks for every file the run writes, opened before EAL starts; each
 /// `tx_pcap` is pointed at its sink's temporary file, and each raw IP or
