@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use crate::devices::Vdev;
-use crate::dpdk::HEADROOM;
+use crate::dpdk::{PortInfo, HEADROOM};
 use crate::flag_error::flag_error;
 
 /// A port's poll-mode driver, with every quirk handoff plans around: the
@@ -56,6 +56,11 @@ impl Driver {
             ("virtio_user", Driver::VirtioUser),
         ];
         table.iter().find(|(p, _)| kind.starts_with(p)).map_or(Driver::Nic, |&(_, d)| d)
+    }
+
+    /// A started port's driver, by the name ethdev reports for it.
+    pub fn of_port(info: &PortInfo) -> Driver {
+        Driver::of(&info.driver)
     }
 
     /// Copies packets between the mbuf's virtual address and its file,

@@ -170,7 +170,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let dma_sent = setup
         .ports
         .iter()
-        .any(|p| crate::drivers::Driver::of(&p.info().driver).needs_tx_drain() && p.stats().tx_packets > 0);
+        .any(|p| crate::drivers::Driver::of_port(p.info()).needs_tx_drain() && p.stats().tx_packets > 0);
     if dma_sent {
         // A port that takes packets by DMA may not have sent (or its peer
         // read) the last ones yet; stopping it now would lose them.

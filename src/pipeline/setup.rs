@@ -123,7 +123,7 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     );
 
     let mut ports = configure_ports(eal, plan, &all_ports, &port_rxqs, &output, &buffers)?;
-    let queues = assign_queues(&mut ports, &port_rxqs, plan, n_rx);
+    let queues = assign_queues(&mut ports, &port_rxqs, plan, n_rx)?;
 
     let mut producers: Vec<Vec<RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
     let mut consumers: Vec<Vec<RingConsumer>> = (0..n_workers).map(|_| Vec::new()).collect();
@@ -180,7 +180,7 @@ fn configure_ports(
     }
     // Said once, and beside the port in the report: what its driver hides.
     for p in &ports {
-        let caveats = Driver::of(&p.info().driver).caveats(p.info().max_rx_queues, &dpdk::version::running());
+        let caveats = Driver::of_port(p.info()).caveats(p.info().max_rx_queues, &dpdk::version::running());
         if !caveats.is_empty() {
             log::warn!("{}: {}", p.info().name, caveats.join("; "));
         }
@@ -195,7 +195,7 @@ fn pairs_queues(p: &PortInfo) -> bool {
     if std::env::var("HANDOFF_FAULT").is_ok_and(|f| f == "unpaired-queues") {
         return false;
     }
-    Driver::of(&p.driver).needs_paired_queues()
+    Driver::of_port(p).needs_paired_queues()
 }
 
 /// Tx queues port `p` needs: one per worker where something is sent, else one.
@@ -223,7 +223,7 @@ fn max_frame(plan: &Plan) -> u32 {
 /// and chooses its MTU, rx scatter and multi-segment tx (one line naming
 /// the port and its limit when it cannot take them).
 fn frame_config(info: &PortInfo, plan: &Plan, all_ports: &[PortInfo]) -> Result<Frames> {
-    let pmd = Driver::of(&info.driver);
+    let pmd = Driver::of_port(info);
     let data_room = u32::from(plan.mbuf_size - dpdk::HEADROOM);
     let name = &info.name;
     if data_room < info.min_rx_bufsize {
@@ -262,7 +262,7 @@ fn frame_config(info: &PortInfo, plan: &Plan, all_ports: &[PortInfo]) -> Result<
         }
     }
     // Chains reach tx when any port scatters or chains on its own.
-    let chains = all_ports.iter().any(|p| Driver::of(&p.driver).chains_on_its_own()) || max_frame(plan) > data_room;
+    let chains = all_ports.iter().any(|p| Driver::of_port(p).chains_on_its_own()) || max_frame(plan) > data_room;
     let tx_multi_segs = chains && info.tx_offloads & dpdk::port::TX_OFFLOAD_MULTI_SEGS != 0;
     Ok(Frames { mtu, rx_scatter, tx_multi_segs })
 }
@@ -289,13 +289,15 @@ fn pool_size(plan: &Plan, total_rxq: usize, ports: usize) -> (u32, u32) {
 /// Shares the (port, queue) pairs round-robin among the rx lcores, taking
 /// each queue's handle out of its port; a queue of a finite pcap input knows
 /// how many packets its file holds.
-fn assign_queues(ports: &mut [Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Vec<Vec<InputQueue>> {
+fn assign_queues(ports: &mut [Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Result<Vec<Vec<InputQueue>>> {
     let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
     let mut k = 0;
     for (p, &rxqs) in ports.iter_mut().zip(port_rxqs) {
         let expected = plan.finite_inputs.get(&p.info().name);
         for q in 0..p.config().rx_queues.min(rxqs) {
-            let Some(rxq) = p.take_rx_queue(QueueId(q)) else { continue };
+            let Some(rxq) = p.take_rx_queue(QueueId(q)) else {
+                bail!("rx queue {q} of port {} was handed out before", p.info().name);
+            };
             queues_of[k % n_rx].push(InputQueue {
                 rxq,
                 expected: expected.map(|files| files[q as usize].packets),
@@ -306,7 +308,7 @@ fn assign_queues(ports: &mut [Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize
             k += 1;
         }
     }
-    queues_of
+    Ok(queues_of)
 }
 
 /// Which named device (index in `plan.devices`) each port is of: the one

@@ -161,7 +161,7 @@ pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
                 .filter(|(id, _)| *id == info.id)
                 .flat_map(|(_, x)| x.iter().filter(|(_, v)| *v != 0).cloned())
                 .collect(),
-            caveats: Driver::of(&info.driver)
+            caveats: Driver::of_port(info)
                 .caveats(info.max_rx_queues, &crate::dpdk::version::running())
                 .into_iter()
                 .map(String::from)
