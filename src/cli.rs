@@ -12,7 +12,7 @@ use crate::control::client::{DEFAULT_TIMEOUT_SECS, TIMEOUT_SECS};
 use crate::control::protocol::{ClearWhat, ShowWhat};
 use crate::devices::{self, NamedDevices, Vdev};
 use crate::dpdk::runtime_files::RuntimeFiles;
-use crate::drivers;
+use crate::drivers::{self, Driver};
 use crate::eal_args::{self, EalArgs};
 use crate::output::{ReaderWait, Sink, TraceDestination};
 use crate::pg;
@@ -126,8 +126,8 @@ pub struct Cli {
 
     /// `drop` (the seed: error-drop -> drop), a port name/id to transmit on, or port pairs
     /// `A:B,C:D` (l2fwd-style: what A receives leaves by B)
-    #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_choice)]
-    pub output: OutputChoice,
+    #[arg(long, value_name = "drop|PORT|A:B,..", default_value = "drop", value_parser = output_spec)]
+    pub output: String,
 
     /// Swap each frame's source and destination MAC before it leaves (testpmd's macswap mode)
     #[arg(long, conflicts_with = "eth_peer")]
@@ -302,11 +302,11 @@ fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, Stri
     }
 }
 
-fn output_choice(s: &str) -> Result<OutputChoice, String> {
+/// `--output` as given; `resolve_output` reads it against the named devices.
+fn output_spec(s: &str) -> Result<String, String> {
     match s {
         "" => Err("name a port, or drop".into()),
-        "drop" => Ok(OutputChoice::Drop),
-        port => Ok(OutputChoice::Port(port.to_string())),
+        spec => Ok(spec.to_string()),
     }
 }
 
@@ -404,31 +404,37 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
     let (rx_lcores, worker_lcores) = check_flags(&cli)?;
     let ours = command_line_eal(&cli);
     let mut eal = profile_and_devices(&cli, &ours)?;
-    let generated = generated_input(&cli, &eal, &ours)?;
+    let generates = generates_input(&cli, &eal, &ours);
+    // Generated vdevs follow the profile's and --vdev's, before the EAL arguments after --.
+    let generated_at = eal.values("--vdev").len();
+    let prefix = complete_eal(&cli, &mut eal, ours, generates.is_some(), &rx_lcores, &worker_lcores)?;
+    // Every --vdev is parsed here, once; they go back into `eal` in prepare_outputs.
+    let mut vdevs = devices::take_vdevs(&mut eal);
+    let generated = generates.map(|demo| generated_input(&cli, demo, &vdevs)).transpose()?;
     if let Some(g) = &generated {
-        eal.extend(g.vdevs.iter().flat_map(|v| ["--vdev".to_string(), v.to_arg()]));
+        vdevs.splice(generated_at..generated_at, g.vdevs.iter().cloned());
     }
-    let prefix = complete_eal(&cli, &mut eal, ours, generated.is_some(), &rx_lcores, &worker_lcores)?;
-    let mbuf_size = drivers::fit_frames(&mut eal, cli.mbuf_size, cli.max_pkt_len)?;
-    drivers::check_af_packet_queues(&eal, rx_lcores.len())?;
+    let mbuf_size = drivers::fit_frames(&mut vdevs, cli.mbuf_size, cli.max_pkt_len)?;
+    drivers::check_af_packet_queues(&vdevs, rx_lcores.len())?;
 
     let metrics = cli
         .metrics
         .map(|a| std::net::TcpListener::bind(a).with_context(|| format!("--metrics {a}: cannot listen there")))
         .transpose()?;
-    let named = devices::check(&eal)?;
+    let named = devices::check(&eal, &vdevs)?;
     let output = resolve_output(&cli.output, &named)?;
     let tx_only = tx_only_port(&output, &named);
     let mac_rewrite = mac_plan(&cli, &named)?;
     // A file is not a wire: with only capture files in, a full ring holds.
-    let backpressure =
-        cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only.as_deref()));
+    let tx_only_name = tx_only.map(|d| named.names[d].as_str());
+    let backpressure = cli.backpressure || (!cli.drop_on_congestion && named.all_inputs_finite_besides(tx_only_name));
     // A FIFO output waits for its reader no longer than the run would last, nor past a signal.
     let wait = ReaderWait {
         limit: cli.duration.map(std::time::Duration::from_secs_f64),
         interrupt: crate::pipeline::supervise::signal_channel(),
     };
-    let (eal, tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(eal, cli.trace_pcapng.as_deref(), &wait)?;
+    let (tx_outputs, trace_pcapng, ethernet_copies) = prepare_outputs(&mut vdevs, cli.trace_pcapng.as_deref(), &wait)?;
+    devices::put_vdevs(&mut eal, &vdevs);
 
     let trace = match &generated {
         Some(g) if g.demo && cli.trace == 0 => 100,
@@ -533,12 +539,15 @@ struct Generated {
     demo: bool,
 }
 
-fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Generated>> {
+/// Whether the input is generated (a pg script, or the seed demo when
+/// nothing is named): None, or Some(whether it is the demo).
+fn generates_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Option<bool> {
     let named_input = eal.names_any(&["--vdev", "-a", "--allow"]) || ours.names_any(&["--vdev", "-a", "--allow"]);
     let demo = cli.pg.is_none() && !named_input;
-    if cli.pg.is_none() && !demo {
-        return Ok(None);
-    }
+    (cli.pg.is_some() || demo).then_some(demo)
+}
+
+fn generated_input(cli: &Cli, demo: bool, vdevs: &[Vdev]) -> Result<Generated> {
     let streams = match &cli.pg {
         Some(path) => pg::parse_file(path)?,
         None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
@@ -547,8 +556,7 @@ fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Ge
     cleanup::note_temp_dir(dir.path().to_path_buf());
     let inputs = pg_inputs(&streams, dir.path())?;
     // Named so that no user --vdev has the same name.
-    let taken: Vec<String> =
-        eal.values("--vdev").iter().chain(&ours.values("--vdev")).map(|v| devices::parse_vdev(v).name).collect();
+    let taken: Vec<String> = vdevs.iter().map(|v| v.name.clone()).collect();
     let vdevs = inputs
         .iter()
         .zip(devices::free_pcap_names(&taken, inputs.len()))
@@ -557,10 +565,10 @@ fn generated_input(cli: &Cli, eal: &EalArgs, ours: &EalArgs) -> Result<Option<Ge
             if input.infinite {
                 args.push(("infinite_rx".into(), "1".into()));
             }
-            Vdev { name, args }
+            Vdev::new(name, args)
         })
         .collect();
-    Ok(Some(Generated { vdevs, dir, demo }))
+    Ok(Generated { vdevs, dir, demo })
 }
 
 /// Everything EAL needs besides the devices: memory, the command line's
@@ -647,22 +655,24 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
 }
 
 /// `--output` against the devices the run names, before EAL starts (a typo
-/// must not cost the user an existing tx_pcap file): `drop`, one port, or
-/// port pairs `A:B,C:D` (ids or names; a PCI name's own colons are told
-/// apart by which split names two ports).
-fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputChoice> {
-    let output = match output {
-        OutputChoice::Port(p) => p.as_str(),
-        other => return Ok(other.clone()),
-    };
-    if let Some(port) = port_named(output, named) {
-        if is_rx_port(&port, named) && tx_only_port(&OutputChoice::Port(port.clone()), named).is_none() {
+/// must not cost the user an existing tx_pcap file), once: `drop`, one
+/// port, or port pairs `A:B,C:D` (ids or names; a PCI name's own colons are
+/// told apart by which split names two ports), as devices' indices in
+/// `named.names`, which set-up maps to port ids.
+fn resolve_output(output: &str, named: &NamedDevices) -> Result<OutputChoice> {
+    if output == "drop" {
+        return Ok(OutputChoice::Drop);
+    }
+    if let Some(device) = port_named(output, named) {
+        let choice = OutputChoice::Port(device);
+        if is_rx_port(&named.names[device], named) && tx_only_port(&choice, named).is_none() {
             log::warn!(
-                "--output {output}: {port} also receives, so it sends back (reflects) its own traffic; \
-                 use pairs (--output 0:1,1:0) to forward between ports"
+                "--output {output}: {} also receives, so it sends back (reflects) its own traffic; \
+                 use pairs (--output 0:1,1:0) to forward between ports",
+                named.names[device]
             );
         }
-        return Ok(OutputChoice::Port(output.to_string()));
+        return Ok(choice);
     }
     let known = || named.names.join(", ");
     if output.contains(':') {
@@ -679,119 +689,109 @@ fn resolve_output(output: &OutputChoice, named: &NamedDevices) -> Result<OutputC
     Err(flag_error(format!("unknown port '{output}' for --output; ports are: {}", known())))
 }
 
-/// The device name `--output` (or one side of a pair) names, by id or name.
-fn port_named(spec: &str, named: &NamedDevices) -> Option<String> {
+/// The device (its index in `named.names`) `--output` or one side of a pair names, by id or name.
+fn port_named(spec: &str, named: &NamedDevices) -> Option<usize> {
     if let Ok(id) = spec.parse::<u16>() {
-        return named.names.get(usize::from(id)).cloned();
+        return Some(usize::from(id)).filter(|&i| i < named.names.len());
     }
-    named.names.iter().find(|n| devices::is_port_of(n, spec)).map(|_| spec.to_string())
+    // A PCI address with or without its `0000:` domain; nothing after it
+    // (`01:00.0:1` is a pair, not a port of 01:00.0).
+    let full = |name: &str| match name.matches(':').count() {
+        1 => format!("0000:{name}"),
+        _ => name.to_string(),
+    };
+    named.names.iter().position(|n| full(n) == full(spec))
 }
 
 /// The device `--output PORT` names when it only transmits: a live port
 /// (not a capture file) while other ports receive. Polling it would send its
 /// own traffic back out and keep a capture replay from ending.
-fn tx_only_port(output: &OutputChoice, named: &NamedDevices) -> Option<String> {
-    let OutputChoice::Port(spec) = output else { return None };
-    let device = match spec.parse::<u16>() {
-        Ok(id) => named.names.get(usize::from(id))?,
-        Err(_) => named.names.iter().find(|n| devices::is_port_of(n, spec))?,
-    };
+fn tx_only_port(output: &OutputChoice, named: &NamedDevices) -> Option<usize> {
+    let OutputChoice::Port(d) = *output else { return None };
+    let device = named.names.get(d)?;
     let live = !named.finite.contains_key(device);
     let others_receive = named.names.iter().any(|n| n != device && is_rx_port(n, named));
-    (live && others_receive).then(|| device.clone())
+    (live && others_receive).then_some(d)
 }
 
 /// Whether the device is polled for packets (a tx-only net_pcap is not).
 fn is_rx_port(name: &str, named: &NamedDevices) -> bool {
     match named.finite.get(name) {
         Some(files) => !files.is_empty(),
-        None => !name.starts_with("net_pcap"),
+        None => !Driver::of(name).reads_capture_files(),
     }
 }
 
 /// `A:B,C:D`: each rx port once, every side a known port.
-fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(String, String)>> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
+fn resolve_pairs(spec: &str, named: &NamedDevices) -> Result<Vec<(usize, usize)>> {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     for item in spec.split(',') {
         let pair = item
             .match_indices(':')
-            .map(|(i, _)| (&item[..i], &item[i + 1..]))
-            .find(|(a, b)| port_named(a, named).is_some() && port_named(b, named).is_some());
-        let Some((a, b)) = pair else {
+            .find_map(|(i, _)| Some((&item[..i], port_named(&item[..i], named)?, port_named(&item[i + 1..], named)?)));
+        let Some((a, rx, tx)) = pair else {
             return Err(flag_error(format!(
                 "--output {spec}: '{item}' is not a pair of known ports (rx:tx, ids or names); ports are: {}",
                 named.names.join(", ")
             )));
         };
-        if pairs.iter().any(|(rx, _)| rx == a) {
+        if pairs.iter().any(|&(r, _)| r == rx) {
             return Err(flag_error(format!("--output {spec}: port {a} is the rx side of two pairs")));
         }
-        if let Some(port) = port_named(a, named).filter(|p| Some(p) == port_named(b, named).as_ref()) {
+        if rx == tx {
             log::warn!(
                 "--output {spec}: pair {item} sends back out of {port} what {port} receives (reflects its own traffic); \
-                 use 0:1,1:0 to forward between ports"
+                 use 0:1,1:0 to forward between ports",
+                port = named.names[rx]
             );
         }
-        pairs.push((a.to_string(), b.to_string()));
+        pairs.push((rx, tx));
     }
     Ok(pairs)
 }
+
+#[cfg(test)]
+#[path = "cli_output_tests.rs"]
+mod output_tests;
 
 /// Sinks for every file the run writes, opened before EAL starts; each
 /// `tx_pcap` is pointed at its sink's temporary file, and each raw IP or
 /// Linux cooked `rx_pcap` at its Ethernet copy.
 fn prepare_outputs(
-    eal: EalArgs,
+    vdevs: &mut [Vdev],
     trace_pcapng: Option<&Path>,
     wait: &ReaderWait,
-) -> Result<(EalArgs, Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
+) -> Result<(Vec<TxOutput>, Option<TraceDestination>, crate::linktype::EthernetCopies)> {
     let mut outputs: Vec<(String, PathBuf)> = Vec::new();
-    for v in eal.values("--vdev").iter().map(|v| devices::parse_vdev(v)).filter(|v| v.is_pcap()) {
+    for v in vdevs.iter().filter(|v| v.is_pcap()) {
         outputs.extend(v.values("tx_pcap").map(|f| (format!("tx_pcap of {}", v.name), PathBuf::from(f))));
     }
     if let Some(p) = trace_pcapng.filter(|p| p.as_os_str() != "-") {
         outputs.push(("--trace-pcapng".into(), p.to_path_buf()));
     }
-    devices::check_distinct_files(&devices::input_files(&eal), &outputs)?;
+    devices::check_distinct_files(&devices::input_files(vdevs), &outputs)?;
 
     let mut tx_outputs = Vec::new();
     let mut copies = crate::linktype::EthernetCopies::default();
-    let mut rewritten = Vec::with_capacity(eal.as_slice().len());
-    let mut args = eal.as_slice().to_vec().into_iter();
-    while let Some(a) = args.next() {
-        let value = if a == "--vdev" {
-            rewritten.push(a);
-            args.next()
-        } else if let Some(v) = a.strip_prefix("--vdev=") {
-            rewritten.push("--vdev".into());
-            Some(v.to_string())
-        } else {
-            rewritten.push(a);
-            continue;
-        };
-        let Some(value) = value else { break };
-        let mut v = devices::parse_vdev(&value);
-        if v.is_pcap() {
-            for (k, file) in v.args.iter_mut() {
-                if k == "tx_pcap" {
-                    let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
-                    *file = sink.write_path().to_string_lossy().into_owned();
-                    tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
-                }
-                if k == "rx_pcap" {
-                    if let Some(copy) = copies.copy_if_needed(Path::new(file))? {
-                        *file = copy.to_string_lossy().into_owned();
-                    }
+    for v in vdevs.iter_mut().filter(|v| v.is_pcap()) {
+        for (k, file) in v.args.iter_mut() {
+            if k == "tx_pcap" {
+                let sink = Sink::prepare_for_pmd(&format!("tx_pcap of {}", v.name), Path::new(file), wait)?;
+                *file = sink.write_path().to_string_lossy().into_owned();
+                tx_outputs.push(TxOutput { vdev: v.name.clone(), sink });
+            }
+            if k == "rx_pcap" {
+                if let Some(copy) = copies.copy_if_needed(Path::new(file))? {
+                    *file = copy.to_string_lossy().into_owned();
                 }
             }
         }
-        rewritten.push(v.to_arg());
     }
     for t in tx_outputs.iter().filter(|t| !t.sink.can_verify()) {
         log::warn!("tx_pcap of {} is a device or FIFO: what reaches it cannot be read back and checked", t.vdev);
     }
     let trace = trace_pcapng.map(|t| TraceDestination::prepare(t, wait)).transpose()?;
-    Ok((EalArgs::new(rewritten), tx_outputs, trace, copies))
+    Ok((tx_outputs, trace, copies))
 }
 
 /// Checks what needs no EAL; returns the rx and worker lcores.

@@ -8,28 +8,36 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::dpdk::MAX_ETHPORTS;
+use crate::drivers::Driver;
 use crate::eal_args::EalArgs;
 use crate::flag_error::flag_error;
 
-/// A `--vdev` argument split into its device name and `key=value` pairs.
-#[derive(Clone, Debug)]
+/// A `--vdev` argument split into its device name, driver and `key=value`
+/// pairs: parsed once (`take_vdevs`), changed as a value, and written back
+/// for EAL (`put_vdevs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vdev {
     pub name: String,
+    pub driver: Driver,
     pub args: Vec<(String, String)>,
 }
 
 impl Vdev {
+    pub fn new(name: String, args: Vec<(String, String)>) -> Vdev {
+        Vdev { driver: Driver::of(&name), name, args }
+    }
+
     pub fn values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.args.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn is_pcap(&self) -> bool {
-        self.name.starts_with("net_pcap") || self.name.starts_with("eth_pcap")
+        self.driver.reads_capture_files()
     }
 
-    /// An Ethernet device (a port), by DPDK's naming (`net_*`, or the old `eth_*` aliases).
+    /// An Ethernet device (a port), not a crypto, event, ... device.
     pub fn is_ethdev(&self) -> bool {
-        self.name.starts_with("net_") || self.name.starts_with("eth_")
+        crate::drivers::is_ethdev_name(&self.name)
     }
 
     /// Back to the `name,key=value,...` form EAL reads.
@@ -47,7 +55,18 @@ impl Vdev {
     }
 }
 
-pub fn parse_vdev(text: &str) -> Vdev {
+/// Takes every `--vdev` out of the EAL arguments, parsed, in order: the one
+/// place a `--vdev` string is read. `put_vdevs` gives them back.
+pub fn take_vdevs(eal: &mut EalArgs) -> Vec<Vdev> {
+    eal.take_values("--vdev").iter().map(|t| parse_vdev(t)).collect()
+}
+
+/// Adds the vdevs back to the EAL arguments, in order (EAL numbers vdev ports in this order).
+pub fn put_vdevs(eal: &mut EalArgs, vdevs: &[Vdev]) {
+    eal.extend(vdevs.iter().flat_map(|v| ["--vdev".to_string(), v.to_arg()]));
+}
+
+fn parse_vdev(text: &str) -> Vdev {
     let mut parts = text.split(',');
     let name = parts.next().unwrap_or("").trim().to_string();
     let args = parts
@@ -57,7 +76,7 @@ pub fn parse_vdev(text: &str) -> Vdev {
             None => (p.trim().to_string(), String::new()),
         })
         .collect();
-    Vdev { name, args }
+    Vdev::new(name, args)
 }
 
 /// One rx queue's capture file and how many packets libpcap reads from it.
@@ -70,7 +89,8 @@ pub struct FiniteInput {
 /// What the named devices are.
 #[derive(Clone, Debug, Default)]
 pub struct NamedDevices {
-    /// Ethernet device names EAL will create, in argument order (vdevs, PCI addresses).
+    /// Ethernet device names EAL will create, in port id order (PCI
+    /// addresses, then vdevs, each in argument order).
     pub names: Vec<String>,
     /// Finite inputs by pcap vdev name, one per rx queue (none: a tx-only vdev, not polled).
     pub finite: BTreeMap<String, Vec<FiniteInput>>,
@@ -91,9 +111,8 @@ impl NamedDevices {
     }
 }
 
-/// Checks the devices in an EAL argument list; counts each finite input's packets.
-pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
-    let vdevs: Vec<Vdev> = eal.values("--vdev").iter().map(|v| parse_vdev(v)).collect();
+/// Checks the vdevs and the PCI devices in an EAL argument list; counts each finite input's packets.
+pub fn check(eal: &EalArgs, vdevs: &[Vdev]) -> Result<NamedDevices> {
     let pci: Vec<String> = ["-a", "--allow"]
         .iter()
         .flat_map(|f| eal.values(f))
@@ -119,7 +138,7 @@ pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
 
     let mut finite = BTreeMap::new();
     let mut any_live = !pci.is_empty();
-    for v in &vdevs {
+    for v in vdevs {
         if !v.is_ethdev() {
             continue; // not an Ethernet device (crypto, event, ...): nothing to poll
         }
@@ -147,7 +166,8 @@ pub fn check(eal: &EalArgs) -> Result<NamedDevices> {
         }
     }
     let all_inputs_finite = !any_live && finite.values().any(|f| !f.is_empty());
-    let names = vdevs.iter().filter(|v| v.is_ethdev()).map(|v| v.name.clone()).chain(pci).collect();
+    // In port id order: EAL probes the vdev bus after every other bus.
+    let names = pci.into_iter().chain(vdevs.iter().filter(|v| v.is_ethdev()).map(|v| v.name.clone())).collect();
     Ok(NamedDevices { names, finite, all_inputs_finite })
 }
 
@@ -167,13 +187,8 @@ pub fn is_port_of(named: &str, port: &str) -> bool {
 }
 
 /// Every file the vdevs read (`rx_pcap`), finite or not.
-pub fn input_files(eal: &EalArgs) -> Vec<PathBuf> {
-    eal.values("--vdev")
-        .iter()
-        .map(|v| parse_vdev(v))
-        .filter(Vdev::is_pcap)
-        .flat_map(|v| v.values("rx_pcap").map(PathBuf::from).collect::<Vec<_>>())
-        .collect()
+pub fn input_files(vdevs: &[Vdev]) -> Vec<PathBuf> {
+    vdevs.iter().filter(|v| v.is_pcap()).flat_map(|v| v.values("rx_pcap").map(PathBuf::from)).collect()
 }
 
 /// Refuses a run in which one file is both read and written, or written twice:
@@ -236,28 +251,69 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    /// What `prepare` does: the vdevs taken out once, then checked.
+    fn check_args(args: &[&str]) -> Result<NamedDevices> {
+        let mut eal = EalArgs::new(s(args));
+        let vdevs = take_vdevs(&mut eal);
+        check(&eal, &vdevs)
+    }
+
     #[test]
     fn vdev_split_and_back() {
         let v = parse_vdev("net_pcap0,rx_pcap=a.pcap,rx_pcap=b.pcap,tx_pcap=c");
-        assert_eq!(v.name, "net_pcap0");
+        assert_eq!((v.name.as_str(), v.driver), ("net_pcap0", Driver::Pcap));
         assert_eq!(v.args.len(), 3);
         assert_eq!(v.to_arg(), "net_pcap0,rx_pcap=a.pcap,rx_pcap=b.pcap,tx_pcap=c");
     }
 
     #[test]
+    fn vdevs_are_parsed_once_and_given_back_typed() {
+        let mut eal = EalArgs::new(s(&[
+            "--vdev",
+            "net_af_packet0,iface=v0",
+            "-l",
+            "0-2",
+            "--vdev=net_pcap0,rx_pcap=a.pcap",
+            "--vdev",
+            "crypto_null0",
+        ]));
+        let mut vdevs = take_vdevs(&mut eal);
+        // Gone from the arguments: nothing else can read the strings again.
+        assert!(eal.values("--vdev").is_empty());
+        assert_eq!(eal.as_slice(), s(&["-l", "0-2"]));
+        let drivers: Vec<Driver> = vdevs.iter().map(|v| v.driver).collect();
+        assert_eq!(drivers, [Driver::AfPacket, Driver::Pcap, Driver::Nic]);
+        // Every later step reads and changes the typed values.
+        assert_eq!(input_files(&vdevs), [PathBuf::from("a.pcap")]);
+        vdevs[0].args.push(("framesz".into(), "4096".into()));
+        // (a.pcap is not there to count: the af_packet and crypto vdevs only)
+        let named = check(&eal, &[vdevs[0].clone(), vdevs[2].clone()]).unwrap();
+        assert_eq!(named.names, s(&["net_af_packet0"]));
+        put_vdevs(&mut eal, &vdevs);
+        assert_eq!(
+            eal.values("--vdev"),
+            s(&["net_af_packet0,iface=v0,framesz=4096", "net_pcap0,rx_pcap=a.pcap", "crypto_null0"])
+        );
+    }
+
+    #[test]
     fn duplicate_and_too_many_devices_are_refused() {
-        let e = check(&EalArgs::new(s(&["--vdev", "net_null0", "--vdev", "net_null0"]))).unwrap_err();
+        let e = check_args(&["--vdev", "net_null0", "--vdev", "net_null0"]).unwrap_err();
         assert!(e.to_string().contains("named twice"), "{e}");
         let many: Vec<String> =
             (0..=MAX_ETHPORTS).flat_map(|i| ["--vdev".to_string(), format!("net_null{i}")]).collect();
-        let e = check(&EalArgs::new(many)).unwrap_err();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let e = check_args(&many).unwrap_err();
         assert!(e.to_string().contains("RTE_MAX_ETHPORTS"), "{e}");
     }
 
     #[test]
     fn live_devices_make_the_run_live() {
-        assert!(!check(&EalArgs::new(s(&["--vdev", "net_null0"]))).unwrap().all_inputs_finite);
-        assert!(!check(&EalArgs::new(s(&["-a", "0000:01:00.0"]))).unwrap().all_inputs_finite);
+        assert!(!check_args(&["--vdev", "net_null0"]).unwrap().all_inputs_finite);
+        assert!(!check_args(&["-a", "0000:01:00.0"]).unwrap().all_inputs_finite);
+        // Port id order: EAL probes PCI devices before vdevs.
+        let named = check_args(&["--vdev", "net_null0", "-a", "01:00.0"]).unwrap();
+        assert_eq!(named.names, s(&["01:00.0", "net_null0"]));
     }
 
     #[test]

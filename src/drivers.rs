@@ -1,57 +1,115 @@
 //! What each PMD does with frames and what it cannot report, in one place
-//! (read from the DPDK 22.11 and 24.11 driver sources): whether its MTU is
-//! set through ethdev, what a run over it cannot vouch for, and af_packet's
+//! (read from the DPDK 22.11 and 24.11 driver sources): the `Driver` type
+//! (copies or DMA, paired queues, kernel drops, MTU through ethdev, finite
+//! input, what a run over it cannot vouch for), and af_packet's
 //! frame size, chosen before EAL starts from the mbuf size or the
 //! interface's MTU (asked by ioctl in handoff's own network namespace, where
 //! the driver looks the interface up).
 
 use anyhow::Result;
 
-use crate::devices::parse_vdev;
-use crate::dpdk::HEADROOM;
-use crate::eal_args::EalArgs;
+use crate::devices::Vdev;
+use crate::dpdk::{PortInfo, HEADROOM};
 use crate::flag_error::flag_error;
 
-/// The poll-mode drivers handoff knows; anything else is a NIC's own PMD.
+/// A port's poll-mode driver, with every quirk handoff plans around: the
+/// one place that tells drivers apart (nothing else tests a driver or
+/// device name). Made from a device name (`net_af_packet0`, a PCI address)
+/// or the driver name ethdev reports (`net_af_packet`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pmd {
+pub enum Driver {
     Pcap,
     Null,
     Ring,
     AfPacket,
     Tap,
+    /// The tap driver's tun mode (no Ethernet header).
+    Tun,
+    AfXdp,
+    Mana,
     VirtioUser,
     /// A PCI NIC's PMD (or any other): its counters come from the hardware.
     Nic,
 }
 
-impl Pmd {
+/// DPDK's names for Ethernet devices and their drivers: `net_*`, and the old `eth_*` aliases.
+const ETHDEV_PREFIXES: [&str; 2] = ["net_", "eth_"];
+
+/// Whether a `--vdev` name is an Ethernet device (a port), not a crypto, event, ... device.
+pub fn is_ethdev_name(name: &str) -> bool {
+    ETHDEV_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+impl Driver {
     /// From a device name (`net_af_packet0`) or a driver name (`net_af_packet`).
-    pub fn of(name: &str) -> Pmd {
-        let kind = name.strip_prefix("net_").or_else(|| name.strip_prefix("eth_")).unwrap_or("");
+    pub fn of(name: &str) -> Driver {
+        let kind = ETHDEV_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or("");
         let table = [
-            ("pcap", Pmd::Pcap),
-            ("null", Pmd::Null),
-            ("ring", Pmd::Ring),
-            ("af_packet", Pmd::AfPacket),
-            ("tap", Pmd::Tap),
-            ("tun", Pmd::Tap),
-            ("virtio_user", Pmd::VirtioUser),
+            ("pcap", Driver::Pcap),
+            ("null", Driver::Null),
+            ("ring", Driver::Ring),
+            ("af_packet", Driver::AfPacket),
+            ("af_xdp", Driver::AfXdp),
+            ("tap", Driver::Tap),
+            ("tun", Driver::Tun),
+            ("mana", Driver::Mana),
+            ("virtio_user", Driver::VirtioUser),
         ];
-        table.iter().find(|(p, _)| kind.starts_with(p)).map_or(Pmd::Nic, |&(_, pmd)| pmd)
+        table.iter().find(|(p, _)| kind.starts_with(p)).map_or(Driver::Nic, |&(_, d)| d)
+    }
+
+    /// A started port's driver, by the name ethdev reports for it.
+    pub fn of_port(info: &PortInfo) -> Driver {
+        Driver::of(&info.driver)
+    }
+
+    /// Copies packets between the mbuf's virtual address and its file,
+    /// socket or ring, never using the IOVA: a pool without hugepages (no
+    /// IOVA) serves it, and what its tx queue took is sent by the time
+    /// tx_burst returns.
+    pub fn copies_packets(self) -> bool {
+        matches!(self, Driver::Pcap | Driver::Null | Driver::Ring | Driver::AfPacket | Driver::Tap | Driver::Tun)
+    }
+
+    /// A driver that sends by DMA (a NIC, virtio-user) gets a pause before
+    /// its port stops, to send what its tx queue took (see `TX_DRAIN_GRACE`).
+    pub fn needs_tx_drain(self) -> bool {
+        !self.copies_packets()
+    }
+
+    /// Its configure refuses unequal rx and tx queue counts (DPDK 22.11:
+    /// tap and tun in tap_dev_configure, af_xdp and mana in theirs).
+    pub fn needs_paired_queues(self) -> bool {
+        matches!(self, Driver::Tap | Driver::Tun | Driver::AfXdp | Driver::Mana)
+    }
+
+    /// Whether its counters include what the kernel dropped before the
+    /// driver saw it (rx-miss). af_packet reads PACKET_STATISTICS (tp_drops)
+    /// only from 25.03; tap's kernel queue drops show on the kernel interface only.
+    pub fn reports_kernel_drops(self, dpdk_version: &str) -> bool {
+        match self {
+            Driver::AfPacket => at_least(dpdk_version, 25, 3),
+            Driver::Tap | Driver::Tun => false,
+            _ => true,
+        }
+    }
+
+    /// Reads capture files (`rx_pcap`), which end: a finite input.
+    pub fn reads_capture_files(self) -> bool {
+        self == Driver::Pcap
     }
 
     /// Whether the port's MTU is set through ethdev (rxmode.mtu). af_packet's
     /// frame size decides what it takes (its dev_info claims 1518 whatever the
     /// frame size, and its mtu_set would change the kernel interface's MTU).
     pub fn mtu_by_ethdev(self) -> bool {
-        self != Pmd::AfPacket
+        self != Driver::AfPacket
     }
 
     /// May hand over a packet in several mbufs even without the scatter
     /// offload (net_pcap chains a capture record longer than one mbuf).
     pub fn chains_on_its_own(self) -> bool {
-        self == Pmd::Pcap
+        self == Driver::Pcap
     }
 
     /// What a run over this PMD cannot vouch for, given the port's rx queues
@@ -66,8 +124,8 @@ impl Pmd {
             // group with DEFRAG|ROLLOVER (25.03's fanout_mode devarg picks only
             // the algorithm), and rx copies tp_snaplen bytes without comparing
             // it with tp_len.
-            Pmd::AfPacket => {
-                if !at_least(dpdk_version, 25, 3) {
+            Driver::AfPacket => {
+                if !self.reports_kernel_drops(dpdk_version) {
                     out.push("kernel drops are not counted by this driver (rx-miss stays 0)");
                 }
                 out.push("IPv4 fragments are reassembled before handoff sees them (fanout DEFRAG)");
@@ -77,8 +135,8 @@ impl Pmd {
                 }
             }
             // Drops in the kernel's tap queue are counted by the kernel interface only.
-            Pmd::Tap => out.push("drops in the kernel's tap queue are not counted by this driver"),
-            Pmd::VirtioUser => out.push("what the vhost side drops on a full ring is counted there, not here"),
+            Driver::Tap | Driver::Tun => out.push("drops in the kernel's tap queue are not counted by this driver"),
+            Driver::VirtioUser => out.push("what the vhost side drops on a full ring is counted there, not here"),
             _ => {}
         }
         out
@@ -224,36 +282,20 @@ fn fit_af_packet(
 /// Sizes every af_packet vdev's frames (adding `framesz=`/`blocksz=` where
 /// the user gave none) and returns the mbuf size the run uses: `--mbuf-size`,
 /// else the default raised to what the frames need.
-pub fn fit_frames(eal: &mut EalArgs, mbuf_size: Option<u16>, max_pkt_len: Option<u32>) -> Result<u16> {
+pub fn fit_frames(vdevs: &mut [Vdev], mbuf_size: Option<u16>, max_pkt_len: Option<u32>) -> Result<u16> {
     let page = rustix::param::page_size() as u32;
     let mut need = u32::from(DEFAULT_MBUF_SIZE);
-    let mut failure = None;
-    eal.map_values("--vdev", |text| {
-        let mut v = parse_vdev(text);
-        if Pmd::of(&v.name) != Pmd::AfPacket || failure.is_some() {
-            return text.to_string();
-        }
+    for v in vdevs.iter_mut().filter(|v| v.driver == Driver::AfPacket) {
         let mtu = v.values("iface").last().and_then(crate::dpdk::netdev::interface_mtu);
-        match fit_af_packet(&v.name, &v.args, mbuf_size, max_pkt_len, mtu, page) {
-            Ok(fit) => {
-                need = need.max(fit.mbuf_need);
-                if let Some(f) = fit.framesz {
-                    v.args.push(("framesz".into(), f.to_string()));
-                    log::info!("{}: framesz={f} (frames up to {} bytes)", v.name, af_packet_frame_capacity(f));
-                }
-                if let Some(b) = fit.blocksz {
-                    v.args.push(("blocksz".into(), b.to_string()));
-                }
-                v.to_arg()
-            }
-            Err(e) => {
-                failure = Some(e);
-                text.to_string()
-            }
+        let fit = fit_af_packet(&v.name, &v.args, mbuf_size, max_pkt_len, mtu, page)?;
+        need = need.max(fit.mbuf_need);
+        if let Some(f) = fit.framesz {
+            v.args.push(("framesz".into(), f.to_string()));
+            log::info!("{}: framesz={f} (frames up to {} bytes)", v.name, af_packet_frame_capacity(f));
         }
-    });
-    if let Some(e) = failure {
-        return Err(e);
+        if let Some(b) = fit.blocksz {
+            v.args.push(("blocksz".into(), b.to_string()));
+        }
     }
     // fit_af_packet refused needs above u16::MAX.
     Ok(mbuf_size.unwrap_or(need.min(u32::from(u16::MAX)) as u16))
@@ -263,11 +305,8 @@ pub fn fit_frames(eal: &mut EalArgs, mbuf_size: Option<u16>, max_pkt_len: Option
 /// opens every queue's socket at probe and the kernel's fanout hashes flows
 /// to each, so the frames of a socket nobody polls wait there (or roll over
 /// late, out of order, once its ring is full).
-pub fn check_af_packet_queues(eal: &EalArgs, rx_lcores: usize) -> Result<()> {
-    for v in eal.values("--vdev").iter().map(|t| parse_vdev(t)) {
-        if Pmd::of(&v.name) != Pmd::AfPacket {
-            continue;
-        }
+pub fn check_af_packet_queues(vdevs: &[Vdev], rx_lcores: usize) -> Result<()> {
+    for v in vdevs.iter().filter(|v| v.driver == Driver::AfPacket) {
         let Some(q) = v.values("qpairs").last() else { continue };
         match q.parse::<usize>() {
             Ok(n) if n <= rx_lcores.max(1) => {}
@@ -289,23 +328,55 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<(String, String)> {
-        parse_vdev(s).args
+        let mut eal = crate::eal_args::EalArgs::new(vec!["--vdev".into(), s.into()]);
+        crate::devices::take_vdevs(&mut eal).remove(0).args
     }
 
     #[test]
-    fn pmds_by_device_and_driver_name() {
-        assert_eq!(Pmd::of("net_af_packet0"), Pmd::AfPacket);
-        assert_eq!(Pmd::of("eth_af_packet"), Pmd::AfPacket);
-        assert_eq!(Pmd::of("net_pcap3"), Pmd::Pcap);
-        assert_eq!(Pmd::of("net_virtio_user0"), Pmd::VirtioUser);
-        assert_eq!(Pmd::of("net_ixgbe"), Pmd::Nic);
-        assert_eq!(Pmd::of("0000:01:00.0"), Pmd::Nic);
-        assert!(!Pmd::AfPacket.mtu_by_ethdev() && Pmd::Tap.mtu_by_ethdev());
-        assert_eq!(Pmd::AfPacket.caveats(1, "22.11.11").len(), 3);
-        assert_eq!(Pmd::AfPacket.caveats(2, "24.11.3").len(), 4);
-        // 25.03 counts the kernel's drops.
-        assert_eq!(Pmd::AfPacket.caveats(1, "25.03.0").len(), 2);
-        assert!(Pmd::Pcap.caveats(1, "22.11.11").is_empty() && Pmd::Null.caveats(4, "22.11.11").is_empty());
+    fn drivers_by_device_and_driver_name() {
+        assert_eq!(Driver::of("net_af_packet0"), Driver::AfPacket);
+        assert_eq!(Driver::of("eth_af_packet"), Driver::AfPacket);
+        assert_eq!(Driver::of("net_pcap3"), Driver::Pcap);
+        assert_eq!(Driver::of("eth_pcap0"), Driver::Pcap);
+        assert_eq!(Driver::of("net_virtio_user0"), Driver::VirtioUser);
+        assert_eq!(Driver::of("net_tun0"), Driver::Tun);
+        assert_eq!(Driver::of("net_af_xdp"), Driver::AfXdp);
+        assert_eq!(Driver::of("net_mana"), Driver::Mana);
+        assert_eq!(Driver::of("net_ixgbe"), Driver::Nic);
+        assert_eq!(Driver::of("0000:01:00.0"), Driver::Nic);
+        // A name that only contains a driver's name is not that driver.
+        assert_eq!(Driver::of("mypcap0"), Driver::Nic);
+        assert!(is_ethdev_name("net_null0") && is_ethdev_name("eth_ring0"));
+        assert!(!is_ethdev_name("crypto_null0") && !is_ethdev_name("0000:01:00.0"));
+    }
+
+    #[test]
+    fn each_quirk_per_driver() {
+        use Driver::*;
+        let all = [Pcap, Null, Ring, AfPacket, Tap, Tun, AfXdp, Mana, VirtioUser, Nic];
+        let with = |quirk: fn(Driver) -> bool| all.iter().copied().filter(|&d| quirk(d)).collect::<Vec<_>>();
+        assert_eq!(with(Driver::copies_packets), [Pcap, Null, Ring, AfPacket, Tap, Tun]);
+        assert_eq!(with(Driver::needs_tx_drain), [AfXdp, Mana, VirtioUser, Nic]);
+        assert_eq!(with(Driver::needs_paired_queues), [Tap, Tun, AfXdp, Mana]);
+        assert_eq!(with(Driver::reads_capture_files), [Pcap]);
+        assert_eq!(with(Driver::chains_on_its_own), [Pcap]);
+        assert_eq!(with(|d| !d.mtu_by_ethdev()), [AfPacket]);
+        assert_eq!(with(|d| !d.reports_kernel_drops("22.11.11")), [AfPacket, Tap, Tun]);
+        assert_eq!(with(|d| !d.reports_kernel_drops("24.11.3")), [AfPacket, Tap, Tun]);
+        // 25.03 counts af_packet's kernel drops.
+        assert_eq!(with(|d| !d.reports_kernel_drops("25.03.0")), [Tap, Tun]);
+    }
+
+    #[test]
+    fn caveats_per_driver_and_version() {
+        assert_eq!(Driver::AfPacket.caveats(1, "22.11.11").len(), 3);
+        assert_eq!(Driver::AfPacket.caveats(2, "24.11.3").len(), 4);
+        assert_eq!(Driver::AfPacket.caveats(1, "25.03.0").len(), 2);
+        assert_eq!(Driver::Tun.caveats(1, "22.11.11"), Driver::Tap.caveats(1, "22.11.11"));
+        assert_eq!(Driver::VirtioUser.caveats(1, "22.11.11").len(), 1);
+        for d in [Driver::Pcap, Driver::Null, Driver::Ring, Driver::Nic] {
+            assert!(d.caveats(4, "22.11.11").is_empty(), "{d:?}");
+        }
     }
 
     #[test]

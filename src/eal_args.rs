@@ -177,24 +177,22 @@ impl EalArgs {
         values_of(&self.0, name)
     }
 
-    /// Rewrites every value of option `name` (in the forms `values` reads).
-    pub fn map_values(&mut self, name: &str, mut f: impl FnMut(&str) -> String) {
-        let mut i = 0;
-        while i < self.0.len() {
-            if self.0[i] == name {
-                if let Some(v) = self.0.get_mut(i + 1) {
-                    *v = f(v);
-                }
-                i += 2;
-                continue;
+    /// Removes every `--opt v` and `--opt=v` of long option `name`; returns the values in order.
+    pub fn take_values(&mut self, name: &str) -> Vec<String> {
+        let mut taken = Vec::new();
+        let mut kept = Vec::with_capacity(self.0.len());
+        let mut args = std::mem::take(&mut self.0).into_iter();
+        while let Some(a) = args.next() {
+            if a == name {
+                taken.extend(args.next());
+            } else if let Some(v) = a.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
+                taken.push(v.to_string());
+            } else {
+                kept.push(a);
             }
-            let joined = name.starts_with("--") && self.0[i].starts_with(&format!("{name}="));
-            if joined {
-                let v = f(&self.0[i][name.len() + 1..]);
-                self.0[i] = format!("{name}={v}");
-            }
-            i += 1;
         }
+        self.0 = kept;
+        taken
     }
 
     pub fn has(&self, flag: &str) -> bool {
@@ -489,10 +487,10 @@ mod tests {
     }
 
     #[test]
-    fn values_are_rewritten_in_both_forms() {
+    fn values_are_taken_in_both_forms() {
         let mut a = EalArgs::new(s(&["--vdev", "net_null0", "--vdev=net_pcap0", "--vdevx=y", "-l", "0"]));
-        a.map_values("--vdev", |v| format!("{v},k=1"));
-        assert_eq!(a.as_slice(), s(&["--vdev", "net_null0,k=1", "--vdev=net_pcap0,k=1", "--vdevx=y", "-l", "0"]));
+        assert_eq!(a.take_values("--vdev"), s(&["net_null0", "net_pcap0"]));
+        assert_eq!(a.as_slice(), s(&["--vdevx=y", "-l", "0"]));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use handoff::dpdk::port::ports;
 use handoff::dpdk::runtime_files::RuntimeFiles;
-use handoff::dpdk::{self, rdtsc, Buffers, Burst, Eal, Port, PortConfig};
-use handoff::ids::{ThreadId, TraceHandle};
+use handoff::dpdk::{self, rdtsc, Buffers, Burst, Eal, Port, PortConfig, RxQueue, TxQueue};
+use handoff::ids::{QueueId, ThreadId, TraceHandle};
 use handoff::nodes::chain::{ErrorDrop, Step, WorkerChain};
 use handoff::nodes::counters::LcoreCounters;
 use handoff::nodes::dpdk_input::{self, Tracer};
@@ -23,11 +23,23 @@ use handoff::trace::text::FormatContext;
 struct Env {
     eal: Eal,
     buffers: Arc<Buffers>,
-    /// net_null0: rx makes 64-byte frames, tx frees what it takes.
-    port: Port,
+    /// net_null0: rx makes 64-byte frames, tx frees what it takes. Kept
+    /// started for the whole binary (its queues are used through the handles).
+    _port: Port,
+    /// Its queue handles, each taken once (the tests that send take one each).
+    txqs: Mutex<Vec<TxQueue>>,
+    rxq: Mutex<Option<RxQueue>>,
+}
+
+impl Env {
+    fn txq(&self) -> TxQueue {
+        self.txqs.lock().unwrap_or_else(|e| e.into_inner()).pop().expect("a tx queue left for this test")
+    }
 }
 
 static ENV: OnceLock<Env> = OnceLock::new();
+/// One per test that transmits.
+const TX_QUEUES: u16 = 4;
 /// One test at a time on the port's single queues.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -59,7 +71,7 @@ fn env() -> (&'static Env, MutexGuard<'static, ()>) {
         let info = ports(&eal).expect("ports").into_iter().next().expect("net_null0");
         let config = PortConfig {
             rx_queues: 1,
-            tx_queues: 1,
+            tx_queues: TX_QUEUES,
             rx_desc: 256,
             tx_desc: 256,
             fast_free: false,
@@ -69,7 +81,9 @@ fn env() -> (&'static Env, MutexGuard<'static, ()>) {
         };
         let mut port = Port::configure(&eal, info, config, &buffers).expect("net_null0 configures");
         port.start().expect("net_null0 starts");
-        Env { eal, buffers, port }
+        let txqs = (0..TX_QUEUES).map(|q| port.take_tx_queue(QueueId(q)).expect("a tx queue")).collect();
+        let rxq = port.take_rx_queue(QueueId(0));
+        Env { eal, buffers, _port: port, txqs: Mutex::new(txqs), rxq: Mutex::new(rxq) }
     });
     (env, guard)
 }
@@ -212,13 +226,15 @@ fn interface_output_sends_on_a_real_queue_and_traces_it() {
     let mut t = Thread::new();
     t.trace_positions(&[1]);
     let mut b = burst_of(env, &(0..8).map(|i| (0, frame(1, 2, i))).collect::<Vec<_>>());
-    let mut out = TxOutput::new(env.port.tx_queue(0), TxRetry::Drop);
+    let txq = env.txq();
+    let queue = txq.queue();
+    let mut out = TxOutput::new(txq, TxRetry::Drop);
     out.process(&mut t.frame(env, &mut b));
     assert!(b.is_empty());
     assert_eq!(out.sent(), 8);
     assert_eq!(t.calls_vectors(Node::InterfaceOutput), (1, 8));
     assert_eq!(t.counters.left(), 8);
-    assert_eq!(t.text(0), [("interface-output".to_string(), "net_null0 tx queue 0".to_string())]);
+    assert_eq!(t.text(0), [("interface-output".to_string(), format!("net_null0 tx queue {queue}"))]);
     assert_eq!(env.buffers.available(), before);
 }
 
@@ -227,7 +243,7 @@ fn the_chain_lists_and_runs_its_nodes_in_order() {
     let (env, _g) = env();
     let steps = vec![
         Step::MacRewrite(MacRewrite::new(MacMode::Swap, TxPorts::One(0))),
-        Step::Tx(TxOutput::new(env.port.tx_queue(0), TxRetry::Drop)),
+        Step::Tx(TxOutput::new(env.txq(), TxRetry::Drop)),
     ];
     let mut chain = WorkerChain::new(ThreadId(2), steps);
     assert_eq!(chain.nodes(), [Node::HandoffDemo2, Node::MacRewrite, Node::InterfaceOutput]);
@@ -261,9 +277,8 @@ fn the_chain_lists_and_runs_its_nodes_in_order() {
 fn pairs_book_each_cycle_to_one_node() {
     let (env, _g) = env();
     let before = env.buffers.available();
-    let q = || Some(env.port.tx_queue(0));
-    // Rx ports 0, 1 and 2 are paired (all leave by net_null0's queue); 3 is not.
-    let pairs = PairOutput::new(vec![q(), q(), q()], TxRetry::Drop);
+    // Rx ports 0, 1 and 2 are paired (all leave by net_null0's one queue); 3 is not.
+    let pairs = PairOutput::new(vec![env.txq()], vec![Some(0), Some(0), Some(0)], TxRetry::Drop);
     let mut chain = WorkerChain::new(ThreadId(2), vec![Step::Pairs(Box::new(pairs))]);
     assert_eq!(chain.nodes(), [Node::HandoffDemo2, Node::InterfaceOutput, Node::ErrorDrop, Node::Drop]);
     let frames: Vec<(u16, Vec<u8>)> = (0..32u8).map(|i| (u16::from(i % 4), frame(1, 2, i))).collect();
@@ -295,7 +310,7 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
         dpdk::handoff_ring(&env.eal, "nodes_test_ring", 1024, 0, env.buffers.clone()).expect("a ring");
     let stop = Arc::new(AtomicBool::new(false));
     let mut handoff = Handoff::new(ThreadId(1), vec![producer], (false, false), stop);
-    let mut rxq = env.port.rx_queue(0);
+    let mut rxq = env.rxq.lock().unwrap_or_else(|e| e.into_inner()).take().expect("the rx queue, taken once");
     let mut t = Thread::new();
     let mut b = Burst::new();
     let tracer = Tracer { thread: ThreadId(1), filter: None, base: 0 };

@@ -8,6 +8,7 @@ use super::error::{check, check_logged, DpdkError};
 use super::mbuf::Burst;
 use super::mempool::Buffers;
 use super::sys;
+use crate::ids::{PortId, QueueId};
 
 /// What a port is and can do, read before configuring it.
 #[derive(Clone, Debug)]
@@ -130,38 +131,54 @@ fn port_info(id: u16) -> Result<PortInfo, DpdkError> {
     })
 }
 
-/// PMDs whose configure refuses unequal rx and tx queue counts (DPDK 22.11:
-/// tap and tun in tap_dev_configure, af_xdp and mana in theirs).
-const PAIRED_QUEUE_PMDS: &[&str] = &["net_tap", "net_tun", "net_af_xdp", "net_mana"];
-
-impl PortInfo {
-    /// Whether the driver needs as many tx queues as rx queues.
-    pub fn needs_paired_queues(&self) -> bool {
-        PAIRED_QUEUE_PMDS.contains(&self.driver.as_str())
-    }
-}
-
 /// A configured port. Invariant: configured with `rx_queues`/`tx_queues`
 /// set up on our pools; stopped and closed exactly once (by `close` or Drop).
+/// Each queue's handle is made once, at configure, and moved out once.
 pub struct Port {
     info: PortInfo,
     config: PortConfig,
     started: bool,
     closed: bool,
+    /// Per queue id, its handle until someone takes it.
+    rx_handles: Vec<Option<RxQueue>>,
+    tx_handles: Vec<Option<TxQueue>>,
 }
 
-/// One rx queue of a started port. Not Clone, and made only by
-/// `Port::rx_queue`: DPDK queues must be polled by one thread at a time, so
-/// the owner of this handle is that thread.
+/// One rx queue of a configured port. Not Clone nor Copy, and made only by
+/// `Port::configure`, once per queue; `Port::take_rx_queue` moves it out
+/// once. DPDK queues must be polled by one thread at a time, so the owner of
+/// this handle is that thread: safe code cannot get a second one.
+///
+/// ```compile_fail
+/// fn two_owners(q: handoff::dpdk::RxQueue) -> (handoff::dpdk::RxQueue, handoff::dpdk::RxQueue) {
+///     (q.clone(), q) // RxQueue is not Clone
+/// }
+/// ```
 pub struct RxQueue {
-    port: u16,
-    queue: u16,
+    port: PortId,
+    queue: QueueId,
 }
 
 /// One tx queue, with the same single-owner rule as RxQueue.
+///
+/// ```compile_fail
+/// fn two_owners(q: handoff::dpdk::TxQueue) -> (handoff::dpdk::TxQueue, handoff::dpdk::TxQueue) {
+///     (q.clone(), q) // TxQueue is not Clone
+/// }
+/// ```
 pub struct TxQueue {
-    port: u16,
-    queue: u16,
+    port: PortId,
+    queue: QueueId,
+}
+
+/// Handles for queues 0..n of port `port`, each made here and nowhere else.
+fn queue_handles<Q>(port: PortId, n: u16, make: impl Fn(PortId, QueueId) -> Q) -> Vec<Option<Q>> {
+    (0..n).map(|q| Some(make(port, QueueId(q)))).collect()
+}
+
+/// Moves queue `queue`'s handle out of `handles`: Some the first time, None after.
+fn take_handle<Q>(handles: &mut [Option<Q>], queue: QueueId) -> Option<Q> {
+    handles.get_mut(usize::from(queue.0)).and_then(Option::take)
 }
 
 impl Port {
@@ -198,7 +215,15 @@ impl Port {
             "rte_eth_dev_configure",
             logged_during(|| unsafe { sys::rte_eth_dev_configure(id, config.rx_queues, config.tx_queues, &conf) }),
         )?;
-        let port = Port { info, config, started: false, closed: false };
+        let port_id = PortId(info.id);
+        let port = Port {
+            info,
+            config,
+            started: false,
+            closed: false,
+            rx_handles: queue_handles(port_id, config.rx_queues, |port, queue| RxQueue { port, queue }),
+            tx_handles: queue_handles(port_id, config.tx_queues, |port, queue| TxQueue { port, queue }),
+        };
         let (mut nb_rxd, mut nb_txd) = (config.rx_desc, config.tx_desc);
         // SAFETY: valid port and out pointers.
         check("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
@@ -245,12 +270,19 @@ impl Port {
         Ok(())
     }
 
-    pub fn rx_queue(&self, queue: u16) -> RxQueue {
-        RxQueue { port: self.info.id, queue }
+    pub fn id(&self) -> PortId {
+        PortId(self.info.id)
     }
 
-    pub fn tx_queue(&self, queue: u16) -> TxQueue {
-        TxQueue { port: self.info.id, queue }
+    /// Rx queue `queue`'s handle, the first time it is asked for; None
+    /// after (or for a queue the port does not have): one owner per queue.
+    pub fn take_rx_queue(&mut self, queue: QueueId) -> Option<RxQueue> {
+        take_handle(&mut self.rx_handles, queue)
+    }
+
+    /// Tx queue `queue`'s handle, once, as `take_rx_queue`.
+    pub fn take_tx_queue(&mut self, queue: QueueId) -> Option<TxQueue> {
+        take_handle(&mut self.tx_handles, queue)
     }
 
     pub fn stats(&self) -> PortStats {
@@ -318,11 +350,11 @@ pub fn stats(id: u16) -> PortStats {
 
 impl RxQueue {
     pub fn port(&self) -> u16 {
-        self.port
+        self.port.0
     }
 
     pub fn queue(&self) -> u16 {
-        self.queue
+        self.queue.0
     }
 
     /// Receives up to `max` packets onto the end of `burst`; they are ours.
@@ -334,7 +366,7 @@ impl RxQueue {
         }
         // SAFETY: `slots` has `room` writable entries; the queue is set up and
         // polled only by this handle's owner.
-        let n = unsafe { sys::rte_eth_rx_burst(self.port, self.queue, slots, room as u16) } as usize;
+        let n = unsafe { sys::rte_eth_rx_burst(self.port.0, self.queue.0, slots, room as u16) } as usize;
         burst.filled(n);
         n
     }
@@ -342,11 +374,11 @@ impl RxQueue {
 
 impl TxQueue {
     pub fn port(&self) -> u16 {
-        self.port
+        self.port.0
     }
 
     pub fn queue(&self) -> u16 {
-        self.queue
+        self.queue.0
     }
 
     /// Hands the front of `burst` to the NIC; returns how many it took. The
@@ -359,7 +391,7 @@ impl TxQueue {
         }
         // SAFETY: the live slots hold n owned mbufs; the PMD takes ownership
         // of the first `sent` and leaves the rest to us.
-        let sent = unsafe { sys::rte_eth_tx_burst(self.port, self.queue, burst.live_ptr(), n as u16) } as usize;
+        let sent = unsafe { sys::rte_eth_tx_burst(self.port.0, self.queue.0, burst.live_ptr(), n as u16) } as usize;
         burst.consumed(sent);
         sent
     }
@@ -395,4 +427,24 @@ pub fn xstats(id: u16) -> Vec<(String, u64)> {
             Some((s, v.value))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_queue_handle_is_taken_once() {
+        let mut rx = queue_handles(PortId(3), 2, |port, queue| RxQueue { port, queue });
+        let q1 = take_handle(&mut rx, QueueId(1)).expect("the first take");
+        assert_eq!((q1.port(), q1.queue()), (3, 1));
+        // The second take of the same queue is refused; the other queue is still there.
+        assert!(take_handle(&mut rx, QueueId(1)).is_none());
+        assert!(take_handle(&mut rx, QueueId(0)).is_some());
+        assert!(take_handle(&mut rx, QueueId(0)).is_none());
+        // A queue the port does not have is no handle at all.
+        assert!(take_handle(&mut rx, QueueId(2)).is_none());
+        let mut tx = queue_handles(PortId(0), 1, |port, queue| TxQueue { port, queue });
+        assert!(take_handle(&mut tx, QueueId(0)).is_some() && take_handle(&mut tx, QueueId(0)).is_none());
+    }
 }

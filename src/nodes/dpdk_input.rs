@@ -15,9 +15,6 @@ use super::PacketTrace;
 /// Bytes of packet data kept per traced packet (VPP's dump shows 128).
 pub const TRACE_DATA_BYTES: usize = 128;
 
-/// DPDK's RTE_PKTMBUF_HEADROOM: VPP's `current data` is data_off minus it.
-const PKTMBUF_HEADROOM: i32 = 128;
-
 /// What dpdk-input saw of an mbuf, copied at rx time.
 #[derive(Clone, Copy, Debug)]
 pub struct Snapshot {
@@ -229,7 +226,8 @@ fn push_buffer_line(out: &mut String, s: &Snapshot) {
     let _ = write!(
         out,
         "current data {}, length {}, buffer-pool {}, ref-count {}",
-        i32::from(s.data_off) - PKTMBUF_HEADROOM,
+        // VPP's `current data` is data_off minus the headroom.
+        i32::from(s.data_off) - i32::from(crate::dpdk::HEADROOM),
         s.data_len,
         s.pool,
         s.refcnt

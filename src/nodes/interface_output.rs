@@ -77,6 +77,12 @@ impl TxOutput {
         self.sent
     }
 
+    /// Takes up a held part again whose first `sent` packets went (pairs
+    /// that share this tx queue each hold their own part).
+    pub fn resume(&mut self, sent: usize) {
+        self.sent = sent;
+    }
+
     /// Retries a held tail (the frame's burst) once; returns whether some
     /// is still held. A call of no new vectors.
     #[cold]
@@ -180,8 +186,13 @@ fn end_traces_at_tx(traces: &mut [PacketTrace], traced: &TracedInBurst, sent: us
 /// list per rx port, and one for unpaired ports, so sorting a burst
 /// allocates and zero-fills nothing.
 pub struct PairOutput {
-    /// Per rx port id: interface-output on its partner's tx queue, if it has one.
-    by_rx_port: Vec<Option<TxOutput>>,
+    /// The partners' interface-outputs, each tx queue once (pairs may share a tx port).
+    outputs: Vec<TxOutput>,
+    /// Per rx port id: its partner's interface-output in `outputs`, if it has one.
+    by_rx_port: Vec<Option<usize>>,
+    /// Per rx port id: how many of its held part's first packets were sent
+    /// (a shared output's own count belongs to the part it last sent).
+    part_sent: Vec<usize>,
     split: Vec<Burst>,
     traced: Vec<TracedInBurst>,
     /// Packets of ports without a partner (error-drop -> drop).
@@ -192,12 +203,14 @@ pub struct PairOutput {
 }
 
 impl PairOutput {
-    /// `by_rx_port[p]` is the tx queue of port p's partner (ids below MAX_PAIR_PORTS).
-    pub fn new(mut by_rx_port: Vec<Option<TxQueue>>, retry: TxRetry) -> PairOutput {
+    /// `outputs[by_rx_port[p]]` sends port p's packets (ids below MAX_PAIR_PORTS).
+    pub fn new(queues: Vec<TxQueue>, mut by_rx_port: Vec<Option<usize>>, retry: TxRetry) -> PairOutput {
         by_rx_port.truncate(MAX_PAIR_PORTS);
         let n = by_rx_port.len();
         PairOutput {
-            by_rx_port: by_rx_port.into_iter().map(|q| q.map(|q| TxOutput::new(q, retry))).collect(),
+            outputs: queues.into_iter().map(|q| TxOutput::new(q, retry)).collect(),
+            by_rx_port,
+            part_sent: vec![0; n],
             split: (0..n).map(|_| Burst::new()).collect(),
             traced: (0..n).map(|_| TracedInBurst::default()).collect(),
             unpaired: Burst::new(),
@@ -208,7 +221,7 @@ impl PairOutput {
 
     /// Per rx port id, the port its packets leave by.
     pub fn tx_ports(&self) -> Vec<Option<u16>> {
-        self.by_rx_port.iter().map(|o| o.as_ref().map(TxOutput::port)).collect()
+        self.by_rx_port.iter().map(|o| o.map(|i| self.outputs[i].port())).collect()
     }
 
     /// Whether a refused part is held for a retry (then no new burst may come).
@@ -237,9 +250,11 @@ impl PairOutput {
             if self.split[port].is_empty() {
                 continue;
             }
-            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let Some(i) = self.by_rx_port[port] else { continue };
+            let out = &mut self.outputs[i];
             let n = self.split[port].len() as u64;
             f.on_part((&mut self.split[port], &mut self.traced[port]), |f| out.process(f));
+            self.part_sent[port] = out.sent();
             let sent = out.sent() as u64;
             bump(&f.counters.pair_sent[port], sent);
             let held = self.split[port].len() as u64;
@@ -274,7 +289,7 @@ impl PairOutput {
                 _ => None,
             };
             pos += 1;
-            let (dest, list) = match self.by_rx_port.get(port).and_then(|q| q.as_ref()) {
+            let (dest, list) = match self.by_rx_port.get(port).copied().flatten() {
                 Some(_) => (&mut self.split[port], &mut self.traced[port]),
                 None => (&mut self.unpaired, &mut self.unpaired_traced),
             };
@@ -295,11 +310,14 @@ impl PairOutput {
             if self.split[port].is_empty() {
                 continue;
             }
-            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let Some(i) = self.by_rx_port[port] else { continue };
+            let out = &mut self.outputs[i];
+            out.resume(self.part_sent[port]);
             let before = out.sent();
             f.on_part((&mut self.split[port], &mut self.traced[port]), |f| {
                 out.retry_held(f);
             });
+            self.part_sent[port] = out.sent();
             bump(&f.counters.pair_sent[port], (out.sent() - before) as u64);
             holding |= !self.split[port].is_empty();
         }
@@ -314,7 +332,9 @@ impl PairOutput {
             if self.split[port].is_empty() {
                 continue;
             }
-            let Some(out) = self.by_rx_port[port].as_mut() else { continue };
+            let Some(i) = self.by_rx_port[port] else { continue };
+            let out = &mut self.outputs[i];
+            out.resume(self.part_sent[port]);
             let mut freed = 0;
             f.on_part((&mut self.split[port], &mut self.traced[port]), |f| freed = out.drop_held(f));
             bump(&f.counters.pair_refused[port], freed);

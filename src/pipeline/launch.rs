@@ -6,10 +6,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::dpdk::{self, DpdkError, Eal, LcoreEnd, LcoreJob};
+use crate::ids::{PortId, QueueId};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::handoffdemo::Handoff;
 
@@ -93,12 +94,19 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
     let rx_counters = shared.rx_counters(plan).to_vec();
     let tsc_hz = eal.tsc_hz();
-    let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None, worker_nodes: Vec::new() };
+    let retry = plan.tx_retry_policy(tsc_hz);
+    // Every worker's chain (and the tx queue handles it takes) before any lcore starts.
+    let chains = topo
+        .workers()
+        .iter()
+        .enumerate()
+        .map(|(w, t)| Ok(WorkerChain::new(t.id, steps_of(plan, setup, w as u16, retry)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let worker_nodes = chains.first().map(WorkerChain::nodes).unwrap_or_default();
+    let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None, worker_nodes };
 
-    for (thread, rings) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)) {
+    for ((thread, rings), chain) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)).zip(chains) {
         let w = thread.id.0 as usize - n_rx - 1;
-        let chain = WorkerChain::new(thread.id, steps_of(plan, setup, w as u16, plan.tx_retry_policy(tsc_hz)));
-        launched.worker_nodes = chain.nodes();
         let job = WorkerLcore {
             thread: thread.id,
             rings,
@@ -168,20 +176,35 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
 
 /// Worker `w`'s steps after handoffdemo-2: mac-rewrite if asked for, then
 /// its output: drop, its tx queue on the output port, or its tx queue on
-/// each pair's tx port, by rx port.
-fn steps_of(plan: &Plan, setup: &Setup, w: u16, retry: TxRetry) -> Vec<Step> {
-    let txq = |id: u16| setup.ports.iter().find(|p| p.info().id == id).expect("the output port is set up").tx_queue(w);
-    let output = if let Some(id) = setup.output_port {
-        Step::Tx(TxOutput::new(txq(id), retry))
-    } else if setup.output_pairs.is_empty() {
+/// each pair's tx port, by rx port. Each queue handle is taken out of its
+/// port once: pairs that share a tx port share its one handle.
+fn steps_of(plan: &Plan, setup: &mut Setup, w: u16, retry: TxRetry) -> Result<Vec<Step>> {
+    let mut take_txq = |id: PortId| {
+        let port = setup.ports.iter_mut().find(|p| p.id() == id);
+        port.and_then(|p| p.take_tx_queue(QueueId(w)))
+            .ok_or_else(|| anyhow!("tx queue {w} of port {} is not there to take", id.0))
+    };
+    let output = if let Some(id) = setup.output.port {
+        Step::Tx(TxOutput::new(take_txq(id)?, retry))
+    } else if setup.output.pairs.is_empty() {
         Step::ErrorDrop(ErrorDrop)
     } else {
-        let max_rx = setup.output_pairs.iter().map(|&(rx, _)| usize::from(rx)).max().unwrap_or(0);
-        let mut by_rx: Vec<Option<crate::dpdk::TxQueue>> = (0..=max_rx).map(|_| None).collect();
-        for &(rx, tx) in &setup.output_pairs {
-            by_rx[usize::from(rx)] = Some(txq(tx));
+        let max_rx = setup.output.pairs.iter().map(|&(rx, _)| usize::from(rx.0)).max().unwrap_or(0);
+        let mut by_rx: Vec<Option<usize>> = vec![None; max_rx + 1];
+        let mut tx_ports: Vec<PortId> = Vec::new();
+        let mut queues = Vec::new();
+        for &(rx, tx) in &setup.output.pairs {
+            let i = match tx_ports.iter().position(|&p| p == tx) {
+                Some(i) => i,
+                None => {
+                    queues.push(take_txq(tx)?);
+                    tx_ports.push(tx);
+                    queues.len() - 1
+                }
+            };
+            by_rx[usize::from(rx.0)] = Some(i);
         }
-        Step::Pairs(Box::new(PairOutput::new(by_rx, retry)))
+        Step::Pairs(Box::new(PairOutput::new(queues, by_rx, retry)))
     };
     let mut steps = Vec::new();
     if let Some(mode) = plan.mac_rewrite.as_ref().map(|m| m.mode(&setup.ports)) {
@@ -193,7 +216,7 @@ fn steps_of(plan: &Plan, setup: &Setup, w: u16, retry: TxRetry) -> Vec<Step> {
         steps.push(Step::MacRewrite(MacRewrite::new(mode, tx)));
     }
     steps.push(output);
-    steps
+    Ok(steps)
 }
 
 /// A warning when the polling lcores (rx and workers, which never sleep)

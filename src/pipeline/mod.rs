@@ -31,15 +31,17 @@ use live::{LiveHook, LiveView};
 use supervise::{Limits, StopReason};
 use topology::Topology;
 
-/// Where handoffdemo-2's packets go.
+/// Where handoffdemo-2's packets go: `--output`, resolved once before EAL
+/// starts. Ports are devices, by their index in `Plan::devices`; set-up
+/// maps them to port ids once the ports are up.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutputChoice {
     Drop,
-    /// A port, by name (`net_pcap1`) or id.
-    Port(String),
+    /// One port to transmit on.
+    Port(usize),
     /// Port pairs, l2fwd-style (`0:1,1:0`): packets received on the first
     /// port of a pair leave by the second.
-    Pairs(Vec<(String, String)>),
+    Pairs(Vec<(usize, usize)>),
 }
 
 /// Everything a run needs, checked before EAL starts where it can be.
@@ -62,9 +64,9 @@ pub struct Plan {
     pub output: OutputChoice,
     /// `--mac-swap` / `--eth-peer`: mac-rewrite in the workers' chain.
     pub mac_rewrite: Option<MacPlan>,
-    /// The device `--output` names when it only transmits (not polled): a
-    /// live port while other ports receive.
-    pub tx_only: Option<String>,
+    /// The device (index in `devices`) `--output` names when it only
+    /// transmits (not polled): a live port while other ports receive.
+    pub tx_only: Option<usize>,
     pub trace: u32,
     /// pcap-filter expression choosing which packets to trace (already checked).
     pub trace_filter: Option<String>,
@@ -194,8 +196,10 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     view.close();
     let seconds = started.elapsed().as_secs_f64();
     let ended = supervise::join(launched);
-    let dma_sent =
-        setup.ports.iter().any(|p| !setup::sizing::copies_packets(&p.info().name) && p.stats().tx_packets > 0);
+    let dma_sent = setup
+        .ports
+        .iter()
+        .any(|p| crate::drivers::Driver::of_port(p.info()).needs_tx_drain() && p.stats().tx_packets > 0);
     if dma_sent {
         // A port that takes packets by DMA may not have sent (or its peer
         // read) the last ones yet; stopping it now would lose them.
@@ -246,7 +250,7 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
         mbufs_free: setup.buffers.available(),
         file_checks,
         rings,
-        pairs: setup.output_pairs.clone(),
+        pairs: setup.output.pairs_by_id(),
         xstats,
         now_tsc: 0,
     };
@@ -293,7 +297,7 @@ fn live_view(
         ports: setup.ports.iter().map(|p| p.info().clone()).collect(),
         port_names: setup.port_names.clone(),
         dynflags: dpdk::mbuf::dynflag_names(),
-        pairs: setup.output_pairs.clone(),
+        pairs: setup.output.pairs_by_id(),
         tsc_hz: eal.tsc_hz(),
         start_tsc,
         start_unix,

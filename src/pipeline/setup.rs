@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::dpdk::{self, Buffers, Eal, Port, PortConfig, PortInfo, RingConsumer, RingProducer, MAX_BURST};
-use crate::drivers::Pmd;
+use crate::drivers::Driver;
+use crate::ids::{PortId, QueueId};
 
 use super::rx::InputQueue;
 use super::{OutputChoice, Plan};
@@ -22,23 +23,38 @@ pub mod sizing {
     pub const CACHE_FRACTION: u32 = 8;
     /// Mbufs beyond the computed need, for what PMDs hold that we cannot see.
     pub const POOL_SLACK: u64 = 1024;
+}
 
-    /// Virtual devices that copy packets between the mbuf's virtual address
-    /// and their file, socket or ring, and never use its IOVA.
-    const COPYING_PMDS: &[&str] = &[
-        "net_pcap",
-        "eth_pcap",
-        "net_null",
-        "eth_null",
-        "net_ring",
-        "eth_ring",
-        "net_af_packet",
-        "eth_af_packet",
-        "net_tap",
-    ];
+/// `--output` as port ids, mapped once from the plan's devices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputPorts {
+    /// The port `--output` names, if any.
+    pub port: Option<PortId>,
+    /// The (rx port, tx port) pairs `--output A:B,...` names.
+    pub pairs: Vec<(PortId, PortId)>,
+}
 
-    pub fn copies_packets(device: &str) -> bool {
-        COPYING_PMDS.iter().any(|p| device.starts_with(p))
+impl OutputPorts {
+    /// From the plan's devices to the ports they came up as (`device_ports`).
+    fn of(output: &OutputChoice, device_ports: &[PortId]) -> OutputPorts {
+        match output {
+            OutputChoice::Drop => OutputPorts::default(),
+            OutputChoice::Port(d) => OutputPorts { port: Some(device_ports[*d]), pairs: Vec::new() },
+            OutputChoice::Pairs(p) => OutputPorts {
+                port: None,
+                pairs: p.iter().map(|&(rx, tx)| (device_ports[rx], device_ports[tx])).collect(),
+            },
+        }
+    }
+
+    /// Whether port `id` transmits.
+    fn sends(&self, id: PortId) -> bool {
+        self.port == Some(id) || self.pairs.iter().any(|&(_, tx)| tx == id)
+    }
+
+    /// The pairs as raw port ids, for the report.
+    pub fn pairs_by_id(&self) -> Vec<(u16, u16)> {
+        self.pairs.iter().map(|&(rx, tx)| (rx.0, tx.0)).collect()
     }
 }
 
@@ -47,10 +63,8 @@ pub struct Setup {
     /// Configured and started; dropped (stopped, closed) before `buffers`.
     pub ports: Vec<Port>,
     pub port_names: Vec<String>,
-    /// The port `--output` names, if any.
-    pub output_port: Option<u16>,
-    /// The (rx port, tx port) pairs `--output A:B,...` names.
-    pub output_pairs: Vec<(u16, u16)>,
+    /// `--output` as port ids.
+    pub output: OutputPorts,
     /// Per rx lcore, the queues it polls.
     pub queues: Vec<Vec<InputQueue>>,
     /// Per rx lcore, one ring per worker; per worker, one ring per rx lcore.
@@ -69,16 +83,13 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
         }
     }
     let all_ports = dpdk::port::ports(eal)?;
-    check_devices_came_up(eal, plan, &all_ports)?;
+    let device_of = device_of_ports(plan, &all_ports);
+    let device_ports = check_devices_came_up(eal, plan, &all_ports, &device_of)?;
     if all_ports.is_empty() {
         bail!("no ports: name an input with --vdev, -a/--allow or --pg");
     }
     let port_names: Vec<String> = all_ports.iter().map(|p| p.name.clone()).collect();
-    let output_port = match &plan.output {
-        OutputChoice::Port(name) => Some(find_port(&all_ports, name)?),
-        OutputChoice::Drop | OutputChoice::Pairs(_) => None,
-    };
-    let output_pairs = find_pairs(&all_ports, &plan.output)?;
+    let output = OutputPorts::of(&plan.output, &device_ports);
     let (n_rx, n_workers) = (plan.topology.rx().len(), plan.topology.workers().len());
 
     // Rx queues per port: one per rx_pcap file of a finite pcap vdev, else
@@ -88,10 +99,11 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     // of them is polled.
     let port_rxqs: Vec<u16> = all_ports
         .iter()
-        .map(|p| match plan.finite_inputs.get(&p.name) {
+        .zip(&device_of)
+        .map(|(p, &device)| match plan.finite_inputs.get(&p.name) {
             Some(files) => files.len() as u16,
-            None if pairs_queues(p) => (n_rx as u16).max(tx_queues(p.id, n_workers, output_port, &output_pairs)),
-            None if plan.tx_only.as_deref().is_some_and(|d| crate::devices::is_port_of(d, &p.name)) => 0,
+            None if pairs_queues(p) => (n_rx as u16).max(tx_queues(p, n_workers, &output)),
+            None if device.is_some() && device == plan.tx_only => 0,
             None => n_rx as u16,
         })
         .collect();
@@ -103,15 +115,15 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     sockets.dedup();
     // Packed without hugepages, when every port copies packets in and out
     // (a packed pool's mbufs have no IOVA, which a DMA-capable device needs).
-    let packed = plan.eal_args.has("--no-huge") && plan.devices.iter().all(|d| sizing::copies_packets(d));
+    let packed = plan.eal_args.has("--no-huge") && plan.devices.iter().all(|d| Driver::of(d).copies_packets());
     log::info!("{} mbufs of {} bytes per pool, cache {cache}", per_socket, plan.mbuf_size);
     let buffers = Arc::new(
         Buffers::create(eal, &sockets, per_socket, cache, plan.mbuf_size - dpdk::HEADROOM, packed)
             .context("cannot create the packet buffer pool (raise -m, or reserve more hugepages)")?,
     );
 
-    let ports = configure_ports(eal, plan, &all_ports, &port_rxqs, output_port, &output_pairs, &buffers)?;
-    let queues = assign_queues(&ports, &port_rxqs, plan, n_rx);
+    let mut ports = configure_ports(eal, plan, &all_ports, &port_rxqs, &output, &buffers)?;
+    let queues = assign_queues(&mut ports, &port_rxqs, plan, n_rx)?;
 
     let mut producers: Vec<Vec<RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
     let mut consumers: Vec<Vec<RingConsumer>> = (0..n_workers).map(|_| Vec::new()).collect();
@@ -124,7 +136,7 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     if !buffers.indices_from_addresses() {
         log::info!("mbuf indices come from a dynfield (the pool is not in one piece)");
     }
-    Ok(Setup { ports, port_names, output_port, output_pairs, queues, producers, consumers, buffers })
+    Ok(Setup { ports, port_names, output, queues, producers, consumers, buffers })
 }
 
 /// Configures and starts every port: rx queues as `port_rxqs` says, one tx
@@ -134,14 +146,13 @@ fn configure_ports(
     plan: &Plan,
     all_ports: &[PortInfo],
     port_rxqs: &[u16],
-    output_port: Option<u16>,
-    output_pairs: &[(u16, u16)],
+    output: &OutputPorts,
     buffers: &Buffers,
 ) -> Result<Vec<Port>> {
     let n_workers = plan.topology.workers().len();
     let mut ports = Vec::new();
     for (info, &rxqs) in all_ports.iter().zip(port_rxqs) {
-        let mut tx_queues = tx_queues(info.id, n_workers, output_port, output_pairs);
+        let mut tx_queues = tx_queues(info, n_workers, output);
         if pairs_queues(info) {
             // Tap refuses unequal counts; the tx queues past the workers' stay unused.
             tx_queues = tx_queues.max(rxqs);
@@ -169,7 +180,7 @@ fn configure_ports(
     }
     // Said once, and beside the port in the report: what its driver hides.
     for p in &ports {
-        let caveats = Pmd::of(&p.info().driver).caveats(p.info().max_rx_queues, &dpdk::version::running());
+        let caveats = Driver::of_port(p.info()).caveats(p.info().max_rx_queues, &dpdk::version::running());
         if !caveats.is_empty() {
             log::warn!("{}: {}", p.info().name, caveats.join("; "));
         }
@@ -184,13 +195,12 @@ fn pairs_queues(p: &PortInfo) -> bool {
     if std::env::var("HANDOFF_FAULT").is_ok_and(|f| f == "unpaired-queues") {
         return false;
     }
-    p.needs_paired_queues()
+    Driver::of_port(p).needs_paired_queues()
 }
 
-/// Tx queues port `id` needs: one per worker where something is sent, else one.
-fn tx_queues(id: u16, n_workers: usize, output_port: Option<u16>, output_pairs: &[(u16, u16)]) -> u16 {
-    let sends = Some(id) == output_port || output_pairs.iter().any(|&(_, tx)| tx == id);
-    if sends {
+/// Tx queues port `p` needs: one per worker where something is sent, else one.
+fn tx_queues(p: &PortInfo, n_workers: usize, output: &OutputPorts) -> u16 {
+    if output.sends(PortId(p.id)) {
         n_workers as u16
     } else {
         1
@@ -213,7 +223,7 @@ fn max_frame(plan: &Plan) -> u32 {
 /// and chooses its MTU, rx scatter and multi-segment tx (one line naming
 /// the port and its limit when it cannot take them).
 fn frame_config(info: &PortInfo, plan: &Plan, all_ports: &[PortInfo]) -> Result<Frames> {
-    let pmd = Pmd::of(&info.driver);
+    let pmd = Driver::of_port(info);
     let data_room = u32::from(plan.mbuf_size - dpdk::HEADROOM);
     let name = &info.name;
     if data_room < info.min_rx_bufsize {
@@ -252,7 +262,7 @@ fn frame_config(info: &PortInfo, plan: &Plan, all_ports: &[PortInfo]) -> Result<
         }
     }
     // Chains reach tx when any port scatters or chains on its own.
-    let chains = all_ports.iter().any(|p| Pmd::of(&p.driver).chains_on_its_own()) || max_frame(plan) > data_room;
+    let chains = all_ports.iter().any(|p| Driver::of_port(p).chains_on_its_own()) || max_frame(plan) > data_room;
     let tx_multi_segs = chains && info.tx_offloads & dpdk::port::TX_OFFLOAD_MULTI_SEGS != 0;
     Ok(Frames { mtu, rx_scatter, tx_multi_segs })
 }
@@ -276,16 +286,20 @@ fn pool_size(plan: &Plan, total_rxq: usize, ports: usize) -> (u32, u32) {
     (per_socket, MEMPOOL_CACHE.min(per_socket / CACHE_FRACTION))
 }
 
-/// Shares the (port, queue) pairs round-robin among the rx lcores; a queue
-/// of a finite pcap input knows how many packets its file holds.
-fn assign_queues(ports: &[Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Vec<Vec<InputQueue>> {
+/// Shares the (port, queue) pairs round-robin among the rx lcores, taking
+/// each queue's handle out of its port; a queue of a finite pcap input knows
+/// how many packets its file holds.
+fn assign_queues(ports: &mut [Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) -> Result<Vec<Vec<InputQueue>>> {
     let mut queues_of: Vec<Vec<InputQueue>> = (0..n_rx).map(|_| Vec::new()).collect();
     let mut k = 0;
-    for (p, &rxqs) in ports.iter().zip(port_rxqs) {
+    for (p, &rxqs) in ports.iter_mut().zip(port_rxqs) {
         let expected = plan.finite_inputs.get(&p.info().name);
         for q in 0..p.config().rx_queues.min(rxqs) {
+            let Some(rxq) = p.take_rx_queue(QueueId(q)) else {
+                bail!("rx queue {q} of port {} was handed out before", p.info().name);
+            };
             queues_of[k % n_rx].push(InputQueue {
-                rxq: p.rx_queue(q),
+                rxq,
                 expected: expected.map(|files| files[q as usize].packets),
                 received: 0,
                 exhausted: false,
@@ -294,47 +308,43 @@ fn assign_queues(ports: &[Port], port_rxqs: &[u16], plan: &Plan, n_rx: usize) ->
             k += 1;
         }
     }
-    queues_of
+    Ok(queues_of)
 }
 
-fn find_port(ports: &[PortInfo], name: &str) -> Result<u16> {
-    if let Some(p) = ports.iter().find(|p| p.name == name) {
-        return Ok(p.id);
-    }
-    if let Ok(id) = name.parse::<u16>() {
-        if ports.iter().any(|p| p.id == id) {
-            return Ok(id);
-        }
-    }
-    let known: Vec<String> = ports.iter().map(|p| format!("{} ({})", p.id, p.name)).collect();
-    Err(anyhow!("unknown port '{name}' for --output; ports are: {}", known.join(", ")))
-}
-
-/// The port ids of `--output A:B,...` (empty for other outputs).
-fn find_pairs(ports: &[PortInfo], output: &OutputChoice) -> Result<Vec<(u16, u16)>> {
-    let OutputChoice::Pairs(pairs) = output else { return Ok(Vec::new()) };
-    pairs.iter().map(|(a, b)| Ok((find_port(ports, a)?, find_port(ports, b)?))).collect()
+/// Which named device (index in `plan.devices`) each port is of: the one
+/// place devices and ports are matched by name (a PCI device's ports carry
+/// its full address, see `devices::is_port_of`).
+fn device_of_ports(plan: &Plan, ports: &[PortInfo]) -> Vec<Option<usize>> {
+    ports.iter().map(|p| plan.devices.iter().position(|d| crate::devices::is_port_of(d, &p.name))).collect()
 }
 
 /// Every device the arguments name must be a port now: a vdev whose probe
 /// failed (EAL carries on without it) stops the run before a packet moves.
-fn check_devices_came_up(eal: &Eal, plan: &Plan, ports: &[PortInfo]) -> Result<()> {
-    for name in &plan.devices {
-        let up = ports.iter().any(|p| crate::devices::is_port_of(name, &p.name));
-        if !up {
-            let said = eal.log_about(name);
-            let why = match (said.is_empty(), name.contains(':')) {
-                (false, _) => said.join(" / "),
-                // EAL skips a PCI device silently when it is absent or no DPDK driver has it.
-                (true, true) => {
-                    "no such PCI device, or it is not bound to vfio-pci (see scripts/bind-nic.sh status)".to_string()
-                }
-                (true, false) => "EAL gave no reason".to_string(),
-            };
-            bail!("device {name} did not come up: {why}");
+/// Returns each device's (first) port.
+fn check_devices_came_up(
+    eal: &Eal,
+    plan: &Plan,
+    ports: &[PortInfo],
+    device_of: &[Option<usize>],
+) -> Result<Vec<PortId>> {
+    let mut device_ports = Vec::with_capacity(plan.devices.len());
+    for (d, name) in plan.devices.iter().enumerate() {
+        if let Some(p) = ports.iter().zip(device_of).find(|(_, &of)| of == Some(d)) {
+            device_ports.push(PortId(p.0.id));
+            continue;
         }
+        let said = eal.log_about(name);
+        let why = match (said.is_empty(), name.contains(':')) {
+            (false, _) => said.join(" / "),
+            // EAL skips a PCI device silently when it is absent or no DPDK driver has it.
+            (true, true) => {
+                "no such PCI device, or it is not bound to vfio-pci (see scripts/bind-nic.sh status)".to_string()
+            }
+            (true, false) => "EAL gave no reason".to_string(),
+        };
+        bail!("device {name} did not come up: {why}");
     }
-    Ok(())
+    Ok(device_ports)
 }
 
 fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
@@ -352,19 +362,4 @@ fn check_lcores(eal: &Eal, plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sizing::copies_packets;
-
-    #[test]
-    fn only_copying_pmds_get_a_packed_pool() {
-        for d in ["net_pcap0", "net_null1", "net_ring0", "net_af_packet0", "net_tap0", "eth_pcap0"] {
-            assert!(copies_packets(d), "{d}");
-        }
-        for d in ["net_virtio_user0", "net_vhost0", "net_memif0", "0000:01:00.0", "net_af_xdp0"] {
-            assert!(!copies_packets(d), "{d}");
-        }
-    }
 }

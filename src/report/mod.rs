@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use crate::drivers::Pmd;
+use crate::drivers::Driver;
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::{Node, NodeState, Reason};
 use crate::pipeline::facts::RunFacts;
@@ -161,7 +161,7 @@ pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
                 .filter(|(id, _)| *id == info.id)
                 .flat_map(|(_, x)| x.iter().filter(|(_, v)| *v != 0).cloned())
                 .collect(),
-            caveats: Pmd::of(&info.driver)
+            caveats: Driver::of_port(info)
                 .caveats(info.max_rx_queues, &crate::dpdk::version::running())
                 .into_iter()
                 .map(String::from)
