@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::DataLink;
 
+mod run;
+#[allow(unused_imports)]
+pub use run::*;
+
 /// Busy-polling lcores on a 2-CPU machine: run one forwarder at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
