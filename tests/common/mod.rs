@@ -29,9 +29,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// EAL arguments for a test run without hugepages, its runtime files under a unique prefix.
+/// EAL arguments for a test run without hugepages, its runtime files under a
+/// unique prefix (`Run` builds the whole run).
 pub fn eal_base(test: &str) -> Vec<String> {
-    vec!["--no-huge".into(), "--file-prefix".into(), format!("handoff-test-{test}-{}", std::process::id())]
+    Run::new(test).command_line()
 }
 
 pub fn spawn(args: &[String]) -> Child {

@@ -119,10 +119,12 @@ impl Run {
     }
 
     /// Starts handoff under `timeout -k`, so it cannot outlive the test even
-    /// if the test dies (a signal sent to the child reaches handoff).
+    /// if the test dies. `--foreground`: a signal sent to the child reaches
+    /// handoff once (otherwise timeout repeats it to its process group, and
+    /// a second SIGINT aborts the run).
     pub fn spawn(&self) -> Child {
         Command::new("timeout")
-            .args(["-k", "5", &self.limit.as_secs().max(1).to_string()])
+            .args(["--foreground", "-k", "5", &self.limit.as_secs().max(1).to_string()])
             .arg(super::bin())
             .args(self.command_line())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
