@@ -890,3 +890,7 @@ fn pg_inputs(streams: &[pg::Stream], dir: &Path) -> Result<Vec<pg::GeneratedInpu
     }
     Ok(pg::write_inputs(streams, dir)?)
 }
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;

@@ -5,8 +5,6 @@
 mod captures;
 mod common;
 
-use std::time::Duration;
-
 use captures::*;
 use common::*;
 
@@ -18,15 +16,7 @@ fn runs_whole(name: &str, bytes: &[u8], packets: u64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("{name}.pcap"));
     std::fs::write(&path, bytes).unwrap();
-    let a: Vec<String> = vec![
-        "--no-huge".into(),
-        "--file-prefix".into(),
-        format!("handoff-test-fmt-{name}-{}", std::process::id()),
-        "--vdev".into(),
-        format!("net_pcap0,rx_pcap={}", path.display()),
-        "--json".into(),
-    ];
-    let out = wait(spawn(&a), Duration::from_secs(60));
+    let out = Run::new(&format!("fmt-{name}")).vdev(format!("net_pcap0,rx_pcap={}", path.display())).json().run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{name}: handoff failed: {:?}\nstderr:\n{stderr}", out.status);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)

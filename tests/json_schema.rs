@@ -9,8 +9,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -102,25 +101,17 @@ fn the_schema_rejects_what_it_should() {
 fn end_of_run_json_follows_the_schema() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut a = eal_base("schema");
-    a.extend(args(&["--pg", "dpdk-config/pg_input_script", "--trace", "5"]));
-    let doc = run_json(&a);
+    let doc = Run::new("schema").args(["--pg", "dpdk-config/pg_input_script"]).trace(5).run_json();
     assert_valid("report", &doc);
     let (p, q) = (dir.path().join("p.pcap"), dir.path().join("q.pcap"));
     write_pcap(&p, &random_packets(20, 3));
     write_pcap(&q, &random_packets(20, 4));
-    let mut a = eal_base("schema-pairs");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={}", p.display()),
-        "--vdev",
-        &format!("net_pcap1,rx_pcap={}", q.display()),
-        "--output",
-        "0:1,1:0",
-        "--trace",
-        "3",
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("schema-pairs")
+        .vdev(format!("net_pcap0,rx_pcap={}", p.display()))
+        .vdev(format!("net_pcap1,rx_pcap={}", q.display()))
+        .output("0:1,1:0")
+        .trace(3)
+        .run_json();
     assert!(!doc["pairs"].as_array().unwrap().is_empty());
     assert_valid("report", &doc);
 }
@@ -144,33 +135,26 @@ fn live_answers_follow_the_schema() {
         eprintln!("live_answers_follow_the_schema: skipped: needs root (/var/run/dpdk)");
         return;
     }
-    let prefix = format!("handoff-test-schema-live-{}", std::process::id());
-    let child = spawn(&args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null0", "--duration", "4"]));
-    let ctl = |a: &[&str]| {
-        let c = Command::new(bin()).args(a).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        wait(c, Duration::from_secs(20))
-    };
-    let start = Instant::now();
-    while !ctl(&["show", "errors", "--file-prefix", &prefix]).status.success() {
-        assert!(start.elapsed() < Duration::from_secs(15), "no control socket");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(ctl(&["trace", "add", "2", "--file-prefix", &prefix]).status.success());
+    let run = Run::new("schema-live").vdev("net_null0").duration(4).limit(Duration::from_secs(30));
+    let prefix = run.prefix();
+    let child = run.spawn();
+    run.wait_for_control();
+    assert!(run.ctl(&["trace", "add", "2"]).status.success());
     for what in ["errors", "runtime", "interfaces", "xstats", "trace", "handoff", "pairs"] {
-        let out = ctl(&["show", what, "--json", "--file-prefix", &prefix]);
+        let out = run.ctl(&["show", what, "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_valid(&format!("show_{what}"), &serde_json::from_slice(&out.stdout).unwrap());
     }
     let list = ctl(&["list", "--json"]);
     assert_valid("list", &serde_json::from_slice(&list.stdout).unwrap());
-    let reply = raw(&prefix, r#"{"cmd":"info"}"#);
+    let reply = raw(prefix, r#"{"cmd":"info"}"#);
     assert_valid("reply", &reply);
     assert_valid("info", &reply["json"]);
     assert_valid("request", &serde_json::json!({"cmd": "trace_add", "count": 5, "filter": "udp"}));
     assert_valid("request", &serde_json::json!({"cmd": "show", "what": "trace", "json": true, "max": 3}));
-    let bad = raw(&prefix, r#"{"cmd":"nonsense"}"#);
+    let bad = raw(prefix, r#"{"cmd":"nonsense"}"#);
     assert_valid("reply", &bad);
     assert_eq!(bad["ok"], false);
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

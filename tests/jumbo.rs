@@ -33,18 +33,12 @@ fn chained_jumbo_frames_go_pcap_to_pcap_byte_exact() {
     let sizes: Vec<usize> = [60, 1514, 2048, 2049, 4000, 9014, 64, 9014, 3000].repeat(50);
     let sent = frames(&sizes);
     write_pcap(&input, &sent);
-    let mut a = eal_base("jumbo-pcap");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={}", input.display()),
-        "--vdev",
-        &format!("net_pcap1,tx_pcap={}", output.display()),
-        "--output",
-        "net_pcap1",
-        "--trace",
-        "20",
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("jumbo-pcap")
+        .vdev(format!("net_pcap0,rx_pcap={}", input.display()))
+        .vdev(format!("net_pcap1,tx_pcap={}", output.display()))
+        .output("net_pcap1")
+        .trace(20)
+        .run_json();
     assert_conserved(&doc);
     let c = &doc["conservation"];
     assert_eq!(c["received"], sent.len() as u64, "{c}");
@@ -62,20 +56,12 @@ fn a_bigger_mbuf_takes_jumbo_frames_in_one_segment() {
     let (input, output) = (dir.path().join("jumbo.pcap"), dir.path().join("out.pcap"));
     let sent = frames(&[9014, 60, 9014, 1514]);
     write_pcap(&input, &sent);
-    let mut a = eal_base("jumbo-mbuf");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={}", input.display()),
-        "--vdev",
-        &format!("net_pcap1,tx_pcap={}", output.display()),
-        "--output",
-        "net_pcap1",
-        "--mbuf-size",
-        "9216",
-        "--max-pkt-len",
-        "9018",
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("jumbo-mbuf")
+        .vdev(format!("net_pcap0,rx_pcap={}", input.display()))
+        .vdev(format!("net_pcap1,tx_pcap={}", output.display()))
+        .output("net_pcap1")
+        .args(["--mbuf-size", "9216", "--max-pkt-len", "9018"])
+        .run_json();
     assert_conserved(&doc);
     assert_eq!(read_pcap(&output), sent);
 }
@@ -94,7 +80,7 @@ fn one_line_failure(a: &[String], code: i32, wants: &[&str]) {
 #[test]
 fn sizes_out_of_range_or_beyond_a_device_are_one_line() {
     let _g = serial();
-    let base = eal_base("jumbo-flags");
+    let base = Run::new("jumbo-flags").command_line();
     let with = |extra: &[&str]| {
         let mut a = base.clone();
         a.extend(args(extra));

@@ -107,21 +107,14 @@ fn raw_ip_and_linux_cooked_captures_are_forwarded_as_exact_ethernet() {
         let output = dir.path().join(format!("{name}-out.pcap"));
         write_capture(&input, datalink, &packets);
         let before = std::fs::read(&input).unwrap();
-        let mut a = eal_base(&format!("link-{name}"));
-        a.extend(args(&[
-            "--vdev",
-            &format!("net_pcap0,rx_pcap={}", input.display()),
-            "--vdev",
-            &format!("net_pcap1,tx_pcap={}", output.display()),
-            "--output",
-            "net_pcap1",
-            "--trace",
-            "50",
-            "--trace-filter",
-            "udp port 53",
-            "--json",
-        ]));
-        let out = run(&a);
+        let out = Run::new(&format!("link-{name}"))
+            .vdev(format!("net_pcap0,rx_pcap={}", input.display()))
+            .vdev(format!("net_pcap1,tx_pcap={}", output.display()))
+            .output("net_pcap1")
+            .trace(50)
+            .args(["--trace-filter", "udp port 53"])
+            .json()
+            .run();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{name}: {:?}\n{stderr}", out.status);
         assert!(stderr.contains("get Ethernet headers for this run"), "{name}: {stderr}");
@@ -154,16 +147,11 @@ fn other_link_types_are_refused_before_eal_starts() {
     ] {
         let input = dir.path().join(format!("{name}.pcap"));
         write_capture(&input, datalink, &packets);
-        let mut a = eal_base(&format!("link-{name}"));
-        a.extend(args(&[
-            "--vdev",
-            &format!("net_pcap0,rx_pcap={}", input.display()),
-            "--vdev",
-            &format!("net_pcap1,tx_pcap={}", out_file.display()),
-            "--output",
-            "net_pcap1",
-        ]));
-        let out = run(&a);
+        let out = Run::new(&format!("link-{name}"))
+            .vdev(format!("net_pcap0,rx_pcap={}", input.display()))
+            .vdev(format!("net_pcap1,tx_pcap={}", out_file.display()))
+            .output("net_pcap1")
+            .run();
         let (line, code) = refused(&out);
         assert_eq!(code, 1, "{line}");
         assert!(line.contains(&input.display().to_string()) && line.contains(says), "{line}");
@@ -258,20 +246,13 @@ fn tap_with_two_rx_lcores_and_one_output_port_starts_and_ends_cleanly() {
     for (case, rx, workers, output) in
         [('a', "0,1", "2", "net_tap0"), ('b', "0", "1,2", "net_tap0"), ('c', "0,1", "2", "drop")]
     {
-        let mut a = eal_base(&format!("tap{case}"));
-        a.extend(args(&[
-            "--vdev",
-            &format!("net_tap0,iface={}", tap_name(case)),
-            "--rx-lcores",
-            rx,
-            "--worker-lcores",
-            workers,
-            "--output",
-            output,
-            "--duration",
-            "2",
-            "--json",
-        ]));
+        let a = Run::new(&format!("tap{case}"))
+            .vdev(format!("net_tap0,iface={}", tap_name(case)))
+            .args(["--rx-lcores", rx, "--worker-lcores", workers])
+            .output(output)
+            .duration(2)
+            .json()
+            .command_line();
         let out = ns.handoff(&a, None, Duration::from_secs(60));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "case {case}: {:?}\n{stderr}", out.status);
@@ -291,17 +272,11 @@ fn a_configure_failure_carries_the_drivers_reason() {
     let _g = serial();
     let ns = Netns::create("tapfail");
     // HANDOFF_FAULT=unpaired-queues configures tap as handoff once did: 2 rx, 1 tx.
-    let mut a = eal_base("tapfail");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_tap0,iface={}", tap_name('f')),
-        "--rx-lcores",
-        "0,1",
-        "--worker-lcores",
-        "2",
-        "--duration",
-        "2",
-    ]));
+    let a = Run::new("tapfail")
+        .vdev(format!("net_tap0,iface={}", tap_name('f')))
+        .args(["--rx-lcores", "0,1", "--worker-lcores", "2"])
+        .duration(2)
+        .command_line();
     let out = ns.handoff(&a, Some("unpaired-queues"), Duration::from_secs(60));
     let (line, code) = refused(&out);
     assert_eq!(code, 1, "{line}");
@@ -313,9 +288,7 @@ fn a_configure_failure_carries_the_drivers_reason() {
 #[test]
 fn ring_high_water_mark_never_exceeds_the_ring() {
     let _g = serial();
-    let mut a = eal_base("highwater");
-    a.extend(args(&["--vdev", "net_null0", "--ring-size", "64", "--count", "200000"]));
-    let doc = run_json(&a);
+    let doc = Run::new("highwater").vdev("net_null0").args(["--ring-size", "64"]).count(200000).run_json();
     let rings = doc["handoff"].as_array().expect("handoff rows");
     assert!(!rings.is_empty());
     for r in rings {

@@ -40,9 +40,9 @@ fn telemetry(prefix: &str, commands: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn telemetry_answers_handoff_commands_while_running() {
     let _g = serial();
-    let prefix = format!("handoff-test-telemetry-{}", std::process::id());
-    let child =
-        spawn(&args(&["--no-huge", "--file-prefix", &prefix, "--vdev", "net_null0", "--duration", "4", "--json"]));
+    let run = Run::new("telemetry").vdev("net_null0").duration(4).json().limit(Duration::from_secs(30));
+    let prefix = run.prefix().to_string();
+    let child = run.spawn();
     std::thread::sleep(Duration::from_millis(800));
     let docs = telemetry(&prefix, &["/handoff/errors", "/handoff/runtime", "/handoff/interfaces"]);
     let errors = &docs[0]["/handoff/errors"];
@@ -54,7 +54,7 @@ fn telemetry_answers_handoff_commands_while_running() {
     let interfaces = &docs[2]["/handoff/interfaces"];
     assert!(interfaces["net_null0/rx_packets"].as_u64().unwrap() > 0, "{interfaces}");
 
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_conserved(&doc);
@@ -63,9 +63,8 @@ fn telemetry_answers_handoff_commands_while_running() {
 #[test]
 fn stats_interval_prints_a_line_of_rates_per_interval() {
     let _g = serial();
-    let mut a = eal_base("stats");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "2.2", "--stats-interval", "0.5", "--show", "errors"]));
-    let out = run(&a);
+    let out =
+        Run::new("stats").vdev("net_null0").duration(2.2).args(["--stats-interval", "0.5", "--show", "errors"]).run();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("handoff: rx ")).collect();
@@ -76,10 +75,11 @@ fn stats_interval_prints_a_line_of_rates_per_interval() {
 #[test]
 fn stats_interval_shows_ports_and_rings_apart() {
     let _g = serial();
-    let mut a = eal_base("stats-ports");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "1.2", "--stats-interval", "0.5", "--ring-size", "16"]));
-    a.extend(args(&["--show", "errors"]));
-    let out = run(&a);
+    let out = Run::new("stats-ports")
+        .vdev("net_null0")
+        .duration(1.2)
+        .args(["--stats-interval", "0.5", "--ring-size", "16", "--show", "errors"])
+        .run();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     // In a pipe: plain lines, no escape sequences.
@@ -95,12 +95,10 @@ fn stats_interval_shows_ports_and_rings_apart() {
 #[test]
 fn show_xstats_lists_the_pmds_extended_statistics() {
     let _g = serial();
-    let mut a = eal_base("xstats");
-    a.extend(args(&["--vdev", "net_null0", "--count", "1000"]));
-    let doc = run_json(&a);
+    let run = Run::new("xstats").vdev("net_null0").count(1000);
+    let doc = run.run_json();
     assert_eq!(doc["interfaces"][0]["xstats"]["rx_good_packets"], 1000, "{}", doc["interfaces"]);
-    a.extend(args(&["--show", "xstats"]));
-    let out = run(&a);
+    let out = run.clone().args(["--show", "xstats"]).run();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.lines().any(|l| l.trim_start().starts_with("rx_good_packets") && l.ends_with(" 1000")), "{text}");
 }

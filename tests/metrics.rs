@@ -90,9 +90,13 @@ fn value(samples: &[String], prefix: &str) -> f64 {
 fn metrics_parse_as_openmetrics_and_count_the_run() {
     let _g = serial();
     let port = free_port();
-    let mut a = eal_base("metrics");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "4", "--json", "--metrics", &format!("127.0.0.1:{port}")]));
-    let child = spawn(&a);
+    let run = Run::new("metrics")
+        .vdev("net_null0")
+        .duration(4)
+        .json()
+        .args(["--metrics", &format!("127.0.0.1:{port}")])
+        .limit(Duration::from_secs(30));
+    let child = run.spawn();
     wait_for(port);
     std::thread::sleep(Duration::from_millis(500));
     let (_, body) = scrape(port).expect("a scrape");
@@ -116,7 +120,7 @@ fn metrics_parse_as_openmetrics_and_count_the_run() {
     let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
     assert_eq!(http(port, &huge).map(|r| r.0), Some("HTTP/1.1 431 Request Header Fields Too Large".into()));
 
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_conserved(&doc);
@@ -128,17 +132,20 @@ fn metrics_parse_as_openmetrics_and_count_the_run() {
 fn a_client_that_never_asks_does_not_hold_the_run() {
     let _g = serial();
     let port = free_port();
-    let mut a = eal_base("metrics-idle");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "3", "--metrics", &port.to_string()]));
+    let run = Run::new("metrics-idle")
+        .vdev("net_null0")
+        .duration(3)
+        .args(["--metrics", &port.to_string()])
+        .limit(Duration::from_secs(30));
     let start = Instant::now();
-    let child = spawn(&a);
+    let child = run.spawn();
     wait_for(port);
     // Half a request, then silence; and more clients than the server takes.
     let mut idle: Vec<TcpStream> = (0..12).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
     for c in &mut idle {
         let _ = c.write_all(b"GET /met");
     }
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(start.elapsed() < Duration::from_secs(10), "the run took {:?}", start.elapsed());
 }
@@ -146,20 +153,17 @@ fn a_client_that_never_asks_does_not_hold_the_run() {
 #[test]
 fn bad_and_taken_addresses_are_one_line() {
     let _g = serial();
-    let mut a = eal_base("metrics-bad");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "1", "--metrics", "localhost:http"]));
-    let out = run(&a);
+    let out = Run::new("metrics-bad").vdev("net_null0").duration(1).args(["--metrics", "localhost:http"]).run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("handoff:")).count(), 1, "{err}");
 
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let mut a = eal_base("metrics-taken");
-    a.extend(args(&["--vdev", "net_null0", "--duration", "1", "--metrics", &format!("127.0.0.1:{port}")]));
-    let out = run(&a);
+    let run = Run::new("metrics-taken").vdev("net_null0").duration(1).args(["--metrics", &format!("127.0.0.1:{port}")]);
+    let out = run.run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot listen"), "{err}");
-    assert!(!std::path::Path::new(&format!("/var/run/dpdk/handoff-test-metrics-taken-{}", std::process::id())).exists());
+    assert!(!run.runtime_dir().exists());
 }

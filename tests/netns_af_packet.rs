@@ -362,8 +362,7 @@ fn af_packet_on_a_veth_sees_pings_between_namespaces() {
     ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &vb]);
 
     let started = Instant::now();
-    let mut a = eal_base("afpacket");
-    a.extend(args(&["--vdev", &format!("net_af_packet0,iface={va}"), "--duration", "4", "--trace", "10", "--json"]));
+    let a = Run::new("afpacket").vdev(format!("net_af_packet0,iface={va}")).duration(4).trace(10).json().command_line();
     let running = wait_bound(spawn_in(&ns_a, &a), &ns_a, &[&va]);
     // The kernel in A answers; af_packet sees the requests come in and the replies go out.
     let id = (pid & 0xffff) as u16;
@@ -451,18 +450,13 @@ fn af_packet_output_forwards_udp_between_namespaces() {
     ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:02", "dev", &fa, "nud", "permanent"]);
 
     let started = Instant::now();
-    let mut a = eal_base("afpacket-fwd");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_af_packet0,iface={fha}"),
-        "--vdev",
-        &format!("net_af_packet1,iface={fhb}"),
-        "--output",
-        "net_af_packet1",
-        "--duration",
-        "3",
-        "--json",
-    ]));
+    let a = Run::new("afpacket-fwd")
+        .vdev(format!("net_af_packet0,iface={fha}"))
+        .vdev(format!("net_af_packet1,iface={fhb}"))
+        .output("net_af_packet1")
+        .duration(3)
+        .json()
+        .command_line();
     let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&fha, &fhb]);
     const PORT: u16 = 40_000;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -593,18 +587,13 @@ fn af_packet_port_pairs_forward_both_ways() {
     ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:03", "dev", &pa, "nud", "permanent"]);
     ip(&["-n", &ns_b, "neigh", "replace", "192.0.2.1", "lladdr", "02:00:00:00:0a:03", "dev", &pb, "nud", "permanent"]);
 
-    let mut a = eal_base("afpacket-pairs");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_af_packet0,iface={pha}"),
-        "--vdev",
-        &format!("net_af_packet1,iface={phb}"),
-        "--output",
-        "0:1,1:0",
-        "--duration",
-        "3",
-        "--json",
-    ]));
+    let a = Run::new("afpacket-pairs")
+        .vdev(format!("net_af_packet0,iface={pha}"))
+        .vdev(format!("net_af_packet1,iface={phb}"))
+        .output("0:1,1:0")
+        .duration(3)
+        .json()
+        .command_line();
     let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&pha, &phb]);
     const PORT: u16 = 40_001;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -663,18 +652,13 @@ fn af_packet_forwards_jumbo_frames_on_a_9000_mtu_veth() {
     ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &jb]);
     ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:04", "dev", &ja, "nud", "permanent"]);
 
-    let mut a = eal_base("afpacket-jumbo");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_af_packet0,iface={jha}"),
-        "--vdev",
-        &format!("net_af_packet1,iface={jhb}"),
-        "--output",
-        "net_af_packet1",
-        "--duration",
-        "3",
-        "--json",
-    ]));
+    let a = Run::new("afpacket-jumbo")
+        .vdev(format!("net_af_packet0,iface={jha}"))
+        .vdev(format!("net_af_packet1,iface={jhb}"))
+        .output("net_af_packet1")
+        .duration(3)
+        .json()
+        .command_line();
     let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&jha, &jhb]);
     const PORT: u16 = 40_002;
     const JUMBOS: usize = 10;
@@ -724,8 +708,11 @@ fn max_pkt_len_beyond_a_ports_limit_is_one_line() {
     let pid = std::process::id();
     let ns = format!("hjT{pid}");
     let _ns = Namespaces::create(&[&ns]);
-    let mut a = eal_base("tap-maxlen");
-    a.extend(args(&["--vdev", &format!("net_tap0,iface=jt{pid}"), "--max-pkt-len", "9018", "--duration", "1"]));
+    let a = Run::new("tap-maxlen")
+        .vdev(format!("net_tap0,iface=jt{pid}"))
+        .args(["--max-pkt-len", "9018"])
+        .duration(1)
+        .command_line();
     let out = wait(spawn_in(&ns, &a), Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -755,18 +742,13 @@ fn af_packet_counts_frames_too_long_for_its_tx_ring() {
     ip(&["-n", &ns_b, "addr", "add", "192.0.2.2/24", "dev", &kb]);
     ip(&["-n", &ns_a, "neigh", "replace", "192.0.2.2", "lladdr", "02:00:00:00:0b:05", "dev", &ka, "nud", "permanent"]);
 
-    let mut a = eal_base("afpacket-toolong");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_af_packet0,iface={kha}"),
-        "--vdev",
-        &format!("net_af_packet1,iface={khb}"),
-        "--output",
-        "net_af_packet1",
-        "--duration",
-        "3",
-        "--json",
-    ]));
+    let a = Run::new("afpacket-toolong")
+        .vdev(format!("net_af_packet0,iface={kha}"))
+        .vdev(format!("net_af_packet1,iface={khb}"))
+        .output("net_af_packet1")
+        .duration(3)
+        .json()
+        .command_line();
     let running = wait_bound(spawn_in(&ns_h, &a), &ns_h, &[&kha, &khb]);
     const PORT: u16 = 40_003;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -62,9 +62,9 @@ fn count(errors: &serde_json::Value, reason: &str) -> u64 {
 #[test]
 fn live_show_trace_clear_and_handoff_percentiles() {
     let _g = serial();
-    let prefix = format!("handoff-test-operate-{}", std::process::id());
-    let p = prefix.as_str();
-    let child = spawn(&args(&["--no-huge", "--file-prefix", p, "--vdev", "net_null0", "--duration", "8", "--json"]));
+    let run = Run::new("operate").vdev("net_null0").duration(8).json().limit(Duration::from_secs(30));
+    let p = run.prefix();
+    let child = run.spawn();
     wait_for_socket(p);
 
     // Only the owner reaches it: 0600 in EAL's 0700 directory.
@@ -141,7 +141,7 @@ fn live_show_trace_clear_and_handoff_percentiles() {
     let text = ctl_ok(&["show", "handoff", "--file-prefix", p]);
     assert!(text.starts_with("Ring ") && text.contains("handoff_0_0"), "{text}");
 
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The end-of-run report keeps whole-run totals: conservation holds after clears.

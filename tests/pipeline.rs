@@ -12,9 +12,7 @@ fn random_capture_is_fully_accounted() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let input = pcap_input(dir.path(), "random.pcap", 3000, 7);
-    let mut a = eal_base("random");
-    a.extend(args(&["--vdev", &input]));
-    let doc = run_json(&a);
+    let doc = Run::new("random").vdev(&input).run_json();
 
     assert_conserved(&doc);
     let c = &doc["conservation"];
@@ -49,9 +47,8 @@ fn random_capture_is_fully_accounted() {
 #[test]
 fn tiny_ring_on_net_null_counts_congestion_and_leaks_nothing() {
     let _g = serial();
-    let mut a = eal_base("congestion");
-    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--burst", "64", "--duration", "1"]));
-    let doc = run_json(&a);
+    let doc =
+        Run::new("congestion").vdev("net_null0").args(["--ring-size", "16", "--burst", "64"]).duration(1).run_json();
     assert_conserved(&doc);
     let received = doc["conservation"]["received"].as_u64().unwrap();
     let handed = error_count(&doc, 1, "packets handed off processed");
@@ -65,9 +62,11 @@ fn tiny_ring_on_net_null_counts_congestion_and_leaks_nothing() {
 #[test]
 fn backpressure_holds_instead_of_dropping() {
     let _g = serial();
-    let mut a = eal_base("backpressure");
-    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--backpressure", "--count", "200000"]));
-    let doc = run_json(&a);
+    let doc = Run::new("backpressure")
+        .vdev("net_null0")
+        .args(["--ring-size", "16", "--backpressure"])
+        .count(200000)
+        .run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 200000);
     assert_eq!(error_count(&doc, 1, "handoff queue congestion drops"), 0);
@@ -78,9 +77,7 @@ fn backpressure_holds_instead_of_dropping() {
 #[test]
 fn count_stops_at_exactly_n_packets() {
     let _g = serial();
-    let mut a = eal_base("count");
-    a.extend(args(&["--vdev", "net_null0", "--count", "1000", "--burst", "64"]));
-    let doc = run_json(&a);
+    let doc = Run::new("count").vdev("net_null0").count(1000).args(["--burst", "64"]).run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 1000);
     assert_eq!(node(&doc, 1, "dpdk-input").unwrap()["vectors"], 1000);
@@ -89,13 +86,12 @@ fn count_stops_at_exactly_n_packets() {
 #[test]
 fn sigint_stops_gracefully_with_a_report() {
     let _g = serial();
-    let mut a = eal_base("sigint");
-    a.extend(args(&["--vdev", "net_null0", "--json"]));
-    let child = spawn(&a);
+    let run = Run::new("sigint").vdev("net_null0").json().limit(Duration::from_secs(30));
+    let child = run.spawn();
     std::thread::sleep(Duration::from_millis(1500));
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let out = wait(child, Duration::from_secs(30));
+    let out = run.wait(child);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_conserved(&doc);
@@ -111,16 +107,11 @@ fn output_port_transmits_every_packet_unchanged() {
     let (input, output) = (dir.path().join("in.pcap"), dir.path().join("out.pcap"));
     let packets = random_packets(500, 11);
     write_pcap(&input, &packets);
-    let mut a = eal_base("output");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={}", input.display()),
-        "--vdev",
-        &format!("net_pcap1,tx_pcap={}", output.display()),
-        "--output",
-        "net_pcap1",
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("output")
+        .vdev(format!("net_pcap0,rx_pcap={}", input.display()))
+        .vdev(format!("net_pcap1,tx_pcap={}", output.display()))
+        .output("net_pcap1")
+        .run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["transmitted"], 500);
     assert_eq!(node(&doc, 2, "interface-output").unwrap()["vectors"], 500);
@@ -132,9 +123,7 @@ fn text_report_has_the_seed_layout() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let input = pcap_input(dir.path(), "few.pcap", 20, 3);
-    let mut a = eal_base("text");
-    a.extend(args(&["--vdev", &input, "--show", "errors,runtime,interfaces"]));
-    let out = run(&a);
+    let out = Run::new("text").vdev(&input).args(["--show", "errors,runtime,interfaces"]).run();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("   Count                    Node                  Reason\n"), "{text}");
@@ -153,9 +142,7 @@ fn conservation_check_catches_leaks_and_lost_packets() {
     let dir = tempfile::tempdir().unwrap();
     let input = pcap_input(dir.path(), "fault.pcap", 100, 5);
     for (fault, expect) in [("leak-mbuf", "1 mbufs not back in the pool"), ("lose-packet", "(1 unaccounted)")] {
-        let mut a = eal_base(&format!("fault-{fault}"));
-        a.extend(args(&["--vdev", &input, "--json"]));
-        let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", fault)]), Duration::from_secs(60));
+        let out = Run::new(&format!("fault-{fault}")).vdev(&input).json().env("HANDOFF_FAULT", fault).run();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{fault}: stderr:\n{stderr}");
         let line = stderr.lines().find(|l| l.starts_with("handoff: conservation check failed")).unwrap_or_else(|| {
@@ -174,16 +161,10 @@ fn two_rx_lcores_and_two_workers_share_the_load() {
     let (a_pcap, b_pcap) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
     write_pcap(&a_pcap, &random_packets(1000, 1));
     write_pcap(&b_pcap, &random_packets(1500, 2));
-    let mut a = eal_base("nxm");
-    a.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={},rx_pcap={}", a_pcap.display(), b_pcap.display()),
-        "--rx-lcores",
-        "0,1",
-        "--worker-lcores",
-        "2,3",
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("nxm")
+        .vdev(format!("net_pcap0,rx_pcap={},rx_pcap={}", a_pcap.display(), b_pcap.display()))
+        .args(["--rx-lcores", "0,1", "--worker-lcores", "2,3"])
+        .run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 2500);
     // Each rx lcore polls one queue (one file); each worker gets part of the flows.
@@ -208,9 +189,8 @@ fn finite_input_short_of_its_file_fails_the_run() {
     let input = pcap_input(dir.path(), "dry.pcap", 3000, 13);
     // 64 mbufs and 256-packet bursts: the first burst alone runs the pool dry.
     for attempt in 0..2 {
-        let mut a = eal_base(&format!("dry{attempt}"));
-        a.extend(args(&["--vdev", &input, "--mbufs", "64", "--burst", "256", "--json"]));
-        let out = run(&a);
+        let out =
+            Run::new(&format!("dry{attempt}")).vdev(&input).args(["--mbufs", "64", "--burst", "256"]).json().run();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is printed");
         let received = doc["conservation"]["received"].as_u64().unwrap();
@@ -238,9 +218,12 @@ fn finite_input_short_of_its_file_fails_the_run() {
 #[cfg_attr(not(feature = "fault-injection"), ignore = "needs --features fault-injection (scripts/test.sh)")]
 fn a_panicking_worker_ends_the_run_with_a_clear_failure() {
     let _g = serial();
-    let mut a = eal_base("panic");
-    a.extend(args(&["--vdev", "net_null0", "--json"]));
-    let out = wait(spawn_env(&a, &[("HANDOFF_FAULT", "panic-worker")]), Duration::from_secs(30));
+    let out = Run::new("panic")
+        .vdev("net_null0")
+        .json()
+        .env("HANDOFF_FAULT", "panic-worker")
+        .limit(Duration::from_secs(30))
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(
@@ -257,10 +240,9 @@ fn a_panicking_worker_ends_the_run_with_a_clear_failure() {
 #[test]
 fn eal_profile_from_dpdk_config_runs() {
     let _g = serial();
-    let mut a = args(&["--eal-config", repo().join("dpdk-config/ci.eal").to_str().unwrap()]);
-    a.extend(eal_base("profile"));
-    a.extend(args(&["--vdev", "net_null0", "--count", "5000"]));
-    let doc = run_json(&a);
+    let profile = repo().join("dpdk-config/ci.eal");
+    let doc =
+        Run::new("profile").args(["--eal-config", profile.to_str().unwrap()]).vdev("net_null0").count(5000).run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 5000);
 }
@@ -275,16 +257,11 @@ fn port_pairs_send_each_ports_packets_out_of_its_partner() {
     write_pcap(&dir.path().join("a.pcap"), &a);
     write_pcap(&dir.path().join("b.pcap"), &b);
     let d = |n: &str| dir.path().join(n).display().to_string();
-    let mut args_ = eal_base("pairs");
-    args_.extend(args(&[
-        "--vdev",
-        &format!("net_pcap0,rx_pcap={},tx_pcap={}", d("a.pcap"), d("a_out.pcap")),
-        "--vdev",
-        &format!("net_pcap1,rx_pcap={},tx_pcap={}", d("b.pcap"), d("b_out.pcap")),
-        "--output",
-        "0:net_pcap1,net_pcap1:0",
-    ]));
-    let doc = run_json(&args_);
+    let doc = Run::new("pairs")
+        .vdev(format!("net_pcap0,rx_pcap={},tx_pcap={}", d("a.pcap"), d("a_out.pcap")))
+        .vdev(format!("net_pcap1,rx_pcap={},tx_pcap={}", d("b.pcap"), d("b_out.pcap")))
+        .output("0:net_pcap1,net_pcap1:0")
+        .run_json();
     assert_conserved(&doc);
     assert_eq!(read_pcap(&dir.path().join("b_out.pcap")), a);
     assert_eq!(read_pcap(&dir.path().join("a_out.pcap")), b);
@@ -292,9 +269,7 @@ fn port_pairs_send_each_ports_packets_out_of_its_partner() {
     assert_eq!(pairs[0]["packets"], 50, "{pairs:?}");
     assert_eq!(pairs[1]["packets"], 30, "{pairs:?}");
 
-    let mut bad = eal_base("pairs-bad");
-    bad.extend(args(&["--vdev", "net_null0", "--vdev", "net_null1", "--output", "0:7", "--count", "10"]));
-    let out = run(&bad);
+    let out = Run::new("pairs-bad").vdev("net_null0").vdev("net_null1").output("0:7").count(10).run();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("handoff: --output 0:7: '0:7' is not a pair of known ports"), "{stderr}");

@@ -112,10 +112,8 @@ fn normalise(text: &str) -> Vec<String> {
 #[test]
 fn seed_demo_lines_up_with_the_seed() {
     let _g = serial();
-    let mut a = eal_base("golden");
     let script = repo().join("dpdk-config/pg_input_script");
-    a.extend(args(&["--pg", script.to_str().unwrap(), "--trace", "100"]));
-    let out = run(&a);
+    let out = Run::new("golden").args(["--pg", script.to_str().unwrap()]).trace(100).run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr:\n{stderr}");
     let ours = String::from_utf8(out.stdout).unwrap();
@@ -152,7 +150,7 @@ fn seed_demo_lines_up_with_the_seed() {
 #[test]
 fn no_input_runs_the_embedded_seed_demo() {
     let _g = serial();
-    let out = run(&eal_base("demo"));
+    let out = Run::new("demo").run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr:\n{stderr}");
     assert!(stderr.contains("running the seed demo"), "stderr:\n{stderr}");
@@ -163,10 +161,8 @@ fn no_input_runs_the_embedded_seed_demo() {
 #[test]
 fn trace_json_follows_packets_across_the_handoff() {
     let _g = serial();
-    let mut a = eal_base("tracejson");
     let script = repo().join("dpdk-config/pg_input_script");
-    a.extend(args(&["--pg", script.to_str().unwrap(), "--trace", "3"]));
-    let doc = run_json(&a);
+    let doc = Run::new("tracejson").args(["--pg", script.to_str().unwrap()]).trace(3).run_json();
     assert_conserved(&doc);
     let threads = doc["trace"].as_array().unwrap();
     assert_eq!(threads.len(), 3);

@@ -28,9 +28,8 @@ fn dns_mix(dir: &std::path::Path) -> String {
 fn trace_filter_traces_only_matching_packets() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut a = eal_base("filter");
-    a.extend(args(&["--vdev", &dns_mix(dir.path()), "--trace", "5", "--trace-filter", "udp dst port 53"]));
-    let doc = run_json(&a);
+    let doc =
+        Run::new("filter").vdev(dns_mix(dir.path())).trace(5).args(["--trace-filter", "udp dst port 53"]).run_json();
     assert_conserved(&doc);
     assert_eq!(doc["conservation"]["received"], 200);
     let rx = doc["trace"][1]["packets"].as_array().unwrap();
@@ -47,18 +46,11 @@ fn trace_pcapng_is_readable_by_tshark_with_node_paths() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("trace.pcapng");
-    let mut a = eal_base("pcapng");
-    a.extend(args(&[
-        "--vdev",
-        &dns_mix(dir.path()),
-        "--trace",
-        "3",
-        "--trace-filter",
-        "udp port 53",
-        "--trace-pcapng",
-        out.to_str().unwrap(),
-    ]));
-    let doc = run_json(&a);
+    let doc = Run::new("pcapng")
+        .vdev(dns_mix(dir.path()))
+        .trace(3)
+        .args(["--trace-filter", "udp port 53", "--trace-pcapng", out.to_str().unwrap()])
+        .run_json();
     assert_conserved(&doc);
     let tshark = std::process::Command::new("tshark")
         .arg("-r")
@@ -115,13 +107,14 @@ fn symmetric_hashing_sends_both_directions_to_one_worker() {
     write_pcap(&path, &packets);
     // Which worker thread continued each traced packet, by rx trace index.
     let worker_of = |symmetric: bool| -> Vec<u64> {
-        let mut a = eal_base(if symmetric { "sym" } else { "asym" });
-        a.extend(args(&["--vdev", &format!("net_pcap0,rx_pcap={}", path.display()), "--trace", "40"]));
-        a.extend(args(&["--worker-lcores", "2,3"]));
+        let mut run = Run::new(if symmetric { "sym" } else { "asym" })
+            .vdev(format!("net_pcap0,rx_pcap={}", path.display()))
+            .trace(40)
+            .args(["--worker-lcores", "2,3"]);
         if symmetric {
-            a.push("--symmetric".into());
+            run = run.arg("--symmetric");
         }
-        let doc = run_json(&a);
+        let doc = run.run_json();
         assert_conserved(&doc);
         let mut of = vec![0u64; 40];
         for t in &doc["trace"].as_array().unwrap()[2..] {
@@ -148,10 +141,13 @@ fn a_traced_packet_dropped_at_the_handoff_says_so() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let pcapng = dir.path().join("t.pcapng");
-    let mut a = eal_base("trace-end");
-    a.extend(args(&["--vdev", "net_null0", "--ring-size", "16", "--count", "100000", "--trace", "64"]));
-    a.extend(args(&["--trace-pcapng", pcapng.to_str().unwrap()]));
-    let doc = run_json(&a);
+    let doc = Run::new("trace-end")
+        .vdev("net_null0")
+        .args(["--ring-size", "16"])
+        .count(100000)
+        .trace(64)
+        .args(["--trace-pcapng", pcapng.to_str().unwrap()])
+        .run_json();
     assert_conserved(&doc);
     let rx = doc["trace"].as_array().unwrap().iter().find(|t| t["thread"] == 1).unwrap()["packets"].clone();
     let dropped: Vec<&serde_json::Value> = rx

@@ -35,18 +35,13 @@ fn tx_retry_values_are_checked() {
 fn a_live_output_port_beside_a_capture_only_transmits() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut a = eal_base("txonly-null");
-    a.extend(args(&[
-        "--vdev",
-        &pcap_input(dir.path(), "in.pcap", 3000, 21),
-        "--vdev",
-        "net_null0",
-        "--output",
-        "net_null0",
-        "--tx-retry",
-        "64",
-    ]));
-    let out = run(&a.iter().cloned().chain(["--json".to_string()]).collect::<Vec<_>>());
+    let out = Run::new("txonly-null")
+        .vdev(pcap_input(dir.path(), "in.pcap", 3000, 21))
+        .vdev("net_null0")
+        .output("net_null0")
+        .args(["--tx-retry", "64"])
+        .json()
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("reflects"), "an output-only port reflects nothing: {stderr}");

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::DataLink;
 
+mod run;
+#[allow(unused_imports)]
+pub use run::*;
+
 /// Busy-polling lcores on a 2-CPU machine: run one forwarder at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -25,9 +29,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// EAL arguments for a test run without hugepages, its runtime files under a unique prefix.
+/// EAL arguments for a test run without hugepages, its runtime files under a
+/// unique prefix (`Run` builds the whole run).
 pub fn eal_base(test: &str) -> Vec<String> {
-    vec!["--no-huge".into(), "--file-prefix".into(), format!("handoff-test-{test}-{}", std::process::id())]
+    Run::new(test).command_line()
 }
 
 pub fn spawn(args: &[String]) -> Child {
