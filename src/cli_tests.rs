@@ -114,16 +114,16 @@ fn a_live_output_port_beside_a_capture_only_transmits() {
     let dir = tempfile::tempdir().unwrap();
     let input = format!("net_pcap0,rx_pcap={}", capture(dir.path(), "in.pcap", 2));
     let p = plan(&["--vdev", &input, "--vdev", "net_null0", "--output", "net_null0"]);
-    assert_eq!(p.plan.tx_only.as_deref(), Some("net_null0"));
+    assert_eq!(p.plan.tx_only, Some(1), "device 1, net_null0");
     assert!(p.plan.backpressure, "the only polled input is a capture");
-    assert_eq!(p.plan.output, OutputChoice::Port("net_null0".into()));
+    assert_eq!(p.plan.output, OutputChoice::Port(1));
     // By id, the same port.
     let p = plan(&["--vdev", &input, "--vdev", "net_null0", "--output", "1"]);
-    assert_eq!(p.plan.tx_only.as_deref(), Some("net_null0"));
+    assert_eq!(p.plan.tx_only, Some(1), "device 1, net_null0");
     // Alone, a live port receives too (it reflects): not tx-only.
     let p = plan(&["--vdev", "net_null0", "--output", "0"]);
     assert_eq!(p.plan.tx_only, None);
-    assert_eq!(p.plan.output, OutputChoice::Port("0".into()));
+    assert_eq!(p.plan.output, OutputChoice::Port(0));
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn output_names_a_port_by_id_or_name() {
     let two = ["--vdev", "net_null0", "--vdev", "net_null1"];
     for o in ["1", "net_null1"] {
         let p = plan(&[&two[..], &["--output", o]].concat());
-        assert_eq!(p.plan.output, OutputChoice::Port(o.into()));
+        assert_eq!(p.plan.output, OutputChoice::Port(1), "{o}");
     }
     assert_eq!(plan(&[&two[..], &["--output", "drop"]].concat()).plan.output, OutputChoice::Drop);
 }
@@ -174,12 +174,12 @@ fn output_names_a_port_by_id_or_name() {
 fn output_pairs_resolve_by_id_and_name() {
     let two = ["--vdev", "net_null0", "--vdev", "net_null1"];
     let p = plan(&[&two[..], &["--output", "0:1,1:0"]].concat());
-    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![("0".into(), "1".into()), ("1".into(), "0".into())]));
+    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![(0, 1), (1, 0)]));
     let p = plan(&[&two[..], &["--output", "net_null0:net_null1"]].concat());
-    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![("net_null0".into(), "net_null1".into())]));
+    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![(0, 1)]));
     // A port reflecting its own traffic is allowed (with a warning).
     let p = plan(&[&two[..], &["--output", "0:0"]].concat());
-    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![("0".into(), "0".into())]));
+    assert_eq!(p.plan.output, OutputChoice::Pairs(vec![(0, 0)]));
 }
 
 #[test]

@@ -18,7 +18,7 @@ use common::*;
 /// `handoff <args>` under `timeout -k`, so nothing outlives the test.
 fn handoff(a: &[String], limit_s: u32) -> Child {
     Command::new("timeout")
-        .args(["-k", "5", &limit_s.to_string()])
+        .args(["--foreground", "-k", "5", &limit_s.to_string()])
         .arg(bin())
         .args(a)
         .stdin(Stdio::null())

@@ -144,8 +144,10 @@ fn gather(pipe: Option<impl Read + Send + 'static>, into: Arc<Mutex<Vec<u8>>>) -
 
 impl Proc {
     fn spawn(limit_secs: u32, program: &Path, args: &[String]) -> Proc {
+        // --foreground: otherwise timeout passes a signal on to its child and
+        // then again to its whole process group, and handoff sees two SIGINTs.
         let mut child = Command::new("timeout")
-            .args(["-k", "5", &limit_secs.to_string()])
+            .args(["--foreground", "-k", "5", &limit_secs.to_string()])
             .arg(program)
             .args(args)
             .stdin(Stdio::piped())
