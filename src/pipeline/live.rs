@@ -21,7 +21,7 @@ use crate::nodes::counters::LcoreCounters;
 use crate::nodes::ring_stats::RingStats;
 use crate::nodes::PacketTrace;
 
-use super::topology::{RingId, Topology};
+use super::topology::{RingId, Role, Thread, Topology};
 
 /// Most packets `trace add` arms each rx lcore for (as `--trace`).
 pub const MAX_LIVE_TRACE: u32 = 100_000;
@@ -113,6 +113,34 @@ impl Mailbox {
     }
 }
 
+/// One data-path thread's shared state, built once at launch: who it is,
+/// the counters it writes and the mailbox it answers. Every reader (the
+/// lcore jobs, supervise, the control socket, metrics, the report) takes
+/// a thread's state from here, never by index arithmetic.
+#[derive(Clone)]
+pub struct ThreadState {
+    pub thread: Thread,
+    pub counters: Arc<LcoreCounters>,
+    pub mailbox: Arc<Mailbox>,
+}
+
+impl ThreadState {
+    pub fn new(thread: Thread) -> ThreadState {
+        ThreadState { thread, counters: Arc::default(), mailbox: Arc::default() }
+    }
+
+    pub fn is_rx(&self) -> bool {
+        matches!(self.thread.role, Role::Rx { .. })
+    }
+
+    /// Whether its loop still runs (and so answers its mailbox): an rx
+    /// lcore is done after its last enqueue, a worker once it ended.
+    pub fn running(&self) -> bool {
+        self.counters.end_tsc.load(Ordering::Acquire) == 0
+            && !(self.is_rx() && self.counters.done.load(Ordering::Acquire))
+    }
+}
+
 /// Traces the control thread collected from the lcores, per thread in
 /// topology order; `clear trace` empties it. Never touched by an lcore.
 #[derive(Default)]
@@ -166,9 +194,8 @@ pub struct LiveView {
     /// The runtime directory (EAL's, 0700): the socket lives in it.
     pub runtime_dir: std::path::PathBuf,
     pub topology: Topology,
-    pub counters: Vec<Arc<LcoreCounters>>,
     /// Per thread, in topology order.
-    pub mailboxes: Vec<Arc<Mailbox>>,
+    pub threads: Vec<ThreadState>,
     pub rings: Vec<(RingId, Arc<RingStats>)>,
     pub ports: Vec<PortInfo>,
     pub port_names: Vec<String>,

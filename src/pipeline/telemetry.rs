@@ -8,13 +8,13 @@ use crate::dpdk::{self, Eal, Port};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::{Node, Reason};
 
-use super::topology::Topology;
+use super::live::ThreadState;
 
 /// `/handoff/errors`, `/handoff/runtime` and `/handoff/interfaces` for
 /// dpdk-telemetry.py while the run goes on. Failing to register only warns.
-pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>], ports: &[Port]) {
+pub fn register(eal: &Eal, threads: &[ThreadState], ports: &[Port]) {
     let threads: Vec<(String, Arc<LcoreCounters>, &'static [Node])> =
-        topology.threads().iter().zip(counters).map(|(t, c)| (t.id.to_string(), c.clone(), t.nodes())).collect();
+        threads.iter().map(|t| (t.thread.id.to_string(), t.counters.clone(), t.thread.nodes())).collect();
     let errors = threads.clone();
     let runtime = threads;
     let port_ids: Vec<(u16, String)> = ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect();
