@@ -126,7 +126,8 @@ fn ring_minus(c: &RingCounts, b: &RingCounts) -> RingCounts {
 pub enum Cleared {
     /// Node calls, vectors and clocks, and the time they ran (`show runtime`).
     Runtime,
-    /// Error counters and packets transmitted (`show errors`).
+    /// Error counters, packets transmitted, and the port pairs' refused
+    /// packets (`show errors`; a pair's refused packets are its tx drops).
     Errors,
     /// Port counters, extended ones included, and port pairs (`show interfaces`, `show pairs`).
     Interfaces,
@@ -151,6 +152,7 @@ impl Baseline {
                 Cleared::Errors => {
                     b.errors = n.errors;
                     b.transmitted = n.transmitted;
+                    b.pair_refused = n.pair_refused;
                 }
                 Cleared::Interfaces => {
                     b.pair_sent = n.pair_sent;
@@ -179,6 +181,7 @@ mod tests {
         t.errors[0] = received;
         t.transmitted = received;
         t.pair_sent[0] = pair;
+        t.pair_refused[0] = pair / 5;
         t.start_tsc = 5;
         let stats = PortStats { rx_packets: port_rx, rx_bytes: 64 * port_rx, ..Default::default() };
         RunSnapshot {
@@ -202,15 +205,17 @@ mod tests {
         let shown = base.shown(&now);
         assert_eq!((shown.ports[0].stats.rx_packets, shown.ports[0].stats.rx_bytes), (30, 64 * 30));
         assert_eq!(shown.ports[0].xstats, [("rx_good".to_string(), 1)]);
-        assert_eq!(shown.threads[0].pair_sent[0], 5);
+        assert_eq!((shown.threads[0].pair_sent[0], shown.threads[0].pair_refused[0]), (5, 1));
         // Runtime and errors untouched by `clear interfaces`.
         assert_eq!((shown.threads[0].node(crate::nodes::Node::ALL[0]).1, shown.threads[0].errors[0]), (160, 160));
 
         base.clear(Cleared::Errors, &now, 0);
         base.clear(Cleared::Runtime, &now, 99);
-        let later = snapshot(170, 90, 25, 31);
+        let later = snapshot(170, 90, 35, 31);
         let shown = base.shown(&later);
         assert_eq!((shown.threads[0].errors[0], shown.threads[0].transmitted), (10, 10));
+        // A pair's refused packets are drops: `clear errors` restarts them too, not its packets.
+        assert_eq!((shown.threads[0].pair_sent[0], shown.threads[0].pair_refused[0]), (15, 2));
         assert_eq!((shown.threads[0].nodes[0], shown.threads[0].start_tsc), ((0, 10, 0), 99));
         assert_eq!(shown.ports[0].stats.rx_packets, 40);
         // Rings are never cleared; their high-water mark is a gauge.
