@@ -26,6 +26,7 @@ pub fn register(eal: &Eal, threads: &[ThreadState], ports: &[Port]) {
             Box::new(move || {
                 let mut out = Vec::new();
                 for (t, c, _) in &errors {
+                    let c = c.snapshot();
                     for r in Reason::ALL {
                         let n = c.error_count(r);
                         if n > 0 {
@@ -43,8 +44,9 @@ pub fn register(eal: &Eal, threads: &[ThreadState], ports: &[Port]) {
             Box::new(move || {
                 let mut out = Vec::new();
                 for (t, c, nodes) in &runtime {
+                    let c = c.snapshot();
                     for &n in *nodes {
-                        let (calls, vectors, clocks) = c.node_snapshot(n);
+                        let (calls, vectors, clocks) = c.node(n);
                         if calls > 0 {
                             out.push((key(&[t, n.name(), "calls"]), calls));
                             out.push((key(&[t, n.name(), "vectors"]), vectors));
