@@ -47,7 +47,7 @@ pub use crate::flag_error::FlagError;
                   packet-generator script on a net_pcap vdev, without hugepages.\n\
                   Anything after -- is passed to EAL unchanged (and checked like the rest).\n\
                   While it runs: handoff show runtime|errors|interfaces|xstats|trace|handoff|pairs, \
-                  handoff trace add N, handoff clear trace|runtime|errors, handoff list.\n\
+                  handoff trace add N, handoff clear trace|runtime|errors|interfaces, handoff list.\n\
                   Exit status: 0 ok, 1 the run failed (or lost a packet, or its report), 2 a wrong command line, \
                   128+n aborted by a second signal n.",
     args_conflicts_with_subcommands = true

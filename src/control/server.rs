@@ -353,9 +353,12 @@ fn clear(what: ClearWhat, s: &Shared) -> Result<Response> {
         ClearWhat::Errors => (Cleared::Errors, "errors"),
         ClearWhat::Interfaces => (Cleared::Interfaces, "interfaces"),
     };
-    let now = {
+    let now = if part == Cleared::Interfaces {
         let _open = open(view)?;
-        capture(view, part == Cleared::Interfaces)
+        capture(view, true)
+    } else {
+        // Lcore counters only: readable until the process ends.
+        RunSnapshot::of_threads(&view.threads)
     };
     s.baseline().clear(part, &now, rdtsc());
     Ok(Response::text(format!("{name} cleared\n")))

@@ -33,6 +33,11 @@ pub struct RunSnapshot {
 }
 
 impl RunSnapshot {
+    /// The threads' counters alone (no port is read: no DPDK call).
+    pub fn of_threads(threads: &[ThreadState]) -> RunSnapshot {
+        RunSnapshot { threads: threads.iter().map(|t| t.counters.snapshot()).collect(), ..Default::default() }
+    }
+
     /// Reads every counter (the caller holds the ports open: they are read
     /// through DPDK); the PMDs' extended statistics only `with_xstats`.
     pub fn capture(
@@ -42,7 +47,6 @@ impl RunSnapshot {
         with_xstats: bool,
     ) -> RunSnapshot {
         RunSnapshot {
-            threads: threads.iter().map(|t| t.counters.snapshot()).collect(),
             ports: ports
                 .iter()
                 .map(|p| PortSnapshot {
@@ -52,6 +56,7 @@ impl RunSnapshot {
                 })
                 .collect(),
             rings: rings.iter().map(|(id, s)| (*id, s.counts())).collect(),
+            ..RunSnapshot::of_threads(threads)
         }
     }
 }
