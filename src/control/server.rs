@@ -5,9 +5,9 @@
 //! time) into a `RunSnapshot`, as the end-of-run report does. `clear
 //! runtime|errors|interfaces` move part of a baseline snapshot here up to
 //! now and `show` prints the snapshot minus it, so the lcores do nothing
-//! and the end-of-run conservation check still sees whole-run totals. Traces and ring waits are owned by
-//! the lcores: the server asks through their mailboxes (see
-//! `pipeline::live`), with buffers it allocated.
+//! and the end-of-run conservation check still sees whole-run totals.
+//! Traces and ring waits are owned by the lcores: the server asks through
+//! their mailboxes (see `pipeline::live`), with buffers it allocated.
 //!
 //! A thread per client, up to `MAX_CLIENTS` (one more gets a one-line JSON
 //! error and is closed), rather than a poll loop: a request may block

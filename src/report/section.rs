@@ -111,3 +111,20 @@ impl Sections {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn every_section_has_one_name_for_the_flag_the_protocol_and_the_report() {
+        assert_eq!(Section::value_variants(), Section::ALL);
+        for s in Section::ALL {
+            let flag = s.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(serde_json::to_value(s).unwrap(), flag);
+            let parsed: Section = serde_json::from_value(serde_json::Value::String(flag.clone())).unwrap();
+            assert_eq!(parsed, *s);
+        }
+    }
+}
