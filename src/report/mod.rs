@@ -14,6 +14,7 @@ use crate::nodes::counters::CounterSnapshot;
 use crate::nodes::{Node, NodeState, Reason};
 use crate::pipeline::facts::RunFacts;
 use crate::pipeline::supervise::{StopKind, StopReason};
+use crate::pipeline::topology::{Role, Thread};
 use crate::trace::text::FormatContext;
 pub use model::FileCheck;
 use model::*;
@@ -146,7 +147,11 @@ pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
 /// `show handoff`: per ring, its counters and wait percentiles in ns.
 pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
     let ns = |cycles: u64| (cycles as f64 * 1e9 / f.tsc_hz.max(1) as f64).round() as u64;
-    let n_rx = f.topology.rx().len() as u32;
+    // The threads a ring joins: the rx thread that fills it, the worker that drains it.
+    let joined = |id, rx: bool| {
+        let of_kind = |t: &&Thread| matches!(t.role, Role::Rx { .. }) == rx;
+        f.topology.threads().iter().filter(of_kind).find(|t| t.rings.contains(&id)).map_or(0, |t| t.id.0)
+    };
     f.rings
         .iter()
         .map(|r| {
@@ -160,8 +165,8 @@ pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
             });
             RingRow {
                 ring: r.id.name(),
-                from_thread: r.id.rx as u32 + 1,
-                to_thread: n_rx + r.id.worker as u32 + 1,
+                from_thread: joined(r.id, true),
+                to_thread: joined(r.id, false),
                 enqueued: c.enqueued,
                 dequeued: c.dequeued,
                 congestion_drops: c.dropped,
