@@ -34,7 +34,9 @@ use crate::dpdk::{self, rdtsc};
 use crate::nodes::ring_stats::wait_histogram;
 use crate::nodes::PacketTrace;
 use crate::pipeline::facts::{self, Collected, RunFacts};
-use crate::pipeline::live::{Arm, LiveHook, LiveView, Reply, Request as LcoreRequest, MAX_LIVE_TRACE, TRACE_CAP};
+use crate::pipeline::live::{
+    Arm, LiveHook, LiveView, Reply, Request as LcoreRequest, ThreadState, MAX_LIVE_TRACE, TRACE_CAP,
+};
 use crate::pipeline::snapshot::{Baseline, Cleared, RunSnapshot};
 use crate::report::{Sections, Shown};
 use crate::trace::filter;
@@ -337,7 +339,7 @@ fn info(view: &LiveView) -> Info {
         pid: std::process::id(),
         ports: view.port_names.clone(),
         uptime_seconds: view.started.elapsed().as_secs_f64(),
-        tracing: view.trace_store().armed,
+        tracing: view.armed.load(Ordering::Acquire),
     }
 }
 
@@ -375,12 +377,11 @@ fn capture(view: &LiveView, with_xstats: bool) -> RunSnapshot {
 /// each thread's count held comes back.
 fn facts_now(s: &Shared, with: ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
     let view = &s.view;
-    let mut held = Vec::new();
+    let mut counts = Vec::new();
     let traces = if with == ShowWhat::Trace {
-        let store = view.trace_store();
-        let at = |i: usize| store.threads.get(i).map(Vec::as_slice).unwrap_or_default();
-        held = (0..view.threads.len()).map(|i| at(i).len() as u64).collect();
-        (0..view.threads.len()).map(|i| (at(i).iter().take(max).copied().collect(), store.dropped(i))).collect()
+        let held: Vec<_> = view.threads.iter().map(|t| t.held()).collect();
+        counts = held.iter().map(|h| h.traces.len() as u64).collect();
+        held.iter().map(|h| (h.traces.iter().take(max).copied().collect(), h.dropped)).collect()
     } else {
         Vec::new()
     };
@@ -388,7 +389,7 @@ fn facts_now(s: &Shared, with: ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
     let counters = s.baseline().shown(&capture(view, with == ShowWhat::Xstats));
     let collected =
         Collected { counters, traces, waits, seconds: view.started.elapsed().as_secs_f64(), now_tsc: rdtsc() };
-    (facts::assemble(view, collected), held)
+    (facts::assemble(view, collected), counts)
 }
 
 fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Response> {
@@ -425,27 +426,32 @@ fn ring_waits(s: &Shared) -> Vec<(crate::pipeline::topology::RingId, hdrhistogra
 }
 
 /// Takes every lcore's trace buffer (giving it a fresh one of the same
-/// size) into the store, so `show trace` sees what was caught so far. Under `open`.
+/// size) into its held traces, so `show trace` sees what was caught so far. Under `open`.
 fn collect_traces(s: &Shared) {
     let view = &s.view;
-    let armed = view.trace_store().armed as usize;
+    let armed = view.armed.load(Ordering::Acquire) as usize;
     if armed == 0 {
         return;
     }
     let n_rx = view.topology.rx().len();
-    for (i, t) in view.threads.iter().enumerate() {
+    for t in &view.threads {
         let cap = if t.is_rx() { armed } else { armed * n_rx };
-        let got = swap_traces(s, i, Vec::with_capacity(cap), None);
-        view.trace_store().keep(i, got.unwrap_or_default());
+        let got = swap_traces(s, t, Vec::with_capacity(cap), None);
+        t.held().keep(got.unwrap_or_default());
     }
 }
 
-/// Thread `i`'s trace buffer, swapped for `buffer`; an lcore that ended
+/// Thread `t`'s trace buffer, swapped for `buffer`; an lcore that ended
 /// has none, one that does not answer gives `Err`.
-fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Result<Vec<PacketTrace>, ()> {
-    let Some(t) = s.view.threads.get(i).filter(|t| t.running()) else {
+fn swap_traces(
+    s: &Shared,
+    t: &ThreadState,
+    buffer: Vec<PacketTrace>,
+    arm: Option<Arm>,
+) -> Result<Vec<PacketTrace>, ()> {
+    if !t.running() {
         return Ok(Vec::new());
-    };
+    }
     match t.mailbox.ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
         Some(Reply::Trace { traces, .. }) => Ok(traces),
         _ => Err(()),
@@ -476,22 +482,20 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     let _open = open(view)?;
     // Threads that did not answer in time (a busy machine): armed late, if at all.
     let mut silent = Vec::new();
-    for (i, _) in view.threads.iter().enumerate().filter(|(_, t)| !t.is_rx()) {
+    for t in view.threads.iter().filter(|t| !t.is_rx()) {
         let limit = count * n_rx as u32;
-        let got = swap_traces(s, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
-        silent.extend(got.is_err().then_some(i));
-        view.trace_store().keep(i, got.unwrap_or_default());
+        let got = swap_traces(s, t, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
+        silent.extend(got.is_err().then_some(t.thread.id));
+        t.held().keep(got.unwrap_or_default());
     }
-    let rx = view.threads.iter().enumerate().filter(|(_, t)| t.is_rx()).map(|(i, _)| i);
-    for (i, filter) in rx.zip(filters) {
-        let got = swap_traces(s, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
-        silent.extend(got.is_err().then_some(i));
-        view.trace_store().keep(i, got.unwrap_or_default());
+    for (t, filter) in view.threads.iter().filter(|t| t.is_rx()).zip(filters) {
+        let got = swap_traces(s, t, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
+        silent.extend(got.is_err().then_some(t.thread.id));
+        t.held().keep(got.unwrap_or_default());
     }
-    let mut store = view.trace_store();
-    store.armed = count;
+    view.armed.store(count, Ordering::Release);
     let mut text = format!("tracing {count} packets on each of {n_rx} rx threads\n");
-    let number = |i: usize| view.threads[i].thread.id.0.to_string();
+    let number = |id: crate::ids::ThreadId| id.0.to_string();
     // "thread 1" or "threads 1, 2"
     let threads = |v: Vec<String>| format!("thread{} {}", if v.len() > 1 { "s" } else { "" }, v.join(", "));
     if !silent.is_empty() {
@@ -502,10 +506,8 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
             LCORE_ANSWER.as_secs_f64()
         ));
     }
-    let full: Vec<String> = (0..view.threads.len())
-        .filter(|&i| store.threads.get(i).is_some_and(|t| t.len() >= TRACE_CAP))
-        .map(number)
-        .collect();
+    let full: Vec<String> =
+        view.threads.iter().filter(|t| t.held().traces.len() >= TRACE_CAP).map(|t| number(t.thread.id)).collect();
     if !full.is_empty() {
         text.push_str(&format!(
             "trace buffer full on {} ({TRACE_CAP} packets each): newer traces are dropped until clear trace\n",
@@ -515,13 +517,12 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     Ok(Response::text(text))
 }
 
-/// `clear trace`: empties the buffers (the lcores' and the store) and stops tracing. Under `open`.
+/// `clear trace`: empties the buffers (the lcores' and those held) and stops tracing. Under `open`.
 fn clear_trace(s: &Shared) {
     let view = &s.view;
-    for i in 0..view.threads.len() {
-        let _ = swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None }));
+    for t in &view.threads {
+        let _ = swap_traces(s, t, Vec::new(), Some(Arm { limit: 0, filter: None }));
+        t.held().clear();
     }
-    let mut store = view.trace_store();
-    store.clear();
-    store.armed = 0;
+    view.armed.store(0, Ordering::Release);
 }

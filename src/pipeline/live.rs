@@ -9,7 +9,7 @@
 //! thread allocated (never allocating or freeing itself) and puts the old
 //! ones in the reply queue. One request per lcore is in flight at a time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -122,11 +122,17 @@ pub struct ThreadState {
     pub thread: Thread,
     pub counters: Arc<LcoreCounters>,
     pub mailbox: Arc<Mailbox>,
+    /// The traces the control socket took from it (the control thread's alone).
+    pub held: Arc<Mutex<HeldTraces>>,
 }
 
 impl ThreadState {
     pub fn new(thread: Thread) -> ThreadState {
-        ThreadState { thread, counters: Arc::default(), mailbox: Arc::default() }
+        ThreadState { thread, counters: Arc::default(), mailbox: Arc::default(), held: Arc::default() }
+    }
+
+    pub fn held(&self) -> std::sync::MutexGuard<'_, HeldTraces> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn is_rx(&self) -> bool {
@@ -141,50 +147,37 @@ impl ThreadState {
     }
 }
 
-/// Traces the control thread collected from the lcores, per thread in
-/// topology order; `clear trace` empties it. Never touched by an lcore.
+/// Traces the control thread collected from one lcore; `clear trace`
+/// empties them. Never touched by an lcore.
 #[derive(Default)]
-pub struct TraceStore {
-    /// At most `TRACE_CAP` per thread.
-    pub threads: Vec<Vec<PacketTrace>>,
-    /// Per thread: traces dropped because its buffer held `TRACE_CAP`.
-    pub dropped: Vec<u64>,
-    /// Packets each rx lcore was last armed for (buffers are sized by it).
-    pub armed: u32,
+pub struct HeldTraces {
+    /// At most `TRACE_CAP`.
+    pub traces: Vec<PacketTrace>,
+    /// Traces dropped because `traces` held `TRACE_CAP`.
+    pub dropped: u64,
 }
 
-impl TraceStore {
-    /// Adds thread `i`'s traces after those held, up to `TRACE_CAP`; the
-    /// rest are counted dropped.
-    pub fn keep(&mut self, i: usize, mut traces: Vec<PacketTrace>) {
-        if self.threads.len() <= i {
-            self.threads.resize_with(i + 1, Vec::new);
-            self.dropped.resize(i + 1, 0);
-        }
-        let held = &mut self.threads[i];
-        let room = TRACE_CAP.saturating_sub(held.len());
+impl HeldTraces {
+    /// Adds `traces` after those held, up to `TRACE_CAP`; the rest are
+    /// counted dropped.
+    pub fn keep(&mut self, mut traces: Vec<PacketTrace>) {
+        let room = TRACE_CAP.saturating_sub(self.traces.len());
         if traces.len() > room {
-            self.dropped[i] += (traces.len() - room) as u64;
+            self.dropped += (traces.len() - room) as u64;
             traces.truncate(room);
         }
-        if held.is_empty() {
+        if self.traces.is_empty() {
             // The lcore's buffer itself, without a copy; its spare room goes.
             traces.shrink_to_fit();
-            *held = traces;
+            self.traces = traces;
         } else {
-            held.extend(traces);
+            self.traces.extend(traces);
         }
     }
 
-    /// Thread `i`'s traces dropped at the cap.
-    pub fn dropped(&self, i: usize) -> u64 {
-        self.dropped.get(i).copied().unwrap_or(0)
-    }
-
-    /// Empties it (`clear trace`): the drop counts start again too.
+    /// Empties it (`clear trace`): the drop count starts again too.
     pub fn clear(&mut self) {
-        self.threads.clear();
-        self.dropped.clear();
+        *self = HeldTraces::default();
     }
 }
 
@@ -206,7 +199,8 @@ pub struct LiveView {
     pub start_tsc: u64,
     pub start_unix: Duration,
     pub started: Instant,
-    pub traces: Mutex<TraceStore>,
+    /// Packets each rx lcore was last armed to trace (buffers are sized by it).
+    pub armed: AtomicU32,
     /// Set once the lcores are told to stop: requests are refused from then.
     pub stopping: Arc<AtomicBool>,
     /// Packets per thread `show trace` prints unless asked for more.
@@ -218,10 +212,6 @@ pub struct LiveView {
 }
 
 impl LiveView {
-    pub fn trace_store(&self) -> std::sync::MutexGuard<'_, TraceStore> {
-        self.traces.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The right to ask the lcores and read the ports, while the run has them.
     pub fn while_open(&self) -> Option<std::sync::MutexGuard<'_, bool>> {
         let g = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -258,15 +248,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_store_keeps_the_first_traces_and_counts_the_rest() {
-        let mut store = TraceStore::default();
-        store.keep(1, vec![PacketTrace::default(); TRACE_CAP - 10]);
-        assert_eq!((store.threads[0].len(), store.dropped(0)), (0, 0));
-        store.keep(1, vec![PacketTrace::default(); 25]);
-        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 15));
-        store.keep(1, vec![PacketTrace::default(); 5]);
-        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 20));
-        store.clear();
-        assert_eq!((store.threads.len(), store.dropped(1)), (0, 0));
+    fn held_traces_keep_the_first_and_count_the_rest() {
+        let mut held = HeldTraces::default();
+        held.keep(vec![PacketTrace::default(); TRACE_CAP - 10]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP - 10, 0));
+        held.keep(vec![PacketTrace::default(); 25]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP, 15));
+        held.keep(vec![PacketTrace::default(); 5]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP, 20));
+        held.clear();
+        assert_eq!((held.traces.len(), held.dropped), (0, 0));
     }
 }

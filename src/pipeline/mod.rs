@@ -184,16 +184,14 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let stop = if ended.failures.is_empty() { stop } else { StopReason::Failed(ended.failures.join("; ")) };
     // Traces the control socket collected come first, then an answer it
     // gave up waiting for, then what each lcore still held: up to TRACE_CAP each.
-    let mut store = std::mem::take(&mut *view.trace_store());
-    for (i, (traces, state)) in ended.traces.into_iter().zip(&view.threads).enumerate() {
+    for (traces, state) in ended.traces.into_iter().zip(&view.threads) {
+        let mut held = state.held();
         if let Some(live::Reply::Trace { traces: late, .. }) = state.mailbox.late_reply() {
-            store.keep(i, late);
+            held.keep(late);
         }
-        store.keep(i, traces);
+        held.keep(traces);
     }
-    let traces = (0..view.threads.len())
-        .map(|i| (store.threads.get_mut(i).map(std::mem::take).unwrap_or_default(), store.dropped(i)))
-        .collect();
+    let traces = view.threads.iter().map(|t| std::mem::take(&mut *t.held())).map(|h| (h.traces, h.dropped)).collect();
     let waits = plan.topology.workers().iter().zip(ended.waits).flat_map(|(t, hs)| t.rings.iter().copied().zip(hs));
     let mut facts = facts::assemble(&view, Collected { counters, traces, waits: waits.collect(), seconds, now_tsc: 0 });
     facts.file_checks = facts::input_checks(plan, &facts.interfaces, &ended.inputs);
@@ -246,7 +244,7 @@ fn live_view(
         start_tsc,
         start_unix,
         started,
-        traces: std::sync::Mutex::new(live::TraceStore { armed: plan.trace, ..Default::default() }),
+        armed: plan.trace.into(),
         stopping: shared.stop.clone(),
         trace_display: plan.trace_display,
         open: std::sync::Mutex::new(true),
