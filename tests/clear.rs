@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -50,13 +52,27 @@ fn vectors(runtime: &Value, node: &str) -> u64 {
         .sum()
 }
 
+/// `handoff_port_rx_packets_total` over every port, from `GET /metrics`.
+fn metrics_rx_packets(port: u16) -> u64 {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("the metrics endpoint");
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    let samples = reply.lines().filter(|l| l.starts_with("handoff_port_rx_packets_total{"));
+    samples.map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum()
+}
+
 #[test]
 fn clear_interfaces_zeroes_interfaces_and_pairs_and_nothing_else() {
     let _g = serial();
     let prefix = format!("handoff-test-clear-{}", std::process::id());
     let p = prefix.as_str();
+    let metrics = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_at = format!("127.0.0.1:{metrics}");
     let run = ["--no-huge", "--file-prefix", p, "--vdev", "net_null0", "--vdev", "net_null1"];
-    let child = spawn(&args(&[&run[..], &["--output", "0:1,1:0", "--duration", "10", "--json"]].concat()));
+    let rest = ["--output", "0:1,1:0", "--duration", "10", "--json", "--metrics", &metrics_at];
+    let child = spawn(&args(&[&run[..], &rest[..]].concat()));
     let start = Instant::now();
     while !ctl(&["show", "errors", "--file-prefix", p]).status.success() {
         assert!(start.elapsed() < Duration::from_secs(15), "the control socket of {p} never answered");
@@ -78,6 +94,8 @@ fn clear_interfaces_zeroes_interfaces_and_pairs_and_nothing_else() {
         rx2 < rx && tx2 < tx && sent2 < sent,
         "not cleared: rx {rx} -> {rx2}, tx {tx} -> {tx2}, pairs {sent} -> {sent2}"
     );
+    // The metrics stay raw: Prometheus counters only grow.
+    assert!(metrics_rx_packets(metrics) > rx, "metrics rx_packets went back after clear interfaces");
     // Runtime and errors go on counting the whole run.
     let runtime2 = show("runtime", p);
     assert!(vectors(&runtime2, "dpdk-input") > vectors(&runtime, "dpdk-input"), "{runtime2}");
