@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::cleanup;
 use crate::control::client::{DEFAULT_TIMEOUT_SECS, TIMEOUT_SECS};
@@ -47,7 +47,7 @@ pub use crate::flag_error::FlagError;
                   packet-generator script on a net_pcap vdev, without hugepages.\n\
                   Anything after -- is passed to EAL unchanged (and checked like the rest).\n\
                   While it runs: handoff show runtime|errors|interfaces|xstats|trace|handoff|pairs, \
-                  handoff trace add N, handoff clear trace|runtime|errors, handoff list.\n\
+                  handoff trace add N, handoff clear trace|runtime|errors|interfaces, handoff list.\n\
                   Exit status: 0 ok, 1 the run failed (or lost a packet, or its report), 2 a wrong command line, \
                   128+n aborted by a second signal n.",
     args_conflicts_with_subcommands = true
@@ -81,7 +81,7 @@ pub struct Cli {
 
     /// Text sections to print, comma-separated (not with --json) [default: errors,runtime, plus trace with --trace]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
-    pub show: Vec<ShowArg>,
+    pub show: Vec<Section>,
 
     /// Print one JSON document on stdout instead of text
     #[arg(long)]
@@ -276,20 +276,6 @@ pub struct Target {
     /// Give up after SECS seconds for the whole exchange (0.1-3600)
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = timeout_secs)]
     pub timeout: f64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ShowArg {
-    Errors,
-    Runtime,
-    Trace,
-    Interfaces,
-    /// Interfaces with the PMDs' nonzero extended statistics
-    Xstats,
-    /// Per handoff ring: traffic, congestion, high-water mark, wait percentiles
-    Handoff,
-    /// Per port pair of --output A:B,...
-    Pairs,
 }
 
 fn seconds(s: &str, min: f64, min_inclusive: bool, max: f64) -> Result<f64, String> {
@@ -626,7 +612,7 @@ fn complete_eal(
 
 /// The text sections to print: those asked for, else errors and runtime
 /// (and the trace when tracing).
-fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
+fn sections(show: &[Section], tracing: bool) -> Vec<Section> {
     if show.is_empty() {
         let mut s = vec![Section::Errors, Section::Runtime];
         if tracing {
@@ -634,24 +620,13 @@ fn sections(show: &[ShowArg], tracing: bool) -> Vec<Section> {
         }
         return s;
     }
-    let mut unique: Vec<ShowArg> = Vec::with_capacity(show.len());
+    let mut unique: Vec<Section> = Vec::with_capacity(show.len());
     for s in show {
         if !unique.contains(s) {
             unique.push(*s);
         }
     }
     unique
-        .iter()
-        .map(|s| match s {
-            ShowArg::Errors => Section::Errors,
-            ShowArg::Runtime => Section::Runtime,
-            ShowArg::Trace => Section::Trace,
-            ShowArg::Interfaces => Section::Interfaces,
-            ShowArg::Xstats => Section::Xstats,
-            ShowArg::Handoff => Section::Handoff,
-            ShowArg::Pairs => Section::Pairs,
-        })
-        .collect()
 }
 
 /// `--output` against the devices the run names, before EAL starts (a typo

@@ -4,6 +4,7 @@
 
 use super::*;
 use clap::error::ErrorKind;
+use clap::ValueEnum;
 
 fn parse(a: &[&str]) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(std::iter::once("handoff").chain(a.iter().copied()))
@@ -283,7 +284,7 @@ fn json_and_show_do_not_mix() {
 fn show_keeps_the_users_order_once_each() {
     let p = plan(&["--vdev", "net_null0", "--show", "pairs,errors,pairs", "--show", "xstats"]);
     assert_eq!(p.sections, [Section::Pairs, Section::Errors, Section::Xstats]);
-    let all = ShowArg::value_variants();
+    let all = Section::value_variants();
     let s = sections(all, false);
     assert_eq!(s.len(), all.len(), "every --show value maps to a section");
     assert_eq!(sections(&[], true), [Section::Errors, Section::Runtime, Section::Trace]);

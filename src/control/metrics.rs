@@ -30,6 +30,7 @@ use crate::dpdk;
 use crate::nodes::ring_stats::wait_histogram;
 use crate::nodes::Reason;
 use crate::pipeline::live::{LiveHook, LiveView, Reply, Request as LcoreRequest};
+use crate::pipeline::snapshot::RunSnapshot;
 
 /// How long a worker may take to copy its ring-wait histograms.
 const LCORE_ANSWER: Duration = Duration::from_millis(500);
@@ -245,7 +246,9 @@ impl Scrape {
         let mut family =
             |name, help, counter, samples| f.push(Family { name, help, counter, samples, seconds: Vec::new() });
 
-        let ports: Vec<_> = view.ports.iter().map(|p| (p.name.clone(), dpdk::port::stats(p.id))).collect();
+        // Raw, never minus a `clear` baseline: Prometheus counters only grow.
+        let now = RunSnapshot::capture(&view.threads, &view.ports, &view.rings, false);
+        let ports: Vec<_> = view.ports.iter().zip(&now.ports).map(|(p, s)| (p.name.clone(), s.stats)).collect();
         let per_port = |get: fn(&dpdk::port::PortStats) -> u64| -> Vec<(Labels, u64)> {
             ports.iter().map(|(name, s)| (vec![("port", name.clone())], get(s))).collect()
         };
@@ -259,10 +262,11 @@ impl Scrape {
         family("port_tx_errors", "Failed transmitted packets", true, per_port(|s| s.tx_errors));
 
         let (mut calls, mut vectors, mut clocks, mut errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (thread, counters) in view.topology.threads().iter().zip(&view.counters) {
+        for (t, counters) in view.threads.iter().zip(&now.threads) {
+            let thread = &t.thread;
             let id = thread.id.0.to_string();
             for &n in thread.nodes() {
-                let (c, v, k) = counters.node_snapshot(n);
+                let (c, v, k) = counters.node(n);
                 let labels = vec![("thread", id.clone()), ("node", n.name().to_string())];
                 calls.push((labels.clone(), c));
                 vectors.push((labels.clone(), v));
@@ -279,7 +283,7 @@ impl Scrape {
         family("node_clocks", "TSC clocks spent in the node", true, clocks);
         family("errors", "Packets counted per node and reason (VPP show errors)", true, errors);
 
-        let rings: Vec<_> = view.rings.iter().map(|(id, s)| (id.name(), s.counts())).collect();
+        let rings: Vec<_> = now.rings.iter().map(|(id, c)| (id.name(), *c)).collect();
         let per_ring = |get: fn(&crate::nodes::ring_stats::RingCounts) -> u64| -> Vec<(Labels, u64)> {
             rings.iter().map(|(name, c)| (vec![("ring", name.clone())], get(c))).collect()
         };
@@ -294,13 +298,9 @@ impl Scrape {
         family("ring_backpressure_stalls", "Retries on a full ring (backpressure)", true, per_ring(|c| c.stalls));
         family("ring_high_water", "Most indices the worker found in the ring", false, per_ring(|c| c.high_water));
 
-        let received: u64 = view.counters.iter().map(|c| c.received()).sum();
-        let transmitted: u64 = view.counters.iter().map(|c| c.transmitted.load(Ordering::Acquire)).sum();
-        let dropped: u64 = view
-            .counters
-            .iter()
-            .flat_map(|c| Reason::ALL.iter().filter(|r| r.is_drop()).map(move |&r| c.error_count(r)))
-            .sum();
+        let received: u64 = now.threads.iter().map(|c| c.received()).sum();
+        let transmitted: u64 = now.threads.iter().map(|c| c.transmitted).sum();
+        let dropped: u64 = now.threads.iter().map(|c| c.dropped()).sum();
         family(
             "received",
             "Packets received (conservation: received = transmitted + dropped + in flight)",
@@ -341,17 +341,13 @@ impl Scrape {
 /// Each ring's wait quantiles in seconds: the workers copy their histograms
 /// into empty ones brought to them (nothing allocated on an lcore).
 fn ring_wait_quantiles(view: &LiveView) -> Vec<(Labels, f64)> {
-    let n_rx = view.topology.rx().len();
     let hz = view.tsc_hz.max(1) as f64;
     let mut out = Vec::new();
-    for (w, thread) in view.topology.workers().iter().enumerate() {
-        let i = n_rx + w;
-        if view.counters[i].end_tsc.load(Ordering::Acquire) != 0 {
-            continue;
-        }
+    for t in view.threads.iter().filter(|t| !t.is_rx() && t.running()) {
+        let thread = &t.thread;
         let empty = thread.rings.iter().map(|_| wait_histogram()).collect();
         let stopping = || view.stopping.load(Ordering::Acquire);
-        let Some(Reply::Waits(hs)) = view.mailboxes[i].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &stopping) else {
+        let Some(Reply::Waits(hs)) = t.mailbox.ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &stopping) else {
             continue;
         };
         for (ring, h) in thread.rings.iter().zip(hs).filter(|(_, h)| !h.is_empty()) {

@@ -4,26 +4,14 @@
 //! (`what`: errors, runtime, interfaces, xstats, trace, handoff, pairs;
 //! `"max":N` with trace: packets per thread to show),
 //! `{"cmd":"trace_add","count":50,"filter":"udp port 53"}`,
-//! `{"cmd":"clear","what":"trace"}` (trace, runtime, errors).
+//! `{"cmd":"clear","what":"trace"}` (trace, runtime, errors, interfaces).
 //! Replies: `{"ok":true,"text":"..."}` or `{"ok":true,"json":{...}}`, or
 //! `{"ok":false,"error":"..."}`. docs/json-schema.json describes them.
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum ShowWhat {
-    Errors,
-    Runtime,
-    Interfaces,
-    /// Interfaces with the PMDs' extended statistics.
-    Xstats,
-    Trace,
-    /// Per handoff ring: traffic, congestion, high-water mark, wait percentiles.
-    Handoff,
-    /// Per port pair of `--output A:B,...`.
-    Pairs,
-}
+/// What `show` shows: the report's sections, one list (`report::Section`).
+pub use crate::report::Section as ShowWhat;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -34,6 +22,9 @@ pub enum ClearWhat {
     Runtime,
     /// Zeroes the counters shown by `show errors` (VPP's `clear errors`).
     Errors,
+    /// Zeroes the port counters and port pairs shown by `show interfaces`,
+    /// `show xstats` and `show pairs` (VPP's `clear interfaces`).
+    Interfaces,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,11 +2,12 @@
 //! (socket removed) before they are joined.
 //!
 //! It reads the lcores' counters directly (single writer, readable any
-//! time). `clear runtime|errors` keep a baseline here and show counters
-//! minus it, so the lcores do nothing and the end-of-run conservation
-//! check still sees whole-run totals. Traces and ring waits are owned by
-//! the lcores: the server asks through their mailboxes (see
-//! `pipeline::live`), with buffers it allocated.
+//! time) into a `RunSnapshot`, as the end-of-run report does. `clear
+//! runtime|errors|interfaces` move part of a baseline snapshot here up to
+//! now and `show` prints the snapshot minus it, so the lcores do nothing
+//! and the end-of-run conservation check still sees whole-run totals.
+//! Traces and ring waits are owned by the lcores: the server asks through
+//! their mailboxes (see `pipeline::live`), with buffers it allocated.
 //!
 //! A thread per client, up to `MAX_CLIENTS` (one more gets a one-line JSON
 //! error and is closed), rather than a poll loop: a request may block
@@ -23,19 +24,21 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::dpdk::{self, rdtsc};
-use crate::nodes::counters::{LcoreCounters, NodeTally};
 use crate::nodes::ring_stats::wait_histogram;
-use crate::nodes::{Node, PacketTrace, Reason};
-use crate::pipeline::facts::{RingFacts, RunFacts, ThreadFacts};
-use crate::pipeline::live::{Arm, LiveHook, LiveView, Reply, Request as LcoreRequest, MAX_LIVE_TRACE, TRACE_CAP};
-use crate::report::{self, text};
+use crate::nodes::PacketTrace;
+use crate::pipeline::facts::{self, Collected, RunFacts};
+use crate::pipeline::live::{
+    Arm, LiveHook, LiveView, Reply, Request as LcoreRequest, ThreadState, MAX_LIVE_TRACE, TRACE_CAP,
+};
+use crate::pipeline::snapshot::{Baseline, Cleared, RunSnapshot};
+use crate::report::{Sections, Shown};
 use crate::trace::filter;
 
 use super::protocol::{ClearWhat, Info, Request, Response, ShowWhat};
@@ -82,15 +85,15 @@ pub struct Server {
 struct Shared {
     view: Arc<LiveView>,
     stop: Arc<AtomicBool>,
-    baselines: Mutex<State>,
+    baseline: Mutex<Baseline>,
     clients: AtomicUsize,
     /// One `show trace` at a time: the memory a reply takes is one reply's.
     render: Mutex<()>,
 }
 
 impl Shared {
-    fn baselines(&self) -> MutexGuard<'_, State> {
-        self.baselines.lock().unwrap_or_else(|e| e.into_inner())
+    fn baseline(&self) -> MutexGuard<'_, Baseline> {
+        self.baseline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn stopping(&self) -> bool {
@@ -109,7 +112,7 @@ impl Server {
             .with_context(|| format!("cannot chmod {}", path.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
-            baselines: Mutex::new(State::new(&view)),
+            baseline: Mutex::new(Baseline::default()),
             view,
             stop: stop.clone(),
             clients: AtomicUsize::new(0),
@@ -336,165 +339,63 @@ fn info(view: &LiveView) -> Info {
         pid: std::process::id(),
         ports: view.port_names.clone(),
         uptime_seconds: view.started.elapsed().as_secs_f64(),
-        tracing: view.trace_store().armed,
-    }
-}
-
-/// Counter values at the last `clear`, per thread: shown counters are the
-/// live ones minus these.
-struct Baseline {
-    nodes: [(u64, u64, u64); Node::COUNT],
-    errors: [u64; Reason::COUNT],
-    transmitted: u64,
-    /// TSC of the last `clear runtime` (the shown time starts there).
-    runtime_tsc: u64,
-}
-
-struct State {
-    baselines: Vec<Baseline>,
-}
-
-impl State {
-    fn new(view: &LiveView) -> State {
-        let zero =
-            || Baseline { nodes: [(0, 0, 0); Node::COUNT], errors: [0; Reason::COUNT], transmitted: 0, runtime_tsc: 0 };
-        State { baselines: view.counters.iter().map(|_| zero()).collect() }
+        tracing: view.armed.load(Ordering::Acquire),
     }
 }
 
 fn clear(what: ClearWhat, s: &Shared) -> Result<Response> {
     let view = &s.view;
-    match what {
+    let (part, name) = match what {
         ClearWhat::Trace => {
             let _open = open(view)?;
             clear_trace(s);
             return Ok(Response::text("trace cleared\n".into()));
         }
-        ClearWhat::Runtime => {
-            let now = rdtsc();
-            for (b, c) in s.baselines().baselines.iter_mut().zip(&view.counters) {
-                for n in Node::ALL {
-                    b.nodes[n as usize] = c.node_snapshot(n);
-                }
-                b.runtime_tsc = now;
-            }
-        }
-        ClearWhat::Errors => {
-            for (b, c) in s.baselines().baselines.iter_mut().zip(&view.counters) {
-                for r in Reason::ALL {
-                    b.errors[r as usize] = c.error_count(r);
-                }
-                b.transmitted = c.transmitted.load(Ordering::Acquire);
-            }
-        }
-    }
-    Ok(Response::text(format!("{} cleared\n", if what == ClearWhat::Runtime { "runtime" } else { "errors" })))
-}
-
-/// A thread's counters as shown: live minus the baseline.
-fn shown(c: &LcoreCounters, b: &Baseline) -> LcoreCounters {
-    let out = LcoreCounters::default();
-    let set = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
-    for n in Node::ALL {
-        let (calls, vectors, clocks) = c.node_snapshot(n);
-        let (bc, bv, bk) = b.nodes[n as usize];
-        let t = NodeTally {
-            calls: calls.saturating_sub(bc),
-            vectors: vectors.saturating_sub(bv),
-            clocks: clocks.saturating_sub(bk),
-        };
-        out.node(n, t);
-    }
-    for r in Reason::ALL {
-        out.error(r, c.error_count(r).saturating_sub(b.errors[r as usize]));
-    }
-    set(&out.transmitted, c.transmitted.load(Ordering::Acquire).saturating_sub(b.transmitted));
-    for (a, v) in [
-        (&out.loops, &c.loops),
-        (&out.last_128_vectors, &c.last_128_vectors),
-        (&out.last_128_calls, &c.last_128_calls),
-        (&out.end_tsc, &c.end_tsc),
-    ] {
-        set(a, v.load(Ordering::Acquire));
-    }
-    set(&out.start_tsc, c.start_tsc.load(Ordering::Acquire).max(b.runtime_tsc));
-    out.input_exhausted.store(c.input_exhausted.load(Ordering::Acquire), Ordering::Relaxed);
-    for (i, (sent, refused)) in c.pair_sent.iter().zip(&c.pair_refused).enumerate() {
-        set(&out.pair_sent[i], sent.load(Ordering::Acquire));
-        set(&out.pair_refused[i], refused.load(Ordering::Acquire));
-    }
-    out
-}
-
-/// The run as it is now, in the shape the end-of-run report reads (the
-/// caller holds `open`: ports are read); with `Trace`, at most `max`
-/// traces per thread are copied, and each thread's count held comes back.
-fn facts_now(s: &Shared, state: &State, with: &ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
-    let view = &s.view;
-    let (traces, held, dropped) = if *with == ShowWhat::Trace {
-        let store = view.trace_store();
-        let n = view.counters.len();
-        let at = |i: usize| store.threads.get(i).map(Vec::as_slice).unwrap_or_default();
-        (
-            (0..n).map(|i| at(i).iter().take(max).copied().collect::<Vec<_>>()).collect::<Vec<_>>(),
-            (0..n).map(|i| at(i).len() as u64).collect::<Vec<_>>(),
-            (0..n).map(|i| store.dropped(i)).collect::<Vec<_>>(),
-        )
-    } else {
-        Default::default()
+        ClearWhat::Runtime => (Cleared::Runtime, "runtime"),
+        ClearWhat::Errors => (Cleared::Errors, "errors"),
+        ClearWhat::Interfaces => (Cleared::Interfaces, "interfaces"),
     };
-    let mut traces = traces.into_iter();
-    let threads = view
-        .counters
-        .iter()
-        .zip(&state.baselines)
-        .enumerate()
-        .map(|(i, (c, b))| ThreadFacts {
-            counters: Arc::new(shown(c, b)),
-            traces: traces.next().unwrap_or_default(),
-            traces_dropped: dropped.get(i).copied().unwrap_or(0),
-        })
-        .collect();
-    let waits = if *with == ShowWhat::Handoff { ring_waits(s) } else { Vec::new() };
-    let rings = view
-        .rings
-        .iter()
-        .map(|(id, stats)| RingFacts {
-            id: *id,
-            counts: stats.counts(),
-            waits: waits.iter().find(|(r, _)| r == id).map(|(_, h)| h.clone()),
-        })
-        .collect();
-    let xstats = if *with == ShowWhat::Xstats {
-        view.ports.iter().map(|p| (p.id, dpdk::port::xstats(p.id))).collect()
+    let now = if part == Cleared::Interfaces {
+        let _open = open(view)?;
+        capture(view, true)
+    } else {
+        // Lcore counters only: readable until the process ends.
+        RunSnapshot::of_threads(&view.threads)
+    };
+    s.baseline().clear(part, &now, rdtsc());
+    Ok(Response::text(format!("{name} cleared\n")))
+}
+
+/// Every counter now, raw (the caller holds `open`: ports are read).
+fn capture(view: &LiveView, with_xstats: bool) -> RunSnapshot {
+    RunSnapshot::capture(&view.threads, &view.ports, &view.rings, with_xstats)
+}
+
+/// The run as it is now, in the shape the end-of-run report reads, its
+/// counters minus the `clear` baseline (the caller holds `open`: ports are
+/// read); with `Trace`, at most `max` traces per thread are copied, and
+/// each thread's count held comes back.
+fn facts_now(s: &Shared, with: ShowWhat, max: usize) -> (RunFacts, Vec<u64>) {
+    let view = &s.view;
+    let mut counts = Vec::new();
+    let traces = if with == ShowWhat::Trace {
+        let held: Vec<_> = view.threads.iter().map(|t| t.held()).collect();
+        counts = held.iter().map(|h| h.traces.len() as u64).collect();
+        held.iter().map(|h| (h.traces.iter().take(max).copied().collect(), h.dropped)).collect()
     } else {
         Vec::new()
     };
-    let facts = RunFacts {
-        topology: view.topology.clone(),
-        threads,
-        interfaces: view.ports.iter().map(|p| (p.clone(), dpdk::port::stats(p.id))).collect(),
-        port_names: view.port_names.clone(),
-        dynflags: view.dynflags.clone(),
-        tsc_hz: view.tsc_hz,
-        start_tsc: view.start_tsc,
-        start_unix: view.start_unix,
-        seconds: view.started.elapsed().as_secs_f64(),
-        mbufs_total: 0,
-        mbufs_free: 0,
-        file_checks: Vec::new(),
-        rings,
-        pairs: view.pairs.clone(),
-        xstats,
-        now_tsc: rdtsc(),
-    };
-    (facts, held)
+    let waits = if with == ShowWhat::Handoff { ring_waits(s) } else { Vec::new() };
+    let counters = s.baseline().shown(&capture(view, with == ShowWhat::Xstats));
+    let collected =
+        Collected { counters, traces, waits, seconds: view.started.elapsed().as_secs_f64(), now_tsc: rdtsc() };
+    (facts::assemble(view, collected), counts)
 }
 
 fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Response> {
     let view = &s.view;
     // At most MAX_SHOWN packets in all: a reply stays under about 100 MB.
-    let per_thread = MAX_SHOWN / view.counters.len().max(1);
+    let per_thread = MAX_SHOWN / view.threads.len().max(1);
     let max = (max.unwrap_or(view.trace_display) as usize).min(per_thread);
     // Rendering a long trace takes memory: one at a time.
     let _render = (what == ShowWhat::Trace).then(|| s.render.lock().unwrap_or_else(|e| e.into_inner()));
@@ -503,111 +404,55 @@ fn show(what: ShowWhat, json: bool, max: Option<u32>, s: &Shared) -> Result<Resp
         if what == ShowWhat::Trace {
             collect_traces(s);
         }
-        facts_now(s, &s.baselines(), &what, max)
+        facts_now(s, what, max)
     };
-    let threads = report::counted(&f);
-    let value = |v: Result<serde_json::Value, serde_json::Error>| v.context("JSON");
-    Ok(match what {
-        ShowWhat::Errors => {
-            let rows = report::errors(&threads);
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_errors(&rows))
-            }
-        }
-        ShowWhat::Runtime => {
-            let rows = report::runtime(&threads, f.tsc_hz, f.now_tsc);
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_runtime(&rows))
-            }
-        }
-        ShowWhat::Interfaces | ShowWhat::Xstats => {
-            let rows = report::interfaces(&f);
-            let x = what == ShowWhat::Xstats;
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_interfaces(&rows, x))
-            }
-        }
-        ShowWhat::Trace => {
-            let rows = report::traces_shown(&f, max, &held);
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_trace(&rows, max))
-            }
-        }
-        ShowWhat::Handoff => {
-            let rows = report::handoff(&f);
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_handoff(&rows))
-            }
-        }
-        ShowWhat::Pairs => {
-            let rows = report::pairs(&f, &threads);
-            if json {
-                Response::json(value(serde_json::to_value(rows))?)
-            } else {
-                Response::text(text::show_pairs(&rows))
-            }
-        }
-    })
-}
-
-/// Whether thread `i`'s loop still runs (and so answers its mailbox).
-fn running(view: &LiveView, i: usize) -> bool {
-    let c = &view.counters[i];
-    c.end_tsc.load(Ordering::Acquire) == 0 && !(i < view.topology.rx().len() && c.done.load(Ordering::Acquire))
+    let rows = Sections::build(&f, &[what], &Shown { trace_max: max, held: &held });
+    Ok(if json { Response::json(what.json(&rows).context("JSON")?) } else { Response::text(what.text(&rows, max)) })
 }
 
 /// Copies every worker's ring-wait histograms (the worker adds its own into
 /// the empty ones brought here: no allocation on the lcore). Under `open`.
 fn ring_waits(s: &Shared) -> Vec<(crate::pipeline::topology::RingId, hdrhistogram::Histogram<u64>)> {
-    let view = &s.view;
-    let n_rx = view.topology.rx().len();
     let mut out = Vec::new();
-    for (w, thread) in view.topology.workers().iter().enumerate() {
-        if !running(view, n_rx + w) {
-            continue;
-        }
-        let empty = thread.rings.iter().map(|_| wait_histogram()).collect();
-        let asked = view.mailboxes[n_rx + w].ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &|| s.stopping());
+    for t in s.view.threads.iter().filter(|t| !t.is_rx() && t.running()) {
+        let rings = &t.thread.rings;
+        let empty = rings.iter().map(|_| wait_histogram()).collect();
+        let asked = t.mailbox.ask(LcoreRequest::Waits(empty), LCORE_ANSWER, &|| s.stopping());
         if let Some(Reply::Waits(hs)) = asked {
-            out.extend(thread.rings.iter().copied().zip(hs));
+            out.extend(rings.iter().copied().zip(hs));
         }
     }
     out
 }
 
 /// Takes every lcore's trace buffer (giving it a fresh one of the same
-/// size) into the store, so `show trace` sees what was caught so far. Under `open`.
+/// size) into its held traces, so `show trace` sees what was caught so far. Under `open`.
 fn collect_traces(s: &Shared) {
     let view = &s.view;
-    let armed = view.trace_store().armed as usize;
+    let armed = view.armed.load(Ordering::Acquire) as usize;
     if armed == 0 {
         return;
     }
     let n_rx = view.topology.rx().len();
-    for i in 0..view.counters.len() {
-        let cap = if i < n_rx { armed } else { armed * n_rx };
-        let got = swap_traces(s, i, Vec::with_capacity(cap), None);
-        view.trace_store().keep(i, got.unwrap_or_default());
+    for t in &view.threads {
+        let cap = if t.is_rx() { armed } else { armed * n_rx };
+        let got = swap_traces(s, t, Vec::with_capacity(cap), None);
+        t.held().keep(got.unwrap_or_default());
     }
 }
 
-/// Thread `i`'s trace buffer, swapped for `buffer`; an lcore that ended
+/// Thread `t`'s trace buffer, swapped for `buffer`; an lcore that ended
 /// has none, one that does not answer gives `Err`.
-fn swap_traces(s: &Shared, i: usize, buffer: Vec<PacketTrace>, arm: Option<Arm>) -> Result<Vec<PacketTrace>, ()> {
-    if !running(&s.view, i) {
+fn swap_traces(
+    s: &Shared,
+    t: &ThreadState,
+    buffer: Vec<PacketTrace>,
+    arm: Option<Arm>,
+) -> Result<Vec<PacketTrace>, ()> {
+    if !t.running() {
         return Ok(Vec::new());
     }
-    match s.view.mailboxes[i].ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
+    match t.mailbox.ask(LcoreRequest::Trace { buffer, arm }, LCORE_ANSWER, &|| s.stopping()) {
         Some(Reply::Trace { traces, .. }) => Ok(traces),
         _ => Err(()),
     }
@@ -637,21 +482,20 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     let _open = open(view)?;
     // Threads that did not answer in time (a busy machine): armed late, if at all.
     let mut silent = Vec::new();
-    for i in n_rx..view.counters.len() {
+    for t in view.threads.iter().filter(|t| !t.is_rx()) {
         let limit = count * n_rx as u32;
-        let got = swap_traces(s, i, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
-        silent.extend(got.is_err().then_some(i));
-        view.trace_store().keep(i, got.unwrap_or_default());
+        let got = swap_traces(s, t, Vec::with_capacity(limit as usize), Some(Arm { limit, filter: None }));
+        silent.extend(got.is_err().then_some(t.thread.id));
+        t.held().keep(got.unwrap_or_default());
     }
-    for (i, filter) in filters.into_iter().enumerate() {
-        let got = swap_traces(s, i, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
-        silent.extend(got.is_err().then_some(i));
-        view.trace_store().keep(i, got.unwrap_or_default());
+    for (t, filter) in view.threads.iter().filter(|t| t.is_rx()).zip(filters) {
+        let got = swap_traces(s, t, Vec::with_capacity(count as usize), Some(Arm { limit: count, filter }));
+        silent.extend(got.is_err().then_some(t.thread.id));
+        t.held().keep(got.unwrap_or_default());
     }
-    let mut store = view.trace_store();
-    store.armed = count;
+    view.armed.store(count, Ordering::Release);
     let mut text = format!("tracing {count} packets on each of {n_rx} rx threads\n");
-    let number = |i: usize| view.topology.threads()[i].id.0.to_string();
+    let number = |id: crate::ids::ThreadId| id.0.to_string();
     // "thread 1" or "threads 1, 2"
     let threads = |v: Vec<String>| format!("thread{} {}", if v.len() > 1 { "s" } else { "" }, v.join(", "));
     if !silent.is_empty() {
@@ -662,10 +506,8 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
             LCORE_ANSWER.as_secs_f64()
         ));
     }
-    let full: Vec<String> = (0..view.counters.len())
-        .filter(|&i| store.threads.get(i).is_some_and(|t| t.len() >= TRACE_CAP))
-        .map(number)
-        .collect();
+    let full: Vec<String> =
+        view.threads.iter().filter(|t| t.held().traces.len() >= TRACE_CAP).map(|t| number(t.thread.id)).collect();
     if !full.is_empty() {
         text.push_str(&format!(
             "trace buffer full on {} ({TRACE_CAP} packets each): newer traces are dropped until clear trace\n",
@@ -675,13 +517,12 @@ fn trace_add(count: u32, filter: Option<&str>, s: &Shared) -> Result<Response> {
     Ok(Response::text(text))
 }
 
-/// `clear trace`: empties the buffers (the lcores' and the store) and stops tracing. Under `open`.
+/// `clear trace`: empties the buffers (the lcores' and those held) and stops tracing. Under `open`.
 fn clear_trace(s: &Shared) {
     let view = &s.view;
-    for i in 0..view.counters.len() {
-        let _ = swap_traces(s, i, Vec::new(), Some(Arm { limit: 0, filter: None }));
+    for t in &view.threads {
+        let _ = swap_traces(s, t, Vec::new(), Some(Arm { limit: 0, filter: None }));
+        t.held().clear();
     }
-    let mut store = view.trace_store();
-    store.clear();
-    store.armed = 0;
+    view.armed.store(0, Ordering::Release);
 }

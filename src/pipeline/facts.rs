@@ -2,22 +2,23 @@
 //! order) its counters and raw traces, the ports' counters, the pools'
 //! state and the checks of the files it read and wrote.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use crate::dpdk::{self, PortInfo, PortStats};
-use crate::nodes::counters::LcoreCounters;
+use crate::nodes::counters::CounterSnapshot;
 use crate::nodes::ring_stats::RingCounts;
 use crate::nodes::PacketTrace;
 
+use super::live::LiveView;
 use super::rx::InputEnd;
-use super::topology::{RingId, Topology};
+use super::snapshot::RunSnapshot;
+use super::topology::{RingId, Thread, Topology};
 use super::Plan;
 
 /// One data-path thread's share of the facts, same order as `Topology::threads`.
 pub struct ThreadFacts {
-    pub counters: Arc<LcoreCounters>,
+    pub thread: Thread,
+    pub counters: CounterSnapshot,
     /// At most `live::TRACE_CAP`.
     pub traces: Vec<PacketTrace>,
     /// Traces past the cap, dropped.
@@ -59,10 +60,68 @@ pub struct RingFacts {
     pub waits: Option<hdrhistogram::Histogram<u64>>,
 }
 
-impl RunFacts {
-    /// The threads with their facts, in thread-number order.
-    pub fn threads(&self) -> impl Iterator<Item = (&super::topology::Thread, &ThreadFacts)> {
-        self.topology.threads().iter().zip(&self.threads)
+/// What a run's facts are made of, read now (the control socket) or at
+/// its end: everything else comes from the `LiveView`.
+pub struct Collected {
+    /// The counters as shown (a live `show` subtracts its `clear` baseline first).
+    pub counters: RunSnapshot,
+    /// Per thread, in topology order: its traces and those dropped at the cap.
+    pub traces: Vec<(Vec<PacketTrace>, u64)>,
+    /// Ring waits, from the workers that consume the rings.
+    pub waits: Vec<(RingId, hdrhistogram::Histogram<u64>)>,
+    pub seconds: f64,
+    /// TSC now while the run goes on, 0 at its end.
+    pub now_tsc: u64,
+}
+
+/// The run's facts, assembled here only: for `show` while it runs and for
+/// the end-of-run report. Pools and file checks are the end's to fill in.
+pub fn assemble(view: &LiveView, c: Collected) -> RunFacts {
+    let Collected { counters, traces, mut waits, seconds, now_tsc } = c;
+    let mut traces = traces.into_iter();
+    let threads = view
+        .threads
+        .iter()
+        .zip(counters.threads)
+        .map(|(t, counters)| {
+            let (traces, traces_dropped) = traces.next().unwrap_or_default();
+            ThreadFacts { thread: t.thread.clone(), counters, traces, traces_dropped }
+        })
+        .collect();
+    let rings = counters
+        .rings
+        .into_iter()
+        .map(|(id, counts)| RingFacts {
+            id,
+            counts,
+            waits: waits.iter().position(|(r, _)| *r == id).map(|i| waits.swap_remove(i).1),
+        })
+        .collect();
+    let mut interfaces = Vec::new();
+    let mut xstats = Vec::new();
+    for (info, p) in view.ports.iter().zip(counters.ports) {
+        interfaces.push((info.clone(), p.stats));
+        if !p.xstats.is_empty() {
+            xstats.push((p.id, p.xstats));
+        }
+    }
+    RunFacts {
+        topology: view.topology.clone(),
+        threads,
+        interfaces,
+        port_names: view.port_names.clone(),
+        dynflags: view.dynflags.clone(),
+        tsc_hz: view.tsc_hz,
+        start_tsc: view.start_tsc,
+        start_unix: view.start_unix,
+        seconds,
+        mbufs_total: 0,
+        mbufs_free: 0,
+        file_checks: Vec::new(),
+        rings,
+        pairs: view.pairs.clone(),
+        xstats,
+        now_tsc,
     }
 }
 

@@ -20,7 +20,9 @@ use crate::nodes::mac_rewrite::{MacRewrite, TxPorts};
 use crate::nodes::ring_stats::{self, RingStats};
 use crate::nodes::Node;
 
-use super::live::Mailbox;
+use crate::ids::ThreadId;
+
+use super::live::ThreadState;
 use super::rx::{RxLcore, RxResult};
 use super::setup::Setup;
 use super::topology::RingId;
@@ -33,10 +35,9 @@ pub struct Shared {
     pub stop: Arc<AtomicBool>,
     /// Everyone ends at once (an lcore failed).
     pub abort: Arc<AtomicBool>,
-    /// Per thread, in topology order (rx lcores first).
-    pub counters: Vec<Arc<LcoreCounters>>,
-    /// Per thread, in topology order: the control socket's requests.
-    pub mailboxes: Vec<Arc<Mailbox>>,
+    /// Per thread, in topology order (rx lcores first): who it is, its
+    /// counters, its mailbox.
+    pub threads: Vec<ThreadState>,
     /// Every ring's counters and burst stamps, rx-major.
     pub rings: Vec<(RingId, Arc<RingStats>)>,
     pub done_tx: Sender<LcoreEnd>,
@@ -49,16 +50,36 @@ impl Shared {
         Shared {
             stop: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
-            counters: plan.topology.threads().iter().map(|_| Arc::new(LcoreCounters::default())).collect(),
-            mailboxes: plan.topology.threads().iter().map(|_| Arc::new(Mailbox::default())).collect(),
+            threads: plan.topology.threads().iter().cloned().map(ThreadState::new).collect(),
             rings: plan.topology.rings().map(|r| (r, Arc::new(RingStats::default()))).collect(),
             done_tx,
             done_rx,
         }
     }
 
-    pub fn rx_counters(&self, plan: &Plan) -> &[Arc<LcoreCounters>] {
-        &self.counters[..plan.topology.rx().len()]
+    /// Takes the threads' node lists from `topology` (the workers' are known
+    /// once their chains are built, at launch).
+    pub fn set_nodes(&mut self, topology: &super::topology::Topology) {
+        for state in &mut self.threads {
+            if let Some(t) = topology.threads().iter().find(|t| t.id == state.thread.id) {
+                state.thread = t.clone();
+            }
+        }
+    }
+
+    /// The state of thread `id`.
+    pub fn thread(&self, id: ThreadId) -> &ThreadState {
+        self.threads.iter().find(|t| t.thread.id == id).expect("every thread has its state")
+    }
+
+    /// The rx lcores' counters, in thread order.
+    pub fn rx_counters(&self) -> Vec<Arc<LcoreCounters>> {
+        self.threads.iter().filter(|t| t.is_rx()).map(|t| t.counters.clone()).collect()
+    }
+
+    /// Every thread's counters, in thread order.
+    pub fn counters(&self) -> Vec<Arc<LcoreCounters>> {
+        self.threads.iter().map(|t| t.counters.clone()).collect()
     }
 
     /// The counters of the rings a thread produces into or consumes from, in its order.
@@ -92,7 +113,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
         None => (0..n_rx).map(|_| None).collect(),
     };
     let budget = plan.count.map(|c| Arc::new(AtomicU64::new(c)));
-    let rx_counters = shared.rx_counters(plan).to_vec();
+    let rx_counters = shared.rx_counters();
     let tsc_hz = eal.tsc_hz();
     let retry = plan.tx_retry_policy(tsc_hz);
     // Every worker's chain (and the tx queue handles it takes) before any lcore starts.
@@ -106,7 +127,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None, worker_nodes };
 
     for ((thread, rings), chain) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)).zip(chains) {
-        let w = thread.id.0 as usize - n_rx - 1;
+        let state = shared.thread(thread.id);
         let job = WorkerLcore {
             thread: thread.id,
             rings,
@@ -115,10 +136,10 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
             buffers: setup.buffers.clone(),
             burst_size: plan.burst,
             trace_capacity: plan.trace as usize * n_rx,
-            mailbox: shared.mailboxes[n_rx + w].clone(),
+            mailbox: state.mailbox.clone(),
             ring_stats: shared.ring_stats_of(&thread.rings),
             waits: thread.rings.iter().map(|_| ring_stats::wait_histogram()).collect(),
-            counters: shared.counters[n_rx + w].clone(),
+            counters: state.counters.clone(),
             abort: shared.abort.clone(),
             stop: shared.stop.clone(),
             #[cfg(feature = "fault-injection")]
@@ -138,7 +159,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
         let producers = std::mem::take(&mut setup.producers);
         for ((thread, (queues, rings)), filter) in topo.rx().iter().zip(queues.into_iter().zip(producers)).zip(filters)
         {
-            let r = thread.id.0 as usize - 1;
+            let state = shared.thread(thread.id);
             let job = RxLcore {
                 thread: thread.id,
                 queues,
@@ -148,11 +169,11 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
                 budget: budget.clone(),
                 trace_limit: plan.trace,
                 trace_filter: filter,
-                counters: shared.counters[r].clone(),
+                counters: state.counters.clone(),
                 stop: shared.stop.clone(),
                 buffers: setup.buffers.clone(),
                 tsc_hz,
-                mailbox: shared.mailboxes[r].clone(),
+                mailbox: state.mailbox.clone(),
                 trace_base: 0,
             };
             match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), shared.stop.clone(), move || job.run()) {

@@ -9,7 +9,7 @@
 //! thread allocated (never allocating or freeing itself) and puts the old
 //! ones in the reply queue. One request per lcore is in flight at a time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use crate::nodes::counters::LcoreCounters;
 use crate::nodes::ring_stats::RingStats;
 use crate::nodes::PacketTrace;
 
-use super::topology::{RingId, Topology};
+use super::topology::{RingId, Role, Thread, Topology};
 
 /// Most packets one rx lcore can trace, from the start (`--trace`) or
 /// armed live (`trace add`); each costs a few hundred bytes, preallocated.
@@ -114,50 +114,71 @@ impl Mailbox {
     }
 }
 
-/// Traces the control thread collected from the lcores, per thread in
-/// topology order; `clear trace` empties it. Never touched by an lcore.
-#[derive(Default)]
-pub struct TraceStore {
-    /// At most `TRACE_CAP` per thread.
-    pub threads: Vec<Vec<PacketTrace>>,
-    /// Per thread: traces dropped because its buffer held `TRACE_CAP`.
-    pub dropped: Vec<u64>,
-    /// Packets each rx lcore was last armed for (buffers are sized by it).
-    pub armed: u32,
+/// One data-path thread's shared state, built once at launch: who it is,
+/// the counters it writes and the mailbox it answers. Every reader (the
+/// lcore jobs, supervise, the control socket, metrics, the report) takes
+/// a thread's state from here, never by index arithmetic.
+#[derive(Clone)]
+pub struct ThreadState {
+    pub thread: Thread,
+    pub counters: Arc<LcoreCounters>,
+    pub mailbox: Arc<Mailbox>,
+    /// The traces the control socket took from it (the control thread's alone).
+    pub held: Arc<Mutex<HeldTraces>>,
 }
 
-impl TraceStore {
-    /// Adds thread `i`'s traces after those held, up to `TRACE_CAP`; the
-    /// rest are counted dropped.
-    pub fn keep(&mut self, i: usize, mut traces: Vec<PacketTrace>) {
-        if self.threads.len() <= i {
-            self.threads.resize_with(i + 1, Vec::new);
-            self.dropped.resize(i + 1, 0);
-        }
-        let held = &mut self.threads[i];
-        let room = TRACE_CAP.saturating_sub(held.len());
+impl ThreadState {
+    pub fn new(thread: Thread) -> ThreadState {
+        ThreadState { thread, counters: Arc::default(), mailbox: Arc::default(), held: Arc::default() }
+    }
+
+    pub fn held(&self) -> std::sync::MutexGuard<'_, HeldTraces> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_rx(&self) -> bool {
+        matches!(self.thread.role, Role::Rx { .. })
+    }
+
+    /// Whether its loop still runs (and so answers its mailbox): an rx
+    /// lcore is done after its last enqueue, a worker once it ended.
+    pub fn running(&self) -> bool {
+        self.counters.end_tsc.load(Ordering::Acquire) == 0
+            && !(self.is_rx() && self.counters.done.load(Ordering::Acquire))
+    }
+}
+
+/// Traces the control thread collected from one lcore; `clear trace`
+/// empties them. Never touched by an lcore.
+#[derive(Default)]
+pub struct HeldTraces {
+    /// At most `TRACE_CAP`.
+    pub traces: Vec<PacketTrace>,
+    /// Traces dropped because `traces` held `TRACE_CAP`.
+    pub dropped: u64,
+}
+
+impl HeldTraces {
+    /// Adds `traces` after those held, up to `TRACE_CAP`; the rest are
+    /// counted dropped.
+    pub fn keep(&mut self, mut traces: Vec<PacketTrace>) {
+        let room = TRACE_CAP.saturating_sub(self.traces.len());
         if traces.len() > room {
-            self.dropped[i] += (traces.len() - room) as u64;
+            self.dropped += (traces.len() - room) as u64;
             traces.truncate(room);
         }
-        if held.is_empty() {
+        if self.traces.is_empty() {
             // The lcore's buffer itself, without a copy; its spare room goes.
             traces.shrink_to_fit();
-            *held = traces;
+            self.traces = traces;
         } else {
-            held.extend(traces);
+            self.traces.extend(traces);
         }
     }
 
-    /// Thread `i`'s traces dropped at the cap.
-    pub fn dropped(&self, i: usize) -> u64 {
-        self.dropped.get(i).copied().unwrap_or(0)
-    }
-
-    /// Empties it (`clear trace`): the drop counts start again too.
+    /// Empties it (`clear trace`): the drop count starts again too.
     pub fn clear(&mut self) {
-        self.threads.clear();
-        self.dropped.clear();
+        *self = HeldTraces::default();
     }
 }
 
@@ -167,9 +188,8 @@ pub struct LiveView {
     /// The runtime directory (EAL's, 0700): the socket lives in it.
     pub runtime_dir: std::path::PathBuf,
     pub topology: Topology,
-    pub counters: Vec<Arc<LcoreCounters>>,
     /// Per thread, in topology order.
-    pub mailboxes: Vec<Arc<Mailbox>>,
+    pub threads: Vec<ThreadState>,
     pub rings: Vec<(RingId, Arc<RingStats>)>,
     pub ports: Vec<PortInfo>,
     pub port_names: Vec<String>,
@@ -180,7 +200,8 @@ pub struct LiveView {
     pub start_tsc: u64,
     pub start_unix: Duration,
     pub started: Instant,
-    pub traces: Mutex<TraceStore>,
+    /// Packets each rx lcore was last armed to trace (buffers are sized by it).
+    pub armed: AtomicU32,
     /// Set once the lcores are told to stop: requests are refused from then.
     pub stopping: Arc<AtomicBool>,
     /// Packets per thread `show trace` prints unless asked for more.
@@ -192,10 +213,6 @@ pub struct LiveView {
 }
 
 impl LiveView {
-    pub fn trace_store(&self) -> std::sync::MutexGuard<'_, TraceStore> {
-        self.traces.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The right to ask the lcores and read the ports, while the run has them.
     pub fn while_open(&self) -> Option<std::sync::MutexGuard<'_, bool>> {
         let g = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -232,15 +249,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_store_keeps_the_first_traces_and_counts_the_rest() {
-        let mut store = TraceStore::default();
-        store.keep(1, vec![PacketTrace::default(); TRACE_CAP - 10]);
-        assert_eq!((store.threads[0].len(), store.dropped(0)), (0, 0));
-        store.keep(1, vec![PacketTrace::default(); 25]);
-        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 15));
-        store.keep(1, vec![PacketTrace::default(); 5]);
-        assert_eq!((store.threads[1].len(), store.dropped(1)), (TRACE_CAP, 20));
-        store.clear();
-        assert_eq!((store.threads.len(), store.dropped(1)), (0, 0));
+    fn held_traces_keep_the_first_and_count_the_rest() {
+        let mut held = HeldTraces::default();
+        held.keep(vec![PacketTrace::default(); TRACE_CAP - 10]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP - 10, 0));
+        held.keep(vec![PacketTrace::default(); 25]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP, 15));
+        held.keep(vec![PacketTrace::default(); 5]);
+        assert_eq!((held.traces.len(), held.dropped), (TRACE_CAP, 20));
+        held.clear();
+        assert_eq!((held.traces.len(), held.dropped), (0, 0));
     }
 }

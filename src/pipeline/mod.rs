@@ -9,6 +9,7 @@ pub mod launch;
 pub mod live;
 pub mod rx;
 pub mod setup;
+pub mod snapshot;
 pub mod stats;
 pub mod supervise;
 pub mod telemetry;
@@ -26,7 +27,7 @@ use crate::dpdk::{self, Eal};
 use crate::eal_args::EalArgs;
 use crate::nodes::interface_output::TxRetry;
 use crate::nodes::mac_rewrite::{MacMode, PeerRewrite};
-use facts::{RingFacts, RunFacts, ThreadFacts};
+use facts::{Collected, RunFacts};
 use live::{LiveHook, LiveView};
 use supervise::{Limits, StopReason};
 use topology::Topology;
@@ -169,7 +170,7 @@ pub fn run(plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcome> {
 
 fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcome> {
     let mut setup = setup::setup(eal, plan)?;
-    let shared = launch::Shared::new(plan);
+    let mut shared = launch::Shared::new(plan);
     let start_tsc = dpdk::rdtsc();
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let started = std::time::Instant::now();
@@ -177,9 +178,10 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     let launched = launch::launch(eal, plan, &mut setup, &shared)?;
     // The workers' nodes are those of the chain they run.
     let plan = &Plan { topology: plan.topology.clone().with_worker_nodes(&launched.worker_nodes), ..plan.clone() };
+    shared.set_nodes(&plan.topology);
     // Dropped before `launched`: a panic on thread 0 stops the lcores before their jobs wait for them.
     let _stop_on_unwind = StopOnUnwind(&shared);
-    telemetry::register(eal, &plan.topology, &shared.counters, &setup.ports);
+    telemetry::register(eal, &shared.threads, &setup.ports);
     let view = std::sync::Arc::new(live_view(eal, plan, &setup, &shared, (start_tsc, start_unix, started)));
     let server = live.started(view.clone());
 
@@ -206,54 +208,29 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
         std::thread::sleep(TX_DRAIN_GRACE);
     }
 
-    let interfaces: Vec<(dpdk::PortInfo, dpdk::PortStats)> =
-        setup.ports.iter().map(|p| (p.info().clone(), p.stats())).collect();
-    let xstats = setup.ports.iter().map(|p| (p.info().id, dpdk::port::xstats(p.info().id))).collect();
-    let file_checks = facts::input_checks(plan, &interfaces, &ended.inputs);
+    // Read the way `show` reads them, before the ports close: whole-run numbers.
+    let counters = snapshot::RunSnapshot::capture(&view.threads, &view.ports, &view.rings, true);
     // Close ports (their queues give back any mbufs they hold), then count
     // what is back in the pools.
     for p in std::mem::take(&mut setup.ports) {
         p.close();
     }
     let stop = if ended.failures.is_empty() { stop } else { StopReason::Failed(ended.failures.join("; ")) };
-    let rings = ring_facts(plan, &shared, ended.waits);
     // Traces the control socket collected come first, then an answer it
     // gave up waiting for, then what each lcore still held: up to TRACE_CAP each.
-    let mut store = std::mem::take(&mut *view.trace_store());
-    for (i, (traces, mailbox)) in ended.traces.into_iter().zip(&shared.mailboxes).enumerate() {
-        if let Some(live::Reply::Trace { traces: late, .. }) = mailbox.late_reply() {
-            store.keep(i, late);
+    for (traces, state) in ended.traces.into_iter().zip(&view.threads) {
+        let mut held = state.held();
+        if let Some(live::Reply::Trace { traces: late, .. }) = state.mailbox.late_reply() {
+            held.keep(late);
         }
-        store.keep(i, traces);
+        held.keep(traces);
     }
-    let threads = shared
-        .counters
-        .iter()
-        .enumerate()
-        .map(|(i, c)| ThreadFacts {
-            counters: c.clone(),
-            traces: store.threads.get_mut(i).map(std::mem::take).unwrap_or_default(),
-            traces_dropped: store.dropped(i),
-        })
-        .collect();
-    let facts = RunFacts {
-        topology: plan.topology.clone(),
-        threads,
-        interfaces,
-        port_names: setup.port_names.clone(),
-        dynflags: dpdk::mbuf::dynflag_names(),
-        tsc_hz: eal.tsc_hz(),
-        start_tsc,
-        start_unix,
-        seconds,
-        mbufs_total: setup.buffers.total(),
-        mbufs_free: setup.buffers.available(),
-        file_checks,
-        rings,
-        pairs: setup.output.pairs_by_id(),
-        xstats,
-        now_tsc: 0,
-    };
+    let traces = view.threads.iter().map(|t| std::mem::take(&mut *t.held())).map(|h| (h.traces, h.dropped)).collect();
+    let waits = plan.topology.workers().iter().zip(ended.waits).flat_map(|(t, hs)| t.rings.iter().copied().zip(hs));
+    let mut facts = facts::assemble(&view, Collected { counters, traces, waits: waits.collect(), seconds, now_tsc: 0 });
+    facts.file_checks = facts::input_checks(plan, &facts.interfaces, &ended.inputs);
+    facts.mbufs_total = setup.buffers.total();
+    facts.mbufs_free = setup.buffers.available();
     Ok(RunOutcome { facts, stop })
 }
 
@@ -291,8 +268,7 @@ fn live_view(
         prefix: plan.runtime_files.prefix().to_string(),
         runtime_dir: plan.runtime_files.dir().to_path_buf(),
         topology: plan.topology.clone(),
-        counters: shared.counters.clone(),
-        mailboxes: shared.mailboxes.clone(),
+        threads: shared.threads.clone(),
         rings: shared.rings.clone(),
         ports: setup.ports.iter().map(|p| p.info().clone()).collect(),
         port_names: setup.port_names.clone(),
@@ -302,26 +278,9 @@ fn live_view(
         start_tsc,
         start_unix,
         started,
-        traces: std::sync::Mutex::new(live::TraceStore { armed: plan.trace, ..Default::default() }),
+        armed: plan.trace.into(),
         stopping: shared.stop.clone(),
         trace_display: plan.trace_display,
         open: std::sync::Mutex::new(true),
     }
-}
-
-/// Each ring's counters and, from the worker that consumed it, its waits.
-fn ring_facts(plan: &Plan, shared: &launch::Shared, waits: Vec<Vec<hdrhistogram::Histogram<u64>>>) -> Vec<RingFacts> {
-    let mut by_ring: Vec<(topology::RingId, hdrhistogram::Histogram<u64>)> = Vec::new();
-    for (thread, hs) in plan.topology.workers().iter().zip(waits) {
-        by_ring.extend(thread.rings.iter().copied().zip(hs));
-    }
-    shared
-        .rings
-        .iter()
-        .map(|(id, stats)| RingFacts {
-            id: *id,
-            counts: stats.counts(),
-            waits: by_ring.iter().position(|(r, _)| r == id).map(|i| by_ring.swap_remove(i).1),
-        })
-        .collect()
 }

@@ -59,7 +59,7 @@ impl StatsPrinter {
             self.stop_progress();
         }
         if let Some(p) = &self.progress {
-            p.set_position(counters.iter().map(|c| c.received()).sum());
+            p.set_position(counters.iter().map(|c| c.snapshot().received()).sum());
         }
     }
 
@@ -77,7 +77,8 @@ impl StatsPrinter {
     }
 
     fn read(&self, counters: &[Arc<LcoreCounters>]) -> Reading {
-        let (received, left) = counters.iter().fold((0, 0), |(r, l), c| (r + c.received(), l + c.left()));
+        let (received, left) =
+            counters.iter().map(|c| c.snapshot()).fold((0, 0), |(r, l), c| (r + c.received(), l + c.left()));
         Reading {
             at: Instant::now(),
             received,

@@ -129,8 +129,8 @@ pub fn supervise(plan: &Plan, shared: &Shared, launched: &Launched, limits: &Lim
         return StopReason::Failed(format!("cannot launch an lcore: {e}"));
     }
     let (done, stop, abort) = (&shared.done_rx, &shared.stop, &shared.abort);
-    let rx_counters = shared.rx_counters(plan);
-    let all_counters = &shared.counters;
+    let rx_counters = shared.rx_counters();
+    let all_counters = &shared.counters();
     let worker_lcores: Vec<u32> = plan.topology.workers().iter().map(|t| t.lcore.0).collect();
     let sigs = signal_channel();
     // The flags' ranges are checked, but the control thread must not panic on any number.

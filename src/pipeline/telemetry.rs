@@ -8,17 +8,13 @@ use crate::dpdk::{self, Eal, Port};
 use crate::nodes::counters::LcoreCounters;
 use crate::nodes::{Node, Reason};
 
-use super::topology::Topology;
+use super::live::ThreadState;
 
 /// `/handoff/errors`, `/handoff/runtime` and `/handoff/interfaces` for
 /// dpdk-telemetry.py while the run goes on. Failing to register only warns.
-pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>], ports: &[Port]) {
-    let threads: Vec<(String, Arc<LcoreCounters>, Vec<Node>)> = topology
-        .threads()
-        .iter()
-        .zip(counters)
-        .map(|(t, c)| (t.id.to_string(), c.clone(), t.nodes().to_vec()))
-        .collect();
+pub fn register(eal: &Eal, threads: &[ThreadState], ports: &[Port]) {
+    let threads: Vec<(String, Arc<LcoreCounters>, Vec<Node>)> =
+        threads.iter().map(|t| (t.thread.id.to_string(), t.counters.clone(), t.thread.nodes().to_vec())).collect();
     let errors = threads.clone();
     let runtime = threads;
     let port_ids: Vec<(u16, String)> = ports.iter().map(|p| (p.info().id, p.info().name.clone())).collect();
@@ -30,6 +26,7 @@ pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>],
             Box::new(move || {
                 let mut out = Vec::new();
                 for (t, c, _) in &errors {
+                    let c = c.snapshot();
                     for r in Reason::ALL {
                         let n = c.error_count(r);
                         if n > 0 {
@@ -47,8 +44,9 @@ pub fn register(eal: &Eal, topology: &Topology, counters: &[Arc<LcoreCounters>],
             Box::new(move || {
                 let mut out = Vec::new();
                 for (t, c, nodes) in &runtime {
+                    let c = c.snapshot();
                     for &n in nodes {
-                        let (calls, vectors, clocks) = c.node_snapshot(n);
+                        let (calls, vectors, clocks) = c.node(n);
                         if calls > 0 {
                             out.push((key(&[t, n.name(), "calls"]), calls));
                             out.push((key(&[t, n.name(), "vectors"]), vectors));

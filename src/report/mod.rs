@@ -3,34 +3,28 @@
 
 pub mod model;
 pub mod pcapng;
+pub mod section;
 pub mod text;
 pub mod vpp_fmt;
-
-use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
 use crate::drivers::Driver;
-use crate::nodes::counters::LcoreCounters;
+use crate::nodes::counters::CounterSnapshot;
 use crate::nodes::{Node, NodeState, Reason};
 use crate::pipeline::facts::RunFacts;
 use crate::pipeline::supervise::{StopKind, StopReason};
-use crate::pipeline::topology::Thread;
+use crate::pipeline::topology::{Role, Thread};
 use crate::trace::text::FormatContext;
 pub use model::FileCheck;
 use model::*;
+pub use section::{Section, Sections, Shown};
 
 #[derive(Serialize)]
 pub struct Report {
-    pub errors: Vec<ErrorRow>,
-    pub runtime: Vec<ThreadRuntime>,
-    pub interfaces: Vec<InterfaceRow>,
-    pub trace: Vec<ThreadTrace>,
-    /// Per handoff ring: traffic, congestion, high-water mark, wait percentiles.
-    pub handoff: Vec<RingRow>,
-    /// `--output A:B,...` only: per port pair.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pairs: Vec<PairRow>,
+    /// Every show section, in `Section::ALL`'s order.
+    #[serde(flatten)]
+    pub sections: Sections,
     pub conservation: Conservation,
     pub seconds: f64,
     /// Why the run ended: input_done, count_reached, duration, signal, failed.
@@ -40,53 +34,32 @@ pub struct Report {
     pub signal: Option<&'static str>,
 }
 
-/// Text sections `--show` can ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    Errors,
-    Runtime,
-    Trace,
-    Interfaces,
-    /// Interfaces with the PMDs' extended statistics.
-    Xstats,
-    Handoff,
-    Pairs,
-}
-
-/// Threads with their counters, in thread-number order.
-pub type Counted<'a> = Vec<(&'a Thread, &'a LcoreCounters)>;
-
 /// `trace_max`: packets per thread rendered into `trace` (text prints
 /// `--trace-display`; JSON has every one held).
 pub fn build(f: &RunFacts, stop: &StopReason, trace_max: usize) -> Report {
-    let threads: Counted = f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect();
+    let shown = Shown { trace_max, held: &[] };
     Report {
-        errors: errors(&threads),
-        runtime: runtime(&threads, f.tsc_hz, f.now_tsc),
-        interfaces: interfaces(f),
-        trace: traces_shown(f, trace_max, &[]),
-        handoff: handoff(f),
-        pairs: pairs(f, &threads),
-        conservation: conservation(f, &threads),
+        sections: Sections::build(f, Section::ALL, &shown),
+        conservation: conservation(f),
         seconds: f.seconds,
         stopped_by: stop.kind(),
         signal: stop.signal(),
     }
 }
 
-/// The facts' threads with their counters, for the section builders.
-pub fn counted(f: &RunFacts) -> Counted<'_> {
-    f.threads().map(|(t, facts)| (t, facts.counters.as_ref())).collect()
-}
-
 /// `show errors`: every nonzero counter, per thread.
-pub fn errors(threads: &Counted) -> Vec<ErrorRow> {
+pub fn errors(f: &RunFacts) -> Vec<ErrorRow> {
     let mut errors = Vec::new();
-    for (t, counters) in threads {
+    for t in &f.threads {
         for r in Reason::ALL {
-            let count = counters.error_count(r);
+            let count = t.counters.error_count(r);
             if count > 0 {
-                errors.push(ErrorRow { thread: t.id.0, node: r.node().name().into(), reason: r.text().into(), count });
+                errors.push(ErrorRow {
+                    thread: t.thread.id.0,
+                    node: r.node().name().into(),
+                    reason: r.text().into(),
+                    count,
+                });
             }
         }
     }
@@ -96,20 +69,21 @@ pub fn errors(threads: &Counted) -> Vec<ErrorRow> {
 
 /// `show runtime`: per thread, the nodes that ran; a thread still running
 /// counts its time up to `now_tsc`.
-pub fn runtime(threads: &Counted, tsc_hz: u64, now_tsc: u64) -> Vec<ThreadRuntime> {
-    let hz = tsc_hz.max(1) as f64;
+pub fn runtime(f: &RunFacts) -> Vec<ThreadRuntime> {
+    let hz = f.tsc_hz.max(1) as f64;
     let mut runtime = Vec::new();
-    for &(t, c) in threads {
-        let start = c.start_tsc.load(Ordering::Acquire);
-        let end = match c.end_tsc.load(Ordering::Acquire) {
-            0 => now_tsc,
+    for facts in &f.threads {
+        let (t, c) = (&facts.thread, &facts.counters);
+        let start = c.start_tsc;
+        let end = match c.end_tsc {
+            0 => f.now_tsc,
             end => end,
         };
         let time = if end > start { (end - start) as f64 / hz } else { 0.0 };
-        let exhausted = c.input_exhausted.load(Ordering::Acquire);
+        let exhausted = c.input_exhausted;
         let mut nodes = Vec::new();
         for &n in t.nodes() {
-            let (calls, vectors, clocks) = c.node_snapshot(n);
+            let (calls, vectors, clocks) = c.node(n);
             if calls == 0 {
                 continue;
             }
@@ -120,9 +94,9 @@ pub fn runtime(threads: &Counted, tsc_hz: u64, now_tsc: u64) -> Vec<ThreadRuntim
             };
             nodes.push(NodeRuntime::new(n.name(), state, calls, vectors, clocks));
         }
-        let window_vectors = c.last_128_vectors.load(Ordering::Relaxed) as f64;
-        let window_calls = c.last_128_calls.load(Ordering::Relaxed);
-        let rate = |n: Node| if time > 0.0 { c.node_snapshot(n).1 as f64 / time } else { 0.0 };
+        let window_vectors = c.last_128_vectors as f64;
+        let window_calls = c.last_128_calls;
+        let rate = |n: Node| if time > 0.0 { c.node(n).1 as f64 / time } else { 0.0 };
         runtime.push(ThreadRuntime {
             thread: t.id.0,
             name: t.name(),
@@ -173,7 +147,11 @@ pub fn interfaces(f: &RunFacts) -> Vec<InterfaceRow> {
 /// `show handoff`: per ring, its counters and wait percentiles in ns.
 pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
     let ns = |cycles: u64| (cycles as f64 * 1e9 / f.tsc_hz.max(1) as f64).round() as u64;
-    let n_rx = f.topology.rx().len() as u32;
+    // The threads a ring joins: the rx thread that fills it, the worker that drains it.
+    let joined = |id, rx: bool| {
+        let of_kind = |t: &&Thread| matches!(t.role, Role::Rx { .. }) == rx;
+        f.topology.threads().iter().filter(of_kind).find(|t| t.rings.contains(&id)).map_or(0, |t| t.id.0)
+    };
     f.rings
         .iter()
         .map(|r| {
@@ -187,8 +165,8 @@ pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
             });
             RingRow {
                 ring: r.id.name(),
-                from_thread: r.id.rx as u32 + 1,
-                to_thread: n_rx + r.id.worker as u32 + 1,
+                from_thread: joined(r.id, true),
+                to_thread: joined(r.id, false),
                 enqueued: c.enqueued,
                 dequeued: c.dequeued,
                 congestion_drops: c.dropped,
@@ -202,10 +180,10 @@ pub fn handoff(f: &RunFacts) -> Vec<RingRow> {
 }
 
 /// Per port pair: what its rx port's packets did at its tx port.
-pub fn pairs(f: &RunFacts, threads: &Counted) -> Vec<PairRow> {
+pub fn pairs(f: &RunFacts) -> Vec<PairRow> {
     let name = |id: u16| f.port_names.get(usize::from(id)).cloned().unwrap_or_else(|| format!("port {id}"));
-    let sum = |field: fn(&LcoreCounters) -> &[std::sync::atomic::AtomicU64], port: u16| -> u64 {
-        threads.iter().filter_map(|(_, c)| field(c).get(usize::from(port))).map(|a| a.load(Ordering::Acquire)).sum()
+    let sum = |field: fn(&CounterSnapshot) -> &[u64], port: u16| -> u64 {
+        f.threads.iter().filter_map(|t| field(&t.counters).get(usize::from(port))).sum()
     };
     f.pairs
         .iter()
@@ -229,10 +207,10 @@ pub fn traces_shown(f: &RunFacts, max: usize, held: &[u64]) -> Vec<ThreadTrace> 
     let main = crate::ids::ThreadId(0);
     let name = crate::pipeline::topology::thread_name(main);
     let mut trace = vec![ThreadTrace { thread: 0, name, packets: Vec::new(), held: 0, dropped: 0 }];
-    for (i, (t, facts)) in f.threads().enumerate() {
+    for (i, facts) in f.threads.iter().enumerate() {
         trace.push(ThreadTrace {
-            thread: t.id.0,
-            name: t.name(),
+            thread: facts.thread.id.0,
+            name: facts.thread.name(),
             packets: facts.traces.iter().take(max).map(|p| p.text(&ctx)).collect(),
             held: held.get(i).copied().unwrap_or(facts.traces.len() as u64),
             dropped: facts.traces_dropped,
@@ -242,11 +220,10 @@ pub fn traces_shown(f: &RunFacts, max: usize, held: &[u64]) -> Vec<ThreadTrace> 
 }
 
 /// The conservation check over the counters, the pools and the files.
-fn conservation(f: &RunFacts, threads: &Counted) -> Conservation {
-    let received: u64 = threads.iter().map(|(_, c)| c.received()).sum();
-    let transmitted: u64 = threads.iter().map(|(_, c)| c.transmitted.load(Ordering::Acquire)).sum();
-    let dropped: u64 =
-        threads.iter().flat_map(|(_, c)| Reason::ALL.iter().filter(|r| r.is_drop()).map(|&r| c.error_count(r))).sum();
+fn conservation(f: &RunFacts) -> Conservation {
+    let received: u64 = f.threads.iter().map(|t| t.counters.received()).sum();
+    let transmitted: u64 = f.threads.iter().map(|t| t.counters.transmitted).sum();
+    let dropped: u64 = f.threads.iter().map(|t| t.counters.dropped()).sum();
     let in_flight = received as i128 - transmitted as i128 - dropped as i128;
     let mbufs_leaked = f.mbufs_total.saturating_sub(f.mbufs_free);
     Conservation {
@@ -265,15 +242,7 @@ impl Report {
     pub fn text(&self, sections: &[Section], trace_max: usize) -> String {
         let mut out = String::new();
         for s in sections {
-            match s {
-                Section::Errors => out.push_str(&text::show_errors(&self.errors)),
-                Section::Runtime => out.push_str(&text::show_runtime(&self.runtime)),
-                Section::Trace => out.push_str(&text::show_trace(&self.trace, trace_max)),
-                Section::Interfaces => out.push_str(&text::show_interfaces(&self.interfaces, false)),
-                Section::Xstats => out.push_str(&text::show_interfaces(&self.interfaces, true)),
-                Section::Handoff => out.push_str(&text::show_handoff(&self.handoff)),
-                Section::Pairs => out.push_str(&text::show_pairs(&self.pairs)),
-            }
+            out.push_str(&s.text(&self.sections, trace_max));
             if !out.ends_with('\n') {
                 out.push('\n');
             }

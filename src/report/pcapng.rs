@@ -37,16 +37,17 @@ pub fn write(out: &mut dyn Write, f: &RunFacts) -> Result<usize> {
     }
     // Worker-side continuations, by the trace handle's (thread, index).
     let mut continued: HashMap<(u32, u32), (ThreadId, &PacketTrace)> = HashMap::new();
-    for (t, facts) in f.threads().filter(|(t, _)| matches!(t.role, Role::Worker { .. })) {
+    for facts in f.threads.iter().filter(|t| matches!(t.thread.role, Role::Worker { .. })) {
         for p in &facts.traces {
             if let Some((_, _, Record::HandedOff(h))) = p.records().next() {
-                continued.insert((h.from_thread, h.trace_index), (t.id, p));
+                continued.insert((h.from_thread, h.trace_index), (facts.thread.id, p));
             }
         }
     }
     let hz = f.tsc_hz.max(1) as f64;
     let mut written = 0;
-    for (t, facts) in f.threads().filter(|(t, _)| matches!(t.role, Role::Rx { .. })) {
+    for facts in f.threads.iter().filter(|t| matches!(t.thread.role, Role::Rx { .. })) {
+        let t = &facts.thread;
         for p in &facts.traces {
             let Some((tsc, snap)) = p.input() else { continue };
             let index = crate::ids::TraceHandle::from_raw(snap.trace_handle).index();
