@@ -62,7 +62,11 @@ fn count(errors: &serde_json::Value, reason: &str) -> u64 {
 #[test]
 fn live_show_trace_clear_and_handoff_percentiles() {
     let _g = serial();
-    let run = Run::new("operate").vdev("net_null0").duration(8).json().limit(Duration::from_secs(30));
+    // Backpressure: at full rate a drop-on-congestion ring drops whole
+    // bursts, and the 4 traced packets (one burst) would end at the handoff
+    // as often as the worker falls behind.
+    let run =
+        Run::new("operate").vdev("net_null0").arg("--backpressure").duration(8).json().limit(Duration::from_secs(30));
     let p = run.prefix();
     let child = run.spawn();
     wait_for_socket(p);
