@@ -85,3 +85,67 @@ impl Drop for OnExit {
         remove_all();
     }
 }
+
+/// Prefixes of the temporary directories a run makes for its inputs
+/// (generated pg pcaps, Ethernet copies of other link types); the pid that
+/// follows says whose they are, so a later run can reclaim a dead run's.
+pub const INPUT_DIR_PREFIXES: [&str; 2] = ["handoff-pg-", "handoff-ethernet-"];
+
+/// A temporary directory for this run's inputs, `<prefix><pid>-XXXXXX`
+/// under `$TMPDIR`, noted for removal on every way out.
+pub fn input_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix(&format!("{prefix}{}-", std::process::id())).tempdir()?;
+    note_temp_dir(dir.path().to_path_buf());
+    Ok(dir)
+}
+
+/// Removes the input directories of handoff runs that are gone (killed,
+/// power loss): only directories (never a symlink) owned by this user,
+/// named by a pid that no process has, holding nothing but plain files and
+/// FIFOs (removed, never followed). Returns what was removed.
+pub fn reclaim_dead_input_dirs() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else { return Vec::new() };
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| INPUT_DIR_PREFIXES.iter().find_map(|p| n.strip_prefix(p))) else {
+            continue;
+        };
+        let Some(Ok(pid)) = rest.split_once('-').map(|(pid, _)| pid.parse::<u32>()) else { continue };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() || Some(meta.uid()) != me {
+            continue;
+        }
+        if remove_flat_dir(&dir) {
+            removed.push(dir);
+        }
+    }
+    removed
+}
+
+/// Removes `dir` when it holds only plain files and FIFOs (a bounded
+/// listing); leaves it, and everything in it, otherwise.
+fn remove_flat_dir(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    const MAX_ENTRIES: usize = 4096;
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let mut files = Vec::new();
+    for e in entries.take(MAX_ENTRIES + 1) {
+        let Ok(e) = e else { return false };
+        match e.file_type() {
+            Ok(t) if t.is_file() || t.is_fifo() => files.push(e.path()),
+            _ => return false,
+        }
+    }
+    if files.len() > MAX_ENTRIES {
+        return false;
+    }
+    files.iter().all(|f| std::fs::remove_file(f).is_ok()) && std::fs::remove_dir(dir).is_ok()
+}

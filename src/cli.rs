@@ -538,8 +538,7 @@ fn generated_input(cli: &Cli, demo: bool, vdevs: &[Vdev]) -> Result<Generated> {
         Some(path) => pg::parse_file(path)?,
         None => pg::parse_str(SEED_PG_SCRIPT, "pg_input_script", Path::new("."))?,
     };
-    let dir = tempfile::Builder::new().prefix("handoff-pg-").tempdir().context("cannot make a temporary directory")?;
-    cleanup::note_temp_dir(dir.path().to_path_buf());
+    let dir = cleanup::input_dir("handoff-pg-").context("cannot make a temporary directory")?;
     let inputs = pg_inputs(&streams, dir.path())?;
     // Named so that no user --vdev has the same name.
     let taken: Vec<String> = vdevs.iter().map(|v| v.name.clone()).collect();

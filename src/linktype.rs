@@ -207,11 +207,7 @@ impl EthernetCopies {
         let dir = match &mut self.dir {
             Some(d) => d.path().to_path_buf(),
             None => {
-                let d = tempfile::Builder::new()
-                    .prefix("handoff-ethernet-")
-                    .tempdir()
-                    .context("cannot make a temporary directory")?;
-                crate::cleanup::note_temp_dir(d.path().to_path_buf());
+                let d = crate::cleanup::input_dir("handoff-ethernet-").context("cannot make a temporary directory")?;
                 self.dir.insert(d).path().to_path_buf()
             }
         };

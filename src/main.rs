@@ -62,6 +62,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     for dir in handoff::output::reclaim_stale_relays() {
         log::info!("removed {}, the relay directory of a handoff process that is gone", dir.display());
     }
+    for dir in cleanup::reclaim_dead_input_dirs() {
+        log::info!("removed {}, the input directory of a handoff process that is gone", dir.display());
+    }
     // Before outputs are opened: a FIFO's wait for its reader ends on a signal.
     supervise::install_signals();
     let mut prepared = cli::prepare(cli)?;

@@ -794,6 +794,44 @@ mod robust {
         assert!(!runtime_dir(&p).exists());
     }
 
+    /// Input directories of dead runs (generated pg pcaps, Ethernet copies)
+    /// are reclaimed at start; a live run's, a symlink and a directory
+    /// holding a subdirectory are not.
+    #[test]
+    fn dead_runs_input_dirs_are_reclaimed() {
+        let _g = serial();
+        let sb = Sandbox::new();
+        let tmp = PathBuf::from(sb.path("tmp"));
+        let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+        let dead = (1..max).rev().find(|p| !Path::new(&format!("/proc/{p}")).exists()).unwrap();
+        let pg = tmp.join(format!("handoff-pg-{dead}-abc123"));
+        let eth = tmp.join(format!("handoff-ethernet-{dead}-xyz789"));
+        let live = tmp.join(format!("handoff-pg-{}-abc123", std::process::id()));
+        let nested = tmp.join(format!("handoff-pg-{dead}-nested"));
+        let link = tmp.join(format!("handoff-ethernet-{dead}-link"));
+        for d in [&pg, &eth, &live, &nested] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("pg-0-eth0.pcap"), vec![0u8; 4096]).unwrap();
+        }
+        std::fs::create_dir(nested.join("sub")).unwrap();
+        std::os::unix::fs::symlink(sb.path("victim"), &link).unwrap();
+        let victim = snapshot(Path::new(&sb.path("victim")));
+        let p = prefix("inputdirs");
+        let a = args(&["--no-huge", "--file-prefix", &p, "--vdev", "net_null0", "--count", "100"]);
+        let start = std::time::Instant::now();
+        let out = wait(spawn_env(&a, &[("TMPDIR", tmp.to_str().unwrap())]), Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert!(!pg.exists() && !eth.exists(), "dead runs' input dirs reclaimed");
+        assert!(live.join("pg-0-eth0.pcap").exists(), "a live run's input dir kept");
+        assert!(nested.join("sub").exists(), "a dir holding a subdirectory kept");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "a symlink is not followed");
+        assert_eq!(victim, snapshot(Path::new(&sb.path("victim"))), "the symlink's target untouched");
+        assert!(!runtime_dir(&p).exists());
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&nested);
+    }
+
     /// Two signals: "aborting" always comes with 128+n, and without it the
     /// run ended normally (exit 0, report); never "aborting" with 0.
     #[test]
