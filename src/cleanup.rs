@@ -99,35 +99,39 @@ pub fn input_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-/// Removes the input directories of handoff runs that are gone (killed,
-/// power loss): only directories (never a symlink) owned by this user,
-/// named by a pid that no process has, holding nothing but plain files and
-/// FIFOs (removed, never followed). Returns what was removed.
-pub fn reclaim_dead_input_dirs() -> Vec<PathBuf> {
+/// The directories in `$TMPDIR` named `<prefix><pid>` or `<prefix><pid>-...`
+/// for one of `prefixes` whose handoff run is gone (killed, power loss):
+/// real directories (never a symlink) owned by this user, named by a pid
+/// that no process has. What to remove in them is the caller's to decide.
+pub fn dead_runs_dirs(prefixes: &[&str]) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let tmp = std::env::temp_dir();
     let Ok(entries) = std::fs::read_dir(&tmp) else { return Vec::new() };
     let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    let mut removed = Vec::new();
+    let mut dead = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| INPUT_DIR_PREFIXES.iter().find_map(|p| n.strip_prefix(p))) else {
+        let Some(rest) = name.to_str().and_then(|n| prefixes.iter().find_map(|p| n.strip_prefix(p))) else {
             continue;
         };
-        let Some(Ok(pid)) = rest.split_once('-').map(|(pid, _)| pid.parse::<u32>()) else { continue };
+        let Ok(pid) = rest.split('-').next().unwrap_or("").parse::<u32>() else { continue };
         if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
         let dir = e.path();
         let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
-        if !meta.is_dir() || Some(meta.uid()) != me {
-            continue;
-        }
-        if remove_flat_dir(&dir) {
-            removed.push(dir);
+        if meta.is_dir() && Some(meta.uid()) == me {
+            dead.push(dir);
         }
     }
-    removed
+    dead
+}
+
+/// Removes the input directories of handoff runs that are gone, those
+/// holding nothing but plain files and FIFOs (removed, never followed).
+/// Returns what was removed.
+pub fn reclaim_dead_input_dirs() -> Vec<PathBuf> {
+    dead_runs_dirs(&INPUT_DIR_PREFIXES).into_iter().filter(|d| remove_flat_dir(d)).collect()
 }
 
 /// Removes `dir` when it holds only plain files and FIFOs (a bounded

@@ -207,23 +207,8 @@ const RELAY_FIFO: &str = "tx.fifo";
 /// of this uid whose pid is gone, holding nothing but the relay's FIFO.
 /// Returns those removed.
 pub fn reclaim_stale_relays() -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let tmp = std::env::temp_dir();
-    let Ok(entries) = std::fs::read_dir(&tmp) else { return Vec::new() };
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
     let mut removed = Vec::new();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RELAY_DIR_PREFIX)) else { continue };
-        let Ok(pid) = rest.split('-').next().unwrap_or("").parse::<u32>() else { continue };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let dir = e.path();
-        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
-        if !meta.is_dir() || Some(meta.uid()) != me {
-            continue;
-        }
+    for dir in cleanup::dead_runs_dirs(&[RELAY_DIR_PREFIX]) {
         let fifo = dir.join(RELAY_FIFO);
         if std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo()) {
             let _ = std::fs::remove_file(&fifo);
