@@ -2,7 +2,8 @@
 //! those below it:
 //!
 //! 1. `dpdk` (the safe wrapper, the only `unsafe` code), `ids`, `flag_error`,
-//!    `console` (every write to stdout and stderr).
+//!    `console` (every write to stdout and stderr), `ab` (the variant
+//!    switch of an in-process A/B, `scripts/ab.sh`).
 //! 2. `trace`: header decode, the trace filter, shared trace text helpers.
 //! 3. `nodes`: one file per graph node (its counters, trace record, text
 //!    and burst function), the per-lcore counters, the flow hash.
@@ -16,6 +17,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod ab;
 // The one module allowed `unsafe`: every block in it says why it is sound.
 pub mod console;
 #[allow(unsafe_code)]

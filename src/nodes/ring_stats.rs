@@ -9,6 +9,11 @@
 //! total (the burst's last packet left the ring), records `now - stamp` in
 //! a histogram it owns. Both sides keep the ring's FIFO order, so the
 //! totals line up. A full side ring skips the stamp (counted), never waits.
+//!
+//! Neither side reads the other's counters per burst (each read would move
+//! a cache line between the CPUs, twice per burst): a stamp carries its own
+//! total, which tells the worker whether it was written this lap, and the
+//! rx lcore reads the worker's tail only when its last reading says full.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,6 +36,8 @@ struct RxSide {
     stalls: AtomicU64,
     stamps_skipped: AtomicU64,
     head: AtomicU64,
+    /// The worker's tail as last read (it only grows): below it, slots are free.
+    tail_seen: AtomicU64,
 }
 
 #[repr(align(64))]
@@ -39,14 +46,25 @@ struct WorkerSide {
     dequeued: AtomicU64,
     high_water: AtomicU64,
     tail: AtomicU64,
+    /// The total of the last stamp taken: a slot holding a total above it
+    /// was written this lap.
+    last_total: AtomicU64,
+}
+
+/// One burst's stamp: when it was enqueued and the ring's running total
+/// after it; one cache line holds four.
+#[repr(C, align(16))]
+#[derive(Default)]
+struct Stamp {
+    tsc: AtomicU64,
+    total: AtomicU64,
 }
 
 /// One ring's counters: each side writes only its own half.
 pub struct RingStats {
     rx: RxSide,
     worker: WorkerSide,
-    stamp_tsc: Box<[AtomicU64]>,
-    stamp_total: Box<[AtomicU64]>,
+    stamps: Box<[Stamp]>,
 }
 
 impl Default for RingStats {
@@ -54,8 +72,7 @@ impl Default for RingStats {
         RingStats {
             rx: RxSide::default(),
             worker: WorkerSide::default(),
-            stamp_tsc: (0..STAMPS).map(|_| AtomicU64::new(0)).collect(),
-            stamp_total: (0..STAMPS).map(|_| AtomicU64::new(0)).collect(),
+            stamps: (0..STAMPS).map(|_| Stamp::default()).collect(),
         }
     }
 }
@@ -94,11 +111,16 @@ impl RingStats {
         if accepted > 0 {
             let total = self.rx.enqueued.load(Ordering::Relaxed) + accepted;
             let head = self.rx.head.load(Ordering::Relaxed);
-            if head - self.worker.tail.load(Ordering::Acquire) < STAMPS as u64 {
-                let slot = (head % STAMPS as u64) as usize;
-                self.stamp_tsc[slot].store(tsc, Ordering::Relaxed);
-                self.stamp_total[slot].store(total, Ordering::Relaxed);
-                self.rx.head.store(head + 1, Ordering::Release);
+            if head - self.rx.tail_seen.load(Ordering::Relaxed) >= STAMPS as u64 {
+                // Acquire: the worker had read the slots below its tail.
+                self.rx.tail_seen.store(self.worker.tail.load(Ordering::Acquire), Ordering::Relaxed);
+            }
+            if head - self.rx.tail_seen.load(Ordering::Relaxed) < STAMPS as u64 {
+                let slot = &self.stamps[(head % STAMPS as u64) as usize];
+                slot.tsc.store(tsc, Ordering::Relaxed);
+                // Release: a worker that sees the total sees the tsc.
+                slot.total.store(total, Ordering::Release);
+                self.rx.head.store(head + 1, Ordering::Relaxed);
             } else {
                 bump(&self.rx.stamps_skipped, 1);
             }
@@ -123,17 +145,23 @@ impl RingStats {
         if n + left > self.worker.high_water.load(Ordering::Relaxed) {
             self.worker.high_water.store(n + left, Ordering::Release);
         }
-        let head = self.rx.head.load(Ordering::Acquire);
         let mut tail = self.worker.tail.load(Ordering::Relaxed);
-        while tail < head {
-            let slot = (tail % STAMPS as u64) as usize;
-            if self.stamp_total[slot].load(Ordering::Relaxed) > total {
+        let mut last = self.worker.last_total.load(Ordering::Relaxed);
+        loop {
+            let slot = &self.stamps[(tail % STAMPS as u64) as usize];
+            // Totals only grow: one at or below the last taken is a slot
+            // not yet written this lap; one above `total` is a burst with
+            // packets still in the ring.
+            let stamped = slot.total.load(Ordering::Acquire);
+            if stamped <= last || stamped > total {
                 break;
             }
-            let wait = now.saturating_sub(self.stamp_tsc[slot].load(Ordering::Relaxed));
+            let wait = now.saturating_sub(slot.tsc.load(Ordering::Relaxed));
             waits.saturating_record(wait.max(1));
+            last = stamped;
             tail += 1;
         }
+        self.worker.last_total.store(last, Ordering::Relaxed);
         self.worker.tail.store(tail, Ordering::Release);
     }
 
@@ -181,5 +209,35 @@ mod tests {
         let mut h = wait_histogram();
         s.dequeued((STAMPS as u64 + 5, 0), 10_000, &mut h);
         assert_eq!(h.len(), STAMPS as u64);
+    }
+
+    #[test]
+    fn stamps_wrap_into_freed_slots_and_stale_ones_are_never_taken() {
+        let s = RingStats::default();
+        let mut h = wait_histogram();
+        let n = STAMPS as u64;
+        // A full lap, then half of it out: the rx side sees the room only
+        // when its cached tail says full and it reads the worker's again.
+        for i in 0..n {
+            s.enqueued(Enqueued { accepted: 2, dropped: 0, stalled: 0 }, i);
+        }
+        s.dequeued((n, 0), 5 * n, &mut h);
+        assert_eq!(h.len(), n / 2);
+        // A second lap's stamps land in the freed slots; none is skipped.
+        for i in 0..n / 2 {
+            s.enqueued(Enqueued { accepted: 2, dropped: 0, stalled: 0 }, 2 * n + i);
+        }
+        assert_eq!(s.counts().stamps_skipped, 0);
+        // Nothing more is out yet: the slots after the tail hold first-lap
+        // stamps of bursts still in the ring, and second-lap ones after them.
+        s.dequeued((0, 0), 5 * n, &mut h);
+        assert_eq!(h.len(), n / 2);
+        s.dequeued((3 * n, 0), 10 * n, &mut h);
+        assert_eq!(h.len(), n + n / 2);
+        // The shortest wait is the first dequeue's last stamp's (the
+        // histogram keeps 3 significant digits).
+        assert!(h.equivalent(h.min(), 5 * n - (n / 2 - 1)), "{}", h.min());
+        s.dequeued((0, 0), 20 * n, &mut h);
+        assert_eq!(h.len(), n + n / 2, "no stale slot is taken twice");
     }
 }

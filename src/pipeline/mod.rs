@@ -4,6 +4,8 @@
 //! `topology` numbers the threads; `telemetry` answers while it runs; `rx`
 //! and `worker` are the lcores' loops, calling the nodes in order.
 
+#[cfg(feature = "ab")]
+mod ab;
 pub mod facts;
 pub mod launch;
 pub mod live;
@@ -179,6 +181,8 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     // The workers' nodes are those of the chain they run.
     let plan = &Plan { topology: plan.topology.clone().with_worker_nodes(&launched.worker_nodes), ..plan.clone() };
     shared.set_nodes(&plan.topology);
+    #[cfg(feature = "ab")]
+    let ab = ab::start(&shared.threads, shared.stop.clone(), eal.tsc_hz());
     // Dropped before `launched`: a panic on thread 0 stops the lcores before their jobs wait for them.
     let _stop_on_unwind = StopOnUnwind(&shared);
     telemetry::register(eal, &shared.threads, &setup.ports);
@@ -198,6 +202,8 @@ fn run_with_eal(eal: &Eal, plan: &Plan, live: &dyn LiveHook) -> Result<RunOutcom
     view.close();
     let seconds = started.elapsed().as_secs_f64();
     let ended = supervise::join(launched);
+    #[cfg(feature = "ab")]
+    ab.join();
     let dma_sent = setup
         .ports
         .iter()
