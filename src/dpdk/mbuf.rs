@@ -383,6 +383,23 @@ impl Burst {
         self.plain = [0; MAX_BURST / 64];
     }
 
+    /// Whether every live mbuf is marked plain.
+    #[inline(always)]
+    pub(crate) fn all_plain(&self) -> bool {
+        (self.head..self.tail).step_by(64).all(|start| {
+            let end = (start + 64).min(self.tail);
+            // Bits start..end of the marks, all within one word or across two.
+            let (w, b) = (start / 64, start % 64);
+            let len = end - start;
+            let mut bits = self.plain[w] >> b;
+            if b > 0 && w + 1 < self.plain.len() {
+                bits |= self.plain[w + 1] << (64 - b);
+            }
+            let mask = if len == 64 { u64::MAX } else { (1u64 << len) - 1 };
+            bits & mask == mask
+        })
+    }
+
     /// The live mbufs and, for each, whether it is plain.
     #[inline(always)]
     pub(crate) fn live_with_plain(&self) -> impl Iterator<Item = (*mut sys::rte_mbuf, bool)> + '_ {
@@ -482,4 +499,40 @@ impl Mbuf {
 pub(crate) fn set_buffer_index(m: &mut Mbuf, index: u32) {
     // SAFETY: see Mbuf::dynfield_ptr; exclusive access through &mut.
     unsafe { m.dynfield_ptr(INDEX_OFFSET.load(Ordering::Relaxed)).write(index) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of fake mbuf pointers marked as `plain` says; never freed.
+    fn marked(plain: &[bool]) -> Burst {
+        let mut b = Burst::new();
+        for (i, &p) in plain.iter().enumerate() {
+            // SAFETY (test): the pointers are never read or freed; the
+            // burst forgets them before it drops.
+            unsafe { b.push_raw((0x1000 + 64 * i) as *mut sys::rte_mbuf, p) };
+        }
+        b
+    }
+
+    #[test]
+    fn all_plain_looks_at_the_live_slots_only() {
+        for n in [1, 31, 63, 64, 65, 128, 200, MAX_BURST] {
+            let mut b = marked(&vec![true; n]);
+            assert!(b.all_plain(), "{n} all plain");
+            b.forget_all();
+            for odd in [0, n / 2, n - 1] {
+                let mut flags = vec![true; n];
+                flags[odd] = false;
+                let mut b = marked(&flags);
+                assert!(!b.all_plain(), "{n}, slot {odd} not plain");
+                // Once the unmarked slot has left, the rest are all plain.
+                b.consumed(odd + 1);
+                assert!(b.all_plain(), "{n}, after {}", odd + 1);
+                b.forget_all();
+            }
+        }
+        assert!(Burst::new().all_plain(), "nothing is left to sort");
+    }
 }

@@ -32,6 +32,11 @@ pub struct Buffers {
     /// Runs of evenly spaced mbufs covering every mbuf, when there are few
     /// (a pool in one piece of memory); empty: read the dynfield instead.
     runs: Vec<Run>,
+    /// The run when there is one (one pool in one piece: the usual case):
+    /// index <-> address by arithmetic alone, no table or list to read.
+    one_run: Option<Run>,
+    /// The pool when there is one: every plain mbuf goes back to it.
+    one_pool: Option<*mut sys::rte_mempool>,
 }
 
 /// Mbufs `first..first + count` at `base + i * stride`.
@@ -192,7 +197,14 @@ impl Buffers {
         packed: bool,
     ) -> Result<Buffers, DpdkError> {
         register_dynfields()?;
-        let mut buffers = Buffers { pools: Vec::new(), raw_pools: Vec::new(), table: Vec::new(), runs: Vec::new() };
+        let mut buffers = Buffers {
+            pools: Vec::new(),
+            raw_pools: Vec::new(),
+            table: Vec::new(),
+            runs: Vec::new(),
+            one_run: None,
+            one_pool: None,
+        };
         for &socket in sockets {
             let name = CString::new(format!("handoff_pool_{socket}")).expect("no NUL");
             let raw = if packed {
@@ -225,6 +237,14 @@ impl Buffers {
             runs.iter().find_map(|r| r.index_of(addr)) == Some(i as u32)
         });
         buffers.runs = if agree { runs } else { Vec::new() };
+        buffers.one_run = match buffers.runs[..] {
+            [r] => Some(r),
+            _ => None,
+        };
+        buffers.one_pool = match buffers.raw_pools[..] {
+            [p] => Some(p),
+            _ => None,
+        };
         Ok(buffers)
     }
 
@@ -232,7 +252,21 @@ impl Buffers {
     /// handoff ring, which carries only owned indices).
     #[inline(always)]
     pub(crate) fn mbuf_ptr(&self, index: u32) -> *mut sys::rte_mbuf {
+        if let Some(r) = &self.one_run {
+            if (index as usize) < r.count {
+                return (r.base + index as usize * r.stride) as *mut sys::rte_mbuf;
+            }
+        }
         self.table[index as usize].as_ptr()
+    }
+
+    /// Whether `m` may go back to its pool unread (see `Mbuf::plain_in`).
+    #[inline(always)]
+    pub(crate) fn is_plain(&self, m: &super::mbuf::Mbuf) -> bool {
+        match self.one_pool {
+            Some(p) => m.plain_in(&[p]),
+            None => m.plain_in(&self.raw_pools),
+        }
     }
 
     /// The index of an mbuf of ours, from its address when the pools allow
@@ -240,6 +274,9 @@ impl Buffers {
     #[inline(always)]
     pub(crate) fn index_of(&self, m: *mut sys::rte_mbuf) -> u32 {
         let addr = m as usize;
+        if let Some(i) = self.one_run.and_then(|r| r.index_of(addr)) {
+            return i;
+        }
         for r in &self.runs {
             if let Some(i) = r.index_of(addr) {
                 return i;
@@ -272,6 +309,18 @@ impl Buffers {
     /// rte_pktmbuf_free_bulk, which resets what needs it.
     pub fn free_burst(&self, burst: &mut Burst) -> usize {
         let n = burst.len();
+        // One pool and every mbuf plain (the steady state): straight from
+        // the burst's slots, no sorting.
+        if let (Some(pool), true) = (self.one_pool, burst.all_plain()) {
+            if n > 0 {
+                // SAFETY: as below: every mbuf of the burst is ours, plain
+                // (the rx lcore checked it is of this, the one pool), and
+                // freed once: the burst forgets them.
+                unsafe { sys::rte_mempool_put_bulk(pool, burst.live_ptr() as *const *mut c_void, n as u32) };
+            }
+            burst.forget_all();
+            return n;
+        }
         let mut plain = [[MaybeUninit::<*mut c_void>::uninit(); MAX_BURST]; MAX_POOLS];
         let mut plain_len = [0usize; MAX_POOLS];
         let mut other = [MaybeUninit::<*mut sys::rte_mbuf>::uninit(); MAX_BURST];

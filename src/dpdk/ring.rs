@@ -137,7 +137,7 @@ impl RingProducer {
         let buffers = &self.inner.buffers;
         let fast = buffers.indices_from_addresses();
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
-            let plain = fast && m.plain_in(buffers.raw_pools());
+            let plain = fast && buffers.is_plain(m);
             slot.write(buffers.index_of(m.as_ptr()) | if plain { PLAIN_BIT } else { 0 });
         }
         // SAFETY: the ring is valid; `indices` holds n 4-byte elements; we
