@@ -299,10 +299,6 @@ impl Buffers {
         NonNull::new(m).map(|m| unsafe { super::mbuf::Mbuf::from_raw(m.as_ptr()) })
     }
 
-    pub(crate) fn raw_pools(&self) -> &[*mut sys::rte_mempool] {
-        &self.raw_pools
-    }
-
     /// Frees every mbuf of `burst`; returns how many. Those the rx lcore
     /// found plain go straight back to their pool in bulk, unread (their
     /// lines stay in the rx lcore's cache); the others through
