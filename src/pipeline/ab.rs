@@ -70,6 +70,9 @@ pub fn start(threads: &[ThreadState], stop: Arc<AtomicBool>, tsc_hz: u64) -> AbT
             last = now;
         }
         crate::ab::set_b(false);
+        if let Ok(path) = std::env::var("HANDOFF_AB_SAVE") {
+            save(&path, &windows, tsc_hz);
+        }
         for line in summary(&windows[WARMUP_WINDOWS.min(windows.len())..], tsc_hz, period) {
             crate::console::errln(&line);
         }
@@ -80,6 +83,21 @@ pub fn start(threads: &[ThreadState], stop: Arc<AtomicBool>, tsc_hz: u64) -> AbT
 impl AbThread {
     pub fn join(self) {
         let _ = self.handle.join();
+    }
+}
+
+/// Every window as a line: variant, Mpps out, then each node's clocks per packet.
+fn save(path: &str, windows: &[Window], tsc_hz: u64) {
+    let mut text = String::new();
+    for w in windows {
+        text.push_str(&format!("{} {:.3}", if w.b { "B" } else { "A" }, mpps(w, tsc_hz)));
+        for (v, k) in w.nodes {
+            text.push_str(&format!(" {:.1}", if v > 0 { k as f64 / v as f64 } else { 0.0 }));
+        }
+        text.push('\n');
+    }
+    if let Err(e) = std::fs::write(path, text) {
+        crate::console::errln(&format!("ab: cannot write {path}: {e}"));
     }
 }
 
