@@ -111,6 +111,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub burst: u16,
 
+    /// Packets dpdk-input gathers into one frame before handing off: it polls --burst at a time until N, or until a poll comes back short (VPP's dpdk-input; 1-256, at least --burst)
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub frame: u16,
+
     /// When a ring or a tx queue is full, hold and retry (rx stalls) [default when every input is a capture file]
     #[arg(long, conflicts_with = "drop_on_congestion")]
     pub backpressure: bool,
@@ -438,6 +442,7 @@ pub fn prepare(cli: Cli) -> Result<Prepared> {
             topology: Topology::new(&rx_lcores, &worker_lcores),
             ring_size: cli.ring_size,
             burst: cli.burst as usize,
+            frame: cli.frame as usize,
             backpressure,
             tx_retry: cli.tx_retry,
             symmetric: cli.symmetric,
@@ -789,6 +794,12 @@ fn check_flags(cli: &Cli) -> Result<(Vec<u32>, Vec<u32>)> {
     }
     if cli.ring_size > MAX_RING_SIZE {
         return Err(flag_error(format!("--ring-size {} is more than {MAX_RING_SIZE}", cli.ring_size)));
+    }
+    if cli.frame < cli.burst {
+        return Err(flag_error(format!(
+            "--frame {} is less than --burst {}: a frame holds at least one burst",
+            cli.frame, cli.burst
+        )));
     }
     if cli.trace == 0 && (cli.trace_filter.is_some() || cli.trace_pcapng.is_some()) {
         return Err(flag_error("--trace-filter and --trace-pcapng need --trace N (how many packets to trace)"));

@@ -75,7 +75,7 @@ fn no_input_plans_the_seed_demo_without_hugepages() {
     assert!(eal.iter().any(|a| a == "--no-pci"), "{eal:?}");
     assert!(p.plan.backpressure, "a generated capture is finite");
     assert_eq!(p.plan.output, OutputChoice::Drop);
-    assert_eq!((p.plan.ring_size, p.plan.burst, p.plan.trace_display), (4096, 32, 50));
+    assert_eq!((p.plan.ring_size, p.plan.burst, p.plan.frame, p.plan.trace_display), (4096, 32, 256, 50));
     assert_eq!(p.plan.devices.len(), 1);
     assert!(p.plan.devices[0].starts_with("net_pcap"), "{:?}", p.plan.devices);
 }
@@ -244,6 +244,18 @@ fn a_users_lcore_map_must_hold_every_role_and_a_control_lcore() {
     // A --main-lcore of the user's is kept, not doubled.
     let p = plan(&["--vdev", "net_null0", "-l", "0-3", "--", "--main-lcore", "3"]);
     assert_eq!(p.plan.eal_args.values("--main-lcore"), ["3"]);
+}
+
+#[test]
+fn a_frame_holds_at_least_one_burst() {
+    assert_eq!(
+        flag_err(&["--vdev", "net_null0", "--frame", "16"]),
+        "--frame 16 is less than --burst 32: a frame holds at least one burst"
+    );
+    let p = plan(&["--vdev", "net_null0", "--burst", "64", "--frame", "64"]).plan;
+    assert_eq!((p.burst, p.frame), (64, 64), "one poll per frame");
+    assert_eq!(plan(&["--vdev", "net_null0", "--burst", "8"]).plan.frame, 256);
+    assert!(clap_err(&["--vdev", "net_null0", "--frame", "257"]).to_string().contains("257 is not in 1..=256"));
 }
 
 #[test]

@@ -315,7 +315,8 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
     let mut b = Burst::new();
     let tracer = Tracer { thread: ThreadId(1), filter: None, base: 0 };
     let mut f = t.frame(env, &mut b);
-    f.run(Node::DpdkInput, |f| dpdk_input::process(&mut rxq, f, 16, Some(&tracer)));
+    let one_burst = dpdk_input::Poll { burst: 16, frame: 16 };
+    f.run(Node::DpdkInput, |f| dpdk_input::process(&mut rxq, f, one_burst, Some(&tracer)));
     f.run(Node::HandoffDemo1, |f| handoff.process(f));
     assert_eq!(f.ran(), (1, 16));
     assert_eq!(t.calls_vectors(Node::DpdkInput), (1, 16));
@@ -327,4 +328,13 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
     assert_eq!(consumer.dequeue(&mut out, 64), 16);
     assert!(out.as_slice().iter().all(|m| m.is_traced()));
     assert_eq!(env.buffers.free_burst(&mut out), 16);
+
+    // net_null's bursts always come back full: dpdk-input polls on until
+    // the frame is whole, the last poll only for what is missing.
+    let mut b = Burst::new();
+    let mut f = t.frame(env, &mut b);
+    f.run(Node::DpdkInput, |f| dpdk_input::process(&mut rxq, f, dpdk_input::Poll { burst: 8, frame: 44 }, None));
+    assert_eq!(f.burst.len(), 44);
+    assert_eq!(t.calls_vectors(Node::DpdkInput), (2, 60), "one call, one frame");
+    assert_eq!(env.buffers.free_burst(&mut b), 44);
 }

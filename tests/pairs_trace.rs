@@ -112,12 +112,14 @@ fn pairs_with_an_unpaired_port_trace_each_way() {
 #[test]
 fn live_pairs_beside_an_unpaired_port_trace_and_count_each_pair() {
     let _g = serial();
-    // One rx lcore polls the three ports in turn, a full burst of 32 each:
-    // the first 96 packets traced cover every port.
+    // One rx lcore polls the three ports in turn, one full burst of 32 per
+    // frame (`--frame 32`; a 256-packet frame would be port 0's alone): the
+    // first 96 packets traced cover every port.
     let doc = Run::new("pairs-live")
         .vdev("net_null0")
         .vdev("net_null1")
         .vdev("net_null2")
+        .args(["--frame", "32"])
         .output("0:1,1:0")
         .trace(96)
         .duration(1)

@@ -64,12 +64,32 @@ pub struct Tracer<'a> {
     pub base: u32,
 }
 
-/// dpdk-input: up to `max` packets from `rxq` onto the frame's burst (run
+/// How dpdk-input polls: `burst` packets at a time, until the frame holds
+/// `frame` or a poll comes back short.
+#[derive(Clone, Copy, Debug)]
+pub struct Poll {
+    pub burst: usize,
+    pub frame: usize,
+}
+
+/// dpdk-input: a frame of packets from `rxq` onto the frame's burst (run
 /// it through `Frame::run`, which counts what arrived); the tracer, when
 /// given, marks and records those it picks, within dpdk-input's time.
+/// Polling on while bursts come back full, as VPP's dpdk-input does, hands
+/// the next nodes fewer, fuller frames: each ring enqueue and dequeue
+/// moves the ring's head and tail lines between the CPUs once per frame
+/// instead of once per burst.
 #[inline(always)]
-pub fn process(rxq: &mut RxQueue, f: &mut Frame, max: usize, tracer: Option<&Tracer>) {
-    let n = rxq.rx_burst(f.burst, max);
+pub fn process(rxq: &mut RxQueue, f: &mut Frame, poll: Poll, tracer: Option<&Tracer>) {
+    let mut n = 0;
+    loop {
+        let want = poll.burst.min(poll.frame - n);
+        let got = rxq.rx_burst(f.burst, want);
+        n += got;
+        if got < want || n == poll.frame {
+            break;
+        }
+    }
     if let Some(tracer) = tracer {
         if n > 0 && f.traces.len() < f.trace_limit {
             trace(f, tracer, rxq.port(), rxq.queue());

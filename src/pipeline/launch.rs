@@ -166,6 +166,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
                 handoff: Handoff::new(thread.id, rings, (plan.backpressure, plan.symmetric), shared.stop.clone())
                     .with_ring_stats(shared.ring_stats_of(&thread.rings)),
                 burst_size: plan.burst,
+                frame_size: plan.frame,
                 budget: budget.clone(),
                 trace_limit: plan.trace,
                 trace_filter: filter,

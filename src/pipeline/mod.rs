@@ -59,6 +59,8 @@ pub struct Plan {
     pub topology: Topology,
     pub ring_size: u32,
     pub burst: usize,
+    /// Packets dpdk-input gathers per frame (`--frame`), polling `burst` at a time.
+    pub frame: usize,
     pub backpressure: bool,
     /// `--tx-retry N[,USECS]`; without it a refused tx tail is held with
     /// backpressure and dropped without.

@@ -34,6 +34,8 @@ pub struct RxLcore {
     /// handoffdemo-1: the rings to the workers.
     pub handoff: Handoff,
     pub burst_size: usize,
+    /// Packets gathered per frame (polling `burst_size` at a time).
+    pub frame_size: usize,
     /// Shared budget of packets still to receive (`--count`).
     pub budget: Option<Arc<AtomicU64>>,
     /// Packets to trace from the start (`--trace N`).
@@ -151,7 +153,7 @@ impl RxLcore {
         RxResult { traces, inputs }
     }
 
-    /// dpdk-input on queue `qi` (up to `want` packets, tracing those the
+    /// dpdk-input on queue `qi` (a frame of up to `want` packets, tracing those the
     /// tracer picks), then handoffdemo-1 on what came; returns how many
     /// came, and when dpdk-input ended.
     #[inline(always)]
@@ -173,7 +175,8 @@ impl RxLcore {
         let tracer = Tracer { thread: self.thread, filter: self.trace_filter.as_ref(), base: self.trace_base };
         let tracing = self.trace_limit > 0;
         let rxq = &mut self.queues[qi].rxq;
-        f.run(Node::DpdkInput, |f| dpdk_input::process(rxq, f, want, tracing.then_some(&tracer)));
+        let poll = dpdk_input::Poll { burst: self.burst_size, frame: want };
+        f.run(Node::DpdkInput, |f| dpdk_input::process(rxq, f, poll, tracing.then_some(&tracer)));
         let (n, now) = (f.burst.len(), f.clock());
         if n > 0 {
             f.run(Node::HandoffDemo1, |f| self.handoff.process(f));
@@ -207,15 +210,15 @@ impl RxLcore {
         self.mailbox.answer(reply);
     }
 
-    /// Takes up to a burst from the shared `--count` budget.
+    /// Takes up to a frame from the shared `--count` budget.
     #[inline(always)]
     fn claim_budget(&self) -> usize {
         let Some(budget) = &self.budget else {
-            return self.burst_size;
+            return self.frame_size;
         };
         let mut cur = budget.load(Ordering::Relaxed);
         loop {
-            let take = cur.min(self.burst_size as u64);
+            let take = cur.min(self.frame_size as u64);
             if take == 0 {
                 return 0;
             }
