@@ -135,7 +135,10 @@ impl RingProducer {
         // Not zero-filled: the first n are written here, and only they are read.
         let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
         let buffers = &self.inner.buffers;
-        let fast = buffers.indices_from_addresses();
+        // Hugepage pools are rarely in one piece (objects skip page ends),
+        // so indices come from the dynfield there; with one pool the
+        // worker still returns plain mbufs unread.
+        let fast = buffers.pool_known_unread();
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
             let plain = fast && buffers.is_plain(m);
             slot.write(buffers.index_of(m.as_ptr()) | if plain { PLAIN_BIT } else { 0 });
