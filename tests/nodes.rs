@@ -135,6 +135,7 @@ impl Thread {
             trace_limit: 64,
             counters: &self.counters,
             buffers: &env.buffers,
+            give_back: None,
         };
         Frame::new(burst, parts)
     }
@@ -337,4 +338,63 @@ fn dpdk_input_traces_within_its_own_call_and_handoff_enqueues() {
     assert_eq!(f.burst.len(), 44);
     assert_eq!(t.calls_vectors(Node::DpdkInput), (2, 60), "one call, one frame");
     assert_eq!(env.buffers.free_burst(&mut b), 44);
+}
+
+/// Freed plain mbufs go back to the rx lcore's return ring, unread, when
+/// the frame has one; unmarked ones (never through a handoff ring) and
+/// those a full return ring refuses go back to the pool. Nothing is lost.
+#[test]
+fn drop_gives_plain_mbufs_back_to_the_return_ring() {
+    let (env, _g) = env();
+    let before = env.buffers.available();
+    let (mut handoff, mut worker_side) =
+        dpdk::handoff_ring(&env.eal, "nodes_test_handoff", 64, 0, env.buffers.clone()).expect("a ring");
+    let (mut give_back, mut take_back) =
+        dpdk::handoff_ring(&env.eal, "nodes_test_return", 8, 0, env.buffers.clone()).expect("a return ring");
+    let fresh = |n: usize| {
+        let mut b = Burst::new();
+        for _ in 0..n {
+            let m = env.buffers.alloc_frame(0, &[0u8; 60], 0).expect("an mbuf");
+            assert!(b.push(m).is_ok());
+        }
+        b
+    };
+    let mut t = Thread::new();
+    let mut drop_with_return = |burst: &mut Burst, give_back: &mut dpdk::RingProducer| {
+        let parts = FrameParts {
+            traced: &mut t.traced,
+            traces: &mut t.traces,
+            trace_limit: 0,
+            counters: &t.counters,
+            buffers: &env.buffers,
+            give_back: Some(give_back),
+        };
+        error_drop::process(&mut Frame::new(burst, parts));
+    };
+
+    // Through the handoff ring: marked plain, so they go back whole.
+    let mut sent = fresh(6);
+    assert_eq!(handoff.enqueue(&mut sent), 6);
+    let mut got = Burst::new();
+    assert_eq!(worker_side.dequeue(&mut got, 64), 6);
+    drop_with_return(&mut got, &mut give_back);
+    let mut returned = Burst::new();
+    assert_eq!(take_back.dequeue(&mut returned, 64), 6, "all six back to the rx lcore");
+    assert_eq!(env.buffers.free_burst(&mut returned), 6);
+
+    // More than the return ring holds (8): the rest to the pool.
+    let mut sent = fresh(20);
+    assert_eq!(handoff.enqueue(&mut sent), 20);
+    assert_eq!(worker_side.dequeue(&mut got, 64), 20);
+    drop_with_return(&mut got, &mut give_back);
+    assert_eq!(take_back.dequeue(&mut returned, 64), 8);
+    assert_eq!(env.buffers.free_burst(&mut returned), 8);
+
+    // Not marked (never through a handoff ring): straight to the pool.
+    let mut unmarked = fresh(5);
+    drop_with_return(&mut unmarked, &mut give_back);
+    assert_eq!(take_back.dequeue(&mut returned, 64), 0);
+
+    assert_eq!(t.counters.error_count(Reason::Completed), 31);
+    assert_eq!(env.buffers.available(), before, "every mbuf is back");
 }

@@ -160,6 +160,38 @@ impl RingProducer {
     }
 }
 
+impl RingProducer {
+    /// Moves a burst whose every mbuf the rx lcore marked plain into the
+    /// ring without reading any of them (a return ring: the consumer puts
+    /// them back into its own pool cache); returns how many. A burst with
+    /// an unmarked mbuf is left alone (0).
+    #[inline]
+    pub fn enqueue_plain(&mut self, burst: &mut Burst) -> usize {
+        let n = burst.len();
+        let buffers = &self.inner.buffers;
+        // An index read from the mbuf would move its line back to this CPU.
+        if n == 0 || !buffers.indices_from_addresses() || !burst.all_plain() {
+            return 0;
+        }
+        let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
+        for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
+            slot.write(buffers.index_of(m.as_ptr()) | PLAIN_BIT);
+        }
+        // SAFETY: as in `enqueue`.
+        let done = unsafe {
+            sys::rte_ring_enqueue_burst_elem(
+                self.inner.raw.as_ptr(),
+                indices.as_ptr() as *const _,
+                4,
+                n as u32,
+                std::ptr::null_mut(),
+            )
+        } as usize;
+        burst.consumed(done);
+        done
+    }
+}
+
 impl RingConsumer {
     /// Indices the last dequeue that took some left in the ring, for the
     /// high-water mark: that dequeue found these plus the ones it took, which

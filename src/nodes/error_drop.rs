@@ -49,7 +49,7 @@ pub fn process_as(f: &mut Frame, reason: Reason) {
     f.run(Node::Drop, |f| {
         f.trace_each(Node::Drop, |_| Record::Drop(DropTrace { reason }));
         // Plain mbufs go back to their pool unread (see Buffers::free_burst).
-        let freed = f.buffers.free_burst(f.burst) as u64;
+        let freed = f.free_burst() as u64;
         f.counters.error(reason, freed);
     });
 }

@@ -4,7 +4,7 @@
 //! cycles from the end of the previous one to its own end, so every cycle of
 //! a burst lands on exactly one node.
 
-use crate::dpdk::{rdtsc, Buffers, Burst};
+use crate::dpdk::{rdtsc, Buffers, Burst, RingProducer};
 
 use super::counters::{LcoreCounters, NodeTally};
 use super::{Node, PacketTrace, Record, TracedInBurst};
@@ -20,6 +20,9 @@ pub struct Frame<'a> {
     pub trace_limit: usize,
     pub counters: &'a LcoreCounters,
     pub buffers: &'a Buffers,
+    /// Where freed plain mbufs go back to the rx lcore that received them
+    /// (its return ring), on a worker.
+    pub give_back: Option<&'a mut RingProducer>,
     /// When the previous node ended, i.e. when the next one starts.
     clock: u64,
     /// Internal-node calls and vectors this frame ran (`show runtime`'s
@@ -35,14 +38,15 @@ pub struct FrameParts<'a> {
     pub trace_limit: usize,
     pub counters: &'a LcoreCounters,
     pub buffers: &'a Buffers,
+    pub give_back: Option<&'a mut RingProducer>,
 }
 
 impl<'a> Frame<'a> {
     /// A frame over `burst`, its clock started now.
     #[inline(always)]
     pub fn new(burst: &'a mut Burst, parts: FrameParts<'a>) -> Frame<'a> {
-        let FrameParts { traced, traces, trace_limit, counters, buffers } = parts;
-        Frame { burst, traced, traces, trace_limit, counters, buffers, clock: rdtsc(), calls: 0, vectors: 0 }
+        let FrameParts { traced, traces, trace_limit, counters, buffers, give_back } = parts;
+        Frame { burst, traced, traces, trace_limit, counters, buffers, give_back, clock: rdtsc(), calls: 0, vectors: 0 }
     }
 
     /// Runs one node: books a call, the burst's vectors (an input node's
@@ -96,6 +100,7 @@ impl<'a> Frame<'a> {
             trace_limit: self.trace_limit,
             counters: self.counters,
             buffers: self.buffers,
+            give_back: self.give_back.as_deref_mut(),
             clock: self.clock,
             calls: 0,
             vectors: 0,
@@ -117,6 +122,20 @@ impl<'a> Frame<'a> {
                 t.push(self.clock, node, record(m));
             }
         }
+    }
+
+    /// Frees every packet of the burst; returns how many. Plain ones go
+    /// back to the rx lcore's return ring when there is one and it has
+    /// room (so the next rx burst gets mbufs still in that CPU's cache),
+    /// the rest to their pool (see `Buffers::free_burst`).
+    #[inline]
+    pub fn free_burst(&mut self) -> usize {
+        let n = self.burst.len();
+        if let Some(r) = self.give_back.as_deref_mut() {
+            r.enqueue_plain(self.burst);
+        }
+        self.buffers.free_burst(self.burst);
+        n
     }
 
     /// When the running node started (the previous one's end).

@@ -162,7 +162,7 @@ fn drop_tail(f: &mut Frame, sent: usize, reason: Reason) -> u64 {
     if !f.traced.is_empty() {
         end_traces_at_tx(f.traces, f.traced, sent, reason);
     }
-    let freed = f.buffers.free_burst(f.burst) as u64;
+    let freed = f.free_burst() as u64;
     if freed > 0 {
         f.counters.error(reason, freed);
     }

@@ -126,11 +126,15 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     let worker_nodes = chains.first().map(WorkerChain::nodes).unwrap_or_default();
     let mut launched = Launched { rx: Vec::new(), workers: Vec::new(), error: None, worker_nodes };
 
-    for ((thread, rings), chain) in topo.workers().iter().zip(std::mem::take(&mut setup.consumers)).zip(chains) {
+    let give_back = std::mem::take(&mut setup.give_back);
+    for (((thread, rings), chain), give_back) in
+        topo.workers().iter().zip(std::mem::take(&mut setup.consumers)).zip(chains).zip(give_back)
+    {
         let state = shared.thread(thread.id);
         let job = WorkerLcore {
             thread: thread.id,
             rings,
+            give_back,
             producers: rx_counters.clone(),
             chain,
             buffers: setup.buffers.clone(),
@@ -157,7 +161,9 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
     if launched.error.is_none() {
         let queues = std::mem::take(&mut setup.queues);
         let producers = std::mem::take(&mut setup.producers);
-        for ((thread, (queues, rings)), filter) in topo.rx().iter().zip(queues.into_iter().zip(producers)).zip(filters)
+        let take_back = std::mem::take(&mut setup.take_back);
+        for (((thread, (queues, rings)), filter), take_back) in
+            topo.rx().iter().zip(queues.into_iter().zip(producers)).zip(filters).zip(take_back)
         {
             let state = shared.thread(thread.id);
             let job = RxLcore {
@@ -176,6 +182,7 @@ pub fn launch(eal: &Eal, plan: &Plan, setup: &mut Setup, shared: &Shared) -> Res
                 tsc_hz,
                 mailbox: state.mailbox.clone(),
                 trace_base: 0,
+                take_back,
             };
             match dpdk::launch(eal, thread.lcore.0, shared.done_tx.clone(), shared.stop.clone(), move || job.run()) {
                 Ok(j) => launched.rx.push(j),

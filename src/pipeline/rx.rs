@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, RxQueue};
+use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, RxQueue};
 use crate::ids::ThreadId;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
 use crate::nodes::dpdk_input::{self, Tracer};
@@ -51,6 +51,11 @@ pub struct RxLcore {
     /// Trace index of the first packet of the current trace buffer (the
     /// buffers before it went to the control socket).
     pub trace_base: u32,
+    /// Return rings from the workers: mbufs they freed, put back into this
+    /// lcore's pool cache before it polls, so the next rx burst reuses
+    /// mbufs whose lines this CPU still holds (instead of the pool's
+    /// oldest, through its common ring).
+    pub take_back: Vec<RingConsumer>,
 }
 
 /// A finite input that stays empty for 100 ms while packets are missing has
@@ -170,13 +175,29 @@ impl RxLcore {
             trace_limit: self.trace_limit as usize,
             counters: &self.counters,
             buffers: &self.buffers,
+            give_back: None,
         };
         let mut f = Frame::new(burst, parts);
         let tracer = Tracer { thread: self.thread, filter: self.trace_filter.as_ref(), base: self.trace_base };
         let tracing = self.trace_limit > 0;
         let rxq = &mut self.queues[qi].rxq;
         let poll = dpdk_input::Poll { burst: self.burst_size, frame: want };
-        f.run(Node::DpdkInput, |f| dpdk_input::process(rxq, f, poll, tracing.then_some(&tracer)));
+        let take_back = &mut self.take_back;
+        f.run(Node::DpdkInput, |f| {
+            // The workers' freed mbufs first, into this lcore's pool cache,
+            // where the PMD's allocation takes them from: a frame's worth,
+            // what the frame's polls will take, so the cache (256) neither
+            // runs dry (refilling with the pool's oldest, cold mbufs) nor
+            // passes its flush mark (where DPDK pushes the newest, warm
+            // ones out to the common ring).
+            debug_assert!(f.burst.is_empty());
+            for r in take_back.iter_mut() {
+                if r.dequeue(f.burst, poll.frame) > 0 {
+                    f.buffers.free_burst(f.burst);
+                }
+            }
+            dpdk_input::process(rxq, f, poll, tracing.then_some(&tracer))
+        });
         let (n, now) = (f.burst.len(), f.clock());
         if n > 0 {
             f.run(Node::HandoffDemo1, |f| self.handoff.process(f));

@@ -23,6 +23,10 @@ pub mod sizing {
     pub const CACHE_FRACTION: u32 = 8;
     /// Mbufs beyond the computed need, for what PMDs hold that we cannot see.
     pub const POOL_SLACK: u64 = 1024;
+    /// Indices a return ring (worker -> rx lcore) holds: freed mbufs wait
+    /// there until the rx lcore's next loop; when it is full they go back
+    /// to the pool as before, so it never holds a worker up.
+    pub const RETURN_RING: u32 = 2048;
 }
 
 /// `--output` as port ids, mapped once from the plan's devices.
@@ -70,6 +74,10 @@ pub struct Setup {
     /// Per rx lcore, one ring per worker; per worker, one ring per rx lcore.
     pub producers: Vec<Vec<RingProducer>>,
     pub consumers: Vec<Vec<RingConsumer>>,
+    /// The return rings, the other way: per worker, one per rx lcore (same
+    /// order as `consumers`); per rx lcore, one per worker.
+    pub give_back: Vec<Vec<RingProducer>>,
+    pub take_back: Vec<Vec<RingConsumer>>,
     pub buffers: Arc<Buffers>,
 }
 
@@ -113,9 +121,12 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
     let mut sockets: Vec<u32> = plan.topology.rx().iter().map(|t| eal.lcore_socket(t.lcore.0)).collect();
     sockets.sort_unstable();
     sockets.dedup();
-    // Packed without hugepages, when every port copies packets in and out
-    // (a packed pool's mbufs have no IOVA, which a DMA-capable device needs).
-    let packed = plan.eal_args.has("--no-huge") && plan.devices.iter().all(|d| Driver::of(d).copies_packets());
+    // Packed when every port EAL made copies packets in and out (a packed
+    // pool's mbufs may cross a page end, so they have no usable IOVA, which
+    // a DMA-capable device needs). With hugepages too: objects that skip
+    // each page's end are not evenly spaced, and the index of an mbuf would
+    // have to be read from it.
+    let packed = all_ports.iter().all(|p| Driver::of_port(p).copies_packets());
     log::info!("{} mbufs of {} bytes per pool, cache {cache}", per_socket, plan.mbuf_size);
     let buffers = Arc::new(
         Buffers::create(eal, &sockets, per_socket, cache, plan.mbuf_size - dpdk::HEADROOM, packed)
@@ -127,16 +138,22 @@ pub fn setup(eal: &Eal, plan: &Plan) -> Result<Setup> {
 
     let mut producers: Vec<Vec<RingProducer>> = (0..n_rx).map(|_| Vec::new()).collect();
     let mut consumers: Vec<Vec<RingConsumer>> = (0..n_workers).map(|_| Vec::new()).collect();
+    let mut give_back: Vec<Vec<RingProducer>> = (0..n_workers).map(|_| Vec::new()).collect();
+    let mut take_back: Vec<Vec<RingConsumer>> = (0..n_rx).map(|_| Vec::new()).collect();
     for ring in plan.topology.rings() {
         let socket = eal.lcore_socket(plan.topology.rx()[ring.rx].lcore.0) as i32;
         let (p, c) = dpdk::handoff_ring(eal, &ring.name(), plan.ring_size, socket, buffers.clone())?;
         producers[ring.rx].push(p);
         consumers[ring.worker].push(c);
+        let name = format!("return_{}_{}", ring.rx, ring.worker);
+        let (p, c) = dpdk::handoff_ring(eal, &name, sizing::RETURN_RING, socket, buffers.clone())?;
+        give_back[ring.worker].push(p);
+        take_back[ring.rx].push(c);
     }
     if !buffers.indices_from_addresses() {
         log::info!("mbuf indices come from a dynfield (the pool is not in one piece)");
     }
-    Ok(Setup { ports, port_names, output, queues, producers, consumers, buffers })
+    Ok(Setup { ports, port_names, output, queues, producers, consumers, give_back, take_back, buffers })
 }
 
 /// Configures and starts every port: rx queues as `port_rxqs` says, one tx
@@ -276,7 +293,7 @@ fn pool_size(plan: &Plan, total_rxq: usize, ports: usize) -> (u32, u32) {
     let cache = u64::from(MEMPOOL_CACHE);
     let need = u64::from(plan.rx_desc) * total_rxq as u64
         + u64::from(plan.tx_desc) * ports as u64 * n_workers.max(1)
-        + u64::from(plan.ring_size) * n_rx * n_workers
+        + u64::from(plan.ring_size + RETURN_RING) * n_rx * n_workers
         // An rx burst, the per-worker bursts it is sorted into, and a worker's burst.
         + MAX_BURST as u64 * (2 + n_workers) * lcores
         // Every lcore's cache, and the control thread's, full twice over.

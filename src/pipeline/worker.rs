@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, MAX_BURST};
+use crate::dpdk::{rdtsc, Buffers, Burst, RingConsumer, RingProducer, MAX_BURST};
 use crate::ids::ThreadId;
 use crate::nodes::chain::WorkerChain;
 use crate::nodes::counters::{LcoreCounters, LoopWindow};
@@ -20,6 +20,8 @@ const WORKER_DEQUEUE_BURSTS: usize = 4;
 pub struct WorkerLcore {
     pub thread: ThreadId,
     pub rings: Vec<RingConsumer>,
+    /// Per ring (same order), the return ring to its rx lcore.
+    pub give_back: Vec<RingProducer>,
     /// Counters of the rx lcores feeding `rings`, same order: their `done`
     /// flag says no more will come.
     pub producers: Vec<Arc<LcoreCounters>>,
@@ -127,7 +129,7 @@ impl WorkerLcore {
                         stats.dequeued((n as u64, left), rdtsc(), &mut self.waits[r]);
                     }
                     got += n as u64;
-                    let (calls, vectors) = self.process(&mut burst, &mut traces, &mut traced);
+                    let (calls, vectors) = self.process(r, &mut burst, (&mut traces, &mut traced));
                     ran = (ran.0 + calls, ran.1 + vectors);
                     holding = self.chain.holding(&burst);
                     if holding {
@@ -154,6 +156,7 @@ impl WorkerLcore {
                         trace_limit: self.trace_capacity,
                         counters: &self.counters,
                         buffers: &self.buffers,
+                        give_back: None,
                     };
                     self.chain.drop_held(&mut Frame::new(&mut burst, parts));
                 }
@@ -181,6 +184,7 @@ impl WorkerLcore {
             trace_limit: self.trace_capacity,
             counters: &self.counters,
             buffers: &self.buffers,
+            give_back: None,
         };
         let mut f = Frame::new(burst, parts);
         if stopping {
@@ -218,7 +222,12 @@ impl WorkerLcore {
     /// Runs the worker's chain on a burst; returns the internal-node
     /// (calls, vectors) it ran, for the loop window.
     #[inline]
-    fn process(&mut self, burst: &mut Burst, traces: &mut Vec<PacketTrace>, traced: &mut TracedInBurst) -> (u64, u64) {
+    fn process(
+        &mut self,
+        ring: usize,
+        burst: &mut Burst,
+        (traces, traced): (&mut Vec<PacketTrace>, &mut TracedInBurst),
+    ) -> (u64, u64) {
         #[cfg(feature = "fault-injection")]
         if let Some(fault) = self.fault.take() {
             fault.inject(burst, &self.counters);
@@ -232,6 +241,7 @@ impl WorkerLcore {
             trace_limit: self.trace_capacity,
             counters: &self.counters,
             buffers: &self.buffers,
+            give_back: self.give_back.get_mut(ring),
         };
         let mut f = Frame::new(burst, parts);
         self.chain.process(&mut f);
