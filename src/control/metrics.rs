@@ -329,7 +329,7 @@ impl Scrape {
         );
         f.push(Family {
             name: "ring_wait_seconds",
-            help: "How long packets waited in the ring, measured per burst since the run began (quantile 1 = max)",
+            help: "How long packets waited in the ring, measured per frame handed off since the run began (quantile 1 = max)",
             counter: false,
             samples: Vec::new(),
             seconds: waits,

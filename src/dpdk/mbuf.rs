@@ -291,6 +291,11 @@ pub struct Burst {
     /// Slots whose mbuf the rx lcore found plain (see `Mbuf::plain_in`):
     /// they may go straight back to their pool. Cleared when slots move.
     plain: [u64; MAX_BURST / 64],
+    /// Ring elements (index, plain bit) of slots `head..classified_to`,
+    /// worked out right after the poll that brought them, while their
+    /// first lines were hot; the enqueue then only copies them.
+    elements: [u32; MAX_BURST],
+    classified_to: usize,
 }
 
 // SAFETY: the burst owns its mbufs (see Mbuf's Send).
@@ -304,7 +309,14 @@ impl Default for Burst {
 
 impl Burst {
     pub fn new() -> Self {
-        Burst { slots: [std::ptr::null_mut(); MAX_BURST], head: 0, tail: 0, plain: [0; MAX_BURST / 64] }
+        Burst {
+            slots: [std::ptr::null_mut(); MAX_BURST],
+            head: 0,
+            tail: 0,
+            plain: [0; MAX_BURST / 64],
+            elements: [0; MAX_BURST],
+            classified_to: 0,
+        }
     }
 
     #[inline(always)]
@@ -349,6 +361,36 @@ impl Burst {
         Ok(())
     }
 
+    /// The first mbuf, left in place.
+    #[inline(always)]
+    pub fn front(&self) -> Option<&Mbuf> {
+        self.as_slice().first()
+    }
+
+    /// Moves the first mbuf to the end of `to`, with its ring element when
+    /// both bursts have theirs worked out; false (and nothing moves) when
+    /// this burst is empty or `to` is full.
+    #[inline(always)]
+    pub fn move_front_to(&mut self, to: &mut Burst) -> bool {
+        if self.is_empty() || to.room() == 0 {
+            return false;
+        }
+        let element = (self.classified_to > self.head).then(|| self.elements[self.head]);
+        to.compact_for(1);
+        if let (Some(e), true) = (element, to.classified_to == to.tail) {
+            to.elements[to.tail] = e;
+            to.classified_to += 1;
+        }
+        to.slots[to.tail] = self.slots[self.head];
+        to.tail += 1;
+        // The slot's mbuf now belongs to `to`.
+        self.head += 1;
+        if self.head == self.tail {
+            self.reset();
+        }
+        true
+    }
+
     /// Takes the first mbuf out.
     #[inline(always)]
     pub fn pop_front(&mut self) -> Option<Mbuf> {
@@ -381,6 +423,30 @@ impl Burst {
         self.head = 0;
         self.tail = 0;
         self.plain = [0; MAX_BURST / 64];
+        self.classified_to = 0;
+    }
+
+    /// Works out the ring element of each slot not yet classified, when
+    /// every slot before it is (else nothing: the enqueue computes them).
+    #[inline(always)]
+    pub(crate) fn classify_new(&mut self, element_of: impl Fn(&Mbuf) -> u32) {
+        if self.classified_to < self.head {
+            self.classified_to = self.head;
+        }
+        let from = self.classified_to;
+        for i in from..self.tail {
+            // SAFETY: slot i (head <= i < tail) holds an owned mbuf; Mbuf
+            // is a transparent non-null pointer.
+            let m = unsafe { &*(self.slots.as_ptr().add(i) as *const Mbuf) };
+            self.elements[i] = element_of(m);
+        }
+        self.classified_to = self.tail;
+    }
+
+    /// The ring elements of every live slot, when all were classified.
+    #[inline(always)]
+    pub(crate) fn elements(&self) -> Option<&[u32]> {
+        (self.classified_to == self.tail).then(|| &self.elements[self.head..self.tail])
     }
 
     /// Whether every live mbuf is marked plain.
@@ -420,6 +486,7 @@ impl Burst {
             self.slots.copy_within(self.head..self.tail, 0);
             self.tail -= self.head;
             self.head = 0;
+            self.classified_to = 0;
             // Rare; the marks do not follow the move, so they fall back to a plain free.
             self.plain = [0; MAX_BURST / 64];
         }
@@ -534,5 +601,44 @@ mod tests {
             }
         }
         assert!(Burst::new().all_plain(), "nothing is left to sort");
+    }
+
+    #[test]
+    fn elements_follow_their_mbufs_and_are_dropped_when_slots_move() {
+        let mut b = marked(&[true; 40]);
+        assert!(b.elements().is_none(), "pushed, not classified");
+        b.classify_new(|m| (m.as_ptr() as usize / 64) as u32);
+        let want: Vec<u32> = (0..40).map(|i| (0x1000 / 64 + i) as u32).collect();
+        assert_eq!(b.elements(), Some(&want[..]));
+        // A prefix leaves (enqueued): the rest keep their elements.
+        b.consumed(10);
+        assert_eq!(b.elements(), Some(&want[10..]));
+        // An unclassified arrival: none until classified again, which
+        // works out only the new one.
+        // SAFETY (test): a fake pointer, forgotten below.
+        unsafe { b.push_raw(0x9000 as *mut sys::rte_mbuf, true) };
+        assert!(b.elements().is_none());
+        b.classify_new(|_| 7);
+        assert_eq!(b.elements().map(|e| (e.len(), e[0], e[30])), Some((31, want[10], 7)));
+
+        // Sorting keeps each mbuf's element; a burst that had none stays without.
+        let (mut even, mut odd) = (Burst::new(), Burst::new());
+        while let Some(m) = b.front() {
+            let to = if (m.as_ptr() as usize / 64) % 2 == 0 { &mut even } else { &mut odd };
+            assert!(b.move_front_to(to));
+        }
+        assert!(b.is_empty());
+        assert_eq!(even.len() + odd.len(), 31);
+        let evens: Vec<u32> = even.as_slice().iter().map(|m| (m.as_ptr() as usize / 64) as u32).collect();
+        let got: Vec<u32> = even.elements().expect("classified").to_vec();
+        assert_eq!(got[..got.len() - 1], evens[..evens.len() - 1]);
+        assert_eq!(*got.last().unwrap(), 7, "0x9000's element came along");
+        assert_eq!(odd.elements().map(<[u32]>::len), Some(odd.len()));
+        let mut other = marked(&[true; 2]);
+        assert!(odd.move_front_to(&mut other));
+        assert!(other.elements().is_none(), "an unclassified burst stays so");
+        for mut burst in [even, odd, other] {
+            burst.forget_all();
+        }
     }
 }

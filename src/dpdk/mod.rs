@@ -23,7 +23,7 @@ pub use lcore::{launch, LcoreEnd, LcoreJob};
 pub use mbuf::{Burst, Mbuf, HEADROOM, MAX_BURST};
 pub use mempool::Buffers;
 pub use port::{Port, PortConfig, PortInfo, PortStats, RxQueue, TxQueue};
-pub use ring::{handoff_ring, RingConsumer, RingProducer};
+pub use ring::{classify_for_handoff, handoff_ring, RingConsumer, RingProducer};
 
 /// Lcore ids this DPDK build has (RTE_MAX_LCORE).
 pub const MAX_LCORE: u32 = sys::RTE_MAX_LCORE;

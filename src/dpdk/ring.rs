@@ -81,6 +81,23 @@ impl Drop for RingInner {
     }
 }
 
+/// A ring element: the mbuf's index, with the plain bit when the worker
+/// may return it to its pool unread.
+#[inline(always)]
+fn element_of(buffers: &Buffers, fast: bool, m: &super::mbuf::Mbuf) -> u32 {
+    let plain = fast && buffers.is_plain(m);
+    buffers.index_of(m.as_ptr()) | if plain { PLAIN_BIT } else { 0 }
+}
+
+/// Works out the ring elements of the mbufs a poll just appended to
+/// `burst`, while the PMD's writes to them are still in this CPU's L1
+/// (dpdk-input, after each poll); the enqueue then copies them as they are.
+#[inline(always)]
+pub fn classify_for_handoff(burst: &mut Burst, buffers: &Buffers) {
+    let fast = buffers.pool_known_unread();
+    burst.classify_new(|m| element_of(buffers, fast, m));
+}
+
 /// The one enqueuing side. Invariant: the ring holds only indices of mbufs
 /// that were moved into it, so each index is owned by the ring.
 pub struct RingProducer {
@@ -132,6 +149,21 @@ impl RingProducer {
         if n == 0 {
             return 0;
         }
+        // Worked out by dpdk-input after its poll, while the lines were hot.
+        if let Some(elements) = burst.elements() {
+            // SAFETY: as below; `elements` holds the n live slots' elements.
+            let done = unsafe {
+                sys::rte_ring_enqueue_burst_elem(
+                    self.inner.raw.as_ptr(),
+                    elements.as_ptr() as *const _,
+                    4,
+                    n as u32,
+                    std::ptr::null_mut(),
+                )
+            } as usize;
+            burst.consumed(done);
+            return done;
+        }
         // Not zero-filled: the first n are written here, and only they are read.
         let mut indices = [MaybeUninit::<u32>::uninit(); MAX_BURST];
         let buffers = &self.inner.buffers;
@@ -140,8 +172,7 @@ impl RingProducer {
         // worker still returns plain mbufs unread.
         let fast = buffers.pool_known_unread();
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
-            let plain = fast && buffers.is_plain(m);
-            slot.write(buffers.index_of(m.as_ptr()) | if plain { PLAIN_BIT } else { 0 });
+            slot.write(element_of(buffers, fast, m));
         }
         // SAFETY: the ring is valid; `indices` holds n 4-byte elements; we
         // are the only producer (this handle is unique and &mut).

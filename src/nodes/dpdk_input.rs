@@ -85,6 +85,11 @@ pub fn process(rxq: &mut RxQueue, f: &mut Frame, poll: Poll, tracer: Option<&Tra
     loop {
         let want = poll.burst.min(poll.frame - n);
         let got = rxq.rx_burst(f.burst, want);
+        // Each mbuf's ring element (index, plain) now, while the PMD's
+        // writes to it are in L1: by handoffdemo-1 a 256-packet frame's
+        // first mbufs have left it (as VPP's dpdk-input turns pointers into
+        // buffer indices itself).
+        crate::dpdk::classify_for_handoff(f.burst, f.buffers);
         n += got;
         if got < want || n == poll.frame {
             break;

@@ -84,10 +84,11 @@ impl Handoff {
         } else {
             let workers = self.rings.len();
             let mut per_worker = std::mem::take(&mut self.per_worker);
-            while let Some(m) = f.burst.pop_front() {
-                let w = worker_for(&m, workers, self.symmetric);
-                if let Err(m) = per_worker[w].push(m) {
-                    drop(m); // cannot happen: a worker burst holds a whole rx burst
+            while let Some(m) = f.burst.front() {
+                let w = worker_for(m, workers, self.symmetric);
+                // Cannot fail: a worker burst holds a whole frame.
+                if !f.burst.move_front_to(&mut per_worker[w]) {
+                    drop(f.burst.pop_front());
                     refused += 1;
                 }
             }

@@ -2,7 +2,7 @@
 //! or stalled by congestion (rx lcore side), the occupancy high-water mark
 //! and how long packets wait in the ring (worker side).
 //!
-//! The wait is measured per burst, never per packet: the rx lcore stamps
+//! The wait is measured per frame (burst), never per packet: the rx lcore stamps
 //! each enqueued burst (its TSC and the ring's running total of enqueued
 //! packets) into a small single-producer/single-consumer side ring; the
 //! worker, once its own running total of dequeued packets reaches a stamp's

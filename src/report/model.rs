@@ -114,8 +114,8 @@ pub struct Conservation {
     pub ok: bool,
 }
 
-/// Ring wait percentiles, in nanoseconds, measured per burst (the wait of
-/// each burst's last packet between handoffdemo-1 and handoffdemo-2).
+/// Ring wait percentiles, in nanoseconds, measured per frame (the wait of
+/// each frame's last packet between handoffdemo-1 and handoffdemo-2).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct WaitNs {
     /// Bursts measured.

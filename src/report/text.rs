@@ -227,7 +227,7 @@ pub fn show_interfaces(rows: &[InterfaceRow], xstats: bool) -> String {
 
 /// `show handoff` (beyond VPP): per ring, its traffic, congestion, the
 /// occupancy high-water mark and the wait between handoffdemo-1 and
-/// handoffdemo-2 (per burst, nanoseconds).
+/// handoffdemo-2 (per frame handed off, nanoseconds).
 pub fn show_handoff(rows: &[RingRow]) -> String {
     let mut out = String::with_capacity(200 * (rows.len() + 1));
     let mut line = String::with_capacity(200);
