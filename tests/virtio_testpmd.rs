@@ -424,7 +424,8 @@ fn capture_through_virtio_user_arrives_whole() {
 /// until --duration stops the run, and the packets then held are counted and
 /// freed. With --tx-retry the retries are bounded and the rest is dropped.
 /// Port pairs hold the same way (with --backpressure: the virtio-user port
-/// is then polled too, a live input).
+/// is then polled too, a live input). While held, both lcores still answer
+/// the control socket (the rx lcore's full ring no longer spins it deaf).
 #[test]
 fn a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out() {
     if !can_run("a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out") {
@@ -447,7 +448,7 @@ fn a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out() {
 
     let mut runs = Vec::new();
     let cases: [&[&str]; 3] = [
-        &["--output", "net_virtio_user0", "--duration", "2"],
+        &["--output", "net_virtio_user0", "--duration", "4"],
         &["--output", "net_virtio_user0", "--tx-retry", "4,10"],
         &["--output", "0:1", "--backpressure", "--duration", "2"],
     ];
@@ -459,6 +460,14 @@ fn a_peer_that_does_not_read_stalls_until_stop_or_retries_run_out() {
         let mut a = vec!["--vdev", &rx, "--vdev", &tx];
         a.extend_from_slice(extra);
         let mut ho = Proc::spawn(50, &bin(), &handoff_args(&prefixes[1 + i], &a));
+        if i == 0 {
+            // Held by then: the tx queue, the ring and rx are full.
+            std::thread::sleep(Duration::from_millis(1500));
+            let out = ctl(&["trace", "add", "5", "--file-prefix", &prefixes[1]]);
+            let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{text}");
+            assert!(text.contains("tracing 5 packets") && !text.contains("did not answer"), "{text}");
+        }
         let code = ho.wait(Duration::from_secs(40));
         tp.send("quit\n");
         let _ = tp.wait(Duration::from_secs(15));

@@ -109,6 +109,16 @@ impl RxLcore {
 
         let mut traced = TracedInBurst::default();
         while !self.stop.load(Ordering::Relaxed) {
+            if self.handoff.holding() {
+                // A full ring (backpressure): nothing new is polled until
+                // the held packets are in; meanwhile the mailbox is served.
+                self.retry_held(&mut burst, (&mut traces, &mut traced));
+                window.end_loop(0, 0, &counters);
+                if self.mailbox.has_request() {
+                    self.serve(&mut traces);
+                }
+                continue;
+            }
             let (mut loop_vectors, mut loop_calls) = (0u64, 0u64);
             let mut live = false;
             for qi in 0..self.queues.len() {
@@ -139,9 +149,13 @@ impl RxLcore {
                 self.serve(&mut traces);
             }
             let budget_spent = self.budget.as_ref().is_some_and(|b| b.load(Ordering::Relaxed) == 0);
-            if !live || budget_spent {
+            if (!live || budget_spent) && !self.handoff.holding() {
                 break;
             }
+        }
+        // Told to stop while holding: the held packets are freed and counted.
+        if self.handoff.holding() {
+            self.retry_held(&mut burst, (&mut traces, &mut traced));
         }
         counters.input_exhausted.store(self.queues.iter().all(|q| q.exhausted), Ordering::Release);
         window.finish(&counters);
@@ -203,6 +217,22 @@ impl RxLcore {
             f.run(Node::HandoffDemo1, |f| self.handoff.process(f));
         }
         (n, now)
+    }
+
+    /// handoffdemo-1 again on what it holds (see `Handoff::retry_held`).
+    #[cold]
+    fn retry_held(&mut self, burst: &mut Burst, (traces, traced): (&mut Vec<PacketTrace>, &mut TracedInBurst)) {
+        traced.clear();
+        let parts = FrameParts {
+            traced,
+            traces,
+            trace_limit: self.trace_limit as usize,
+            counters: &self.counters,
+            buffers: &self.buffers,
+            give_back: None,
+        };
+        let mut f = Frame::new(burst, parts);
+        f.rerun(Node::HandoffDemo1, |f| self.handoff.retry_held(f));
     }
 
     /// A request of the control socket: swaps the trace buffer for the one
