@@ -11,6 +11,7 @@
 #                      [--memory nohuge|huge] [--runs N] [-- EXTRA_HANDOFF_ARGS]
 #   --memory huge reserves 2 MB hugepages if too few are free and gives
 #   them back at exit, as bench.sh does.
+#   HANDOFF_AB_SAVE=FILE also writes every window (variant, Mpps, clocks per node).
 set -euo pipefail
 
 usage() {
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --scenario) [ $# -ge 2 ] || usage; scenario="$2"; shift ;;
     --memory) [ $# -ge 2 ] || usage; memory="$2"; shift ;;
     --runs) [ $# -ge 2 ] || usage; runs="$2"; shift ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) usage ;;
   esac

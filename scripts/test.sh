@@ -6,6 +6,8 @@ bash scripts/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features fault-injection -- -D warnings
+# The in-process A/B harness (scripts/ab.sh) builds, so it cannot rot.
+cargo clippy --all-targets --features ab -- -D warnings
 # The tests' build carries the fault-injection hook (HANDOFF_FAULT); release builds do not.
 cargo test --all-targets --features fault-injection
 # The benchmark script itself, short, so it cannot rot (no timing is judged here).

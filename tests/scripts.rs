@@ -52,6 +52,7 @@ fn helpers_answer_help() {
         ("setup-hugepages.sh", &["--size 2M|1G", "--per-node", "--persist", "--show"][..]),
         ("docker-build-test.sh", &["--suite", "buildah"][..]),
         ("docker-standin.sh", &["debootstrap", "rust:1-SUITE"][..]),
+        ("ab.sh", &["ab::b()", "--memory nohuge|huge", "HANDOFF"][..]),
     ] {
         for flag in ["--help", "-h"] {
             let (ok, text) = run(script, &[flag]);
@@ -72,6 +73,8 @@ fn helpers_refuse_bad_arguments() {
     assert!(!ok && text.contains("no such NIC"), "{text}");
     let (ok, text) = run("setup-hugepages.sh", &["--size", "4K"]);
     assert!(!ok && text.contains("2M or 1G"), "{text}");
+    let (ok, text) = run("ab.sh", &["--no-build", "--seconds", "x"]);
+    assert!(!ok && text.contains("whole numbers"), "{text}");
 }
 
 #[test]
