@@ -151,16 +151,8 @@ impl RingProducer {
         }
         // Worked out by dpdk-input after its poll, while the lines were hot.
         if let Some(elements) = burst.elements() {
-            // SAFETY: as below; `elements` holds the n live slots' elements.
-            let done = unsafe {
-                sys::rte_ring_enqueue_burst_elem(
-                    self.inner.raw.as_ptr(),
-                    elements.as_ptr() as *const _,
-                    4,
-                    n as u32,
-                    std::ptr::null_mut(),
-                )
-            } as usize;
+            // SAFETY: `elements` holds the n live slots' elements.
+            let done = unsafe { self.move_in(elements.as_ptr(), n) };
             burst.consumed(done);
             return done;
         }
@@ -174,24 +166,13 @@ impl RingProducer {
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
             slot.write(element_of(buffers, fast, m));
         }
-        // SAFETY: the ring is valid; `indices` holds n 4-byte elements; we
-        // are the only producer (this handle is unique and &mut).
-        let done = unsafe {
-            sys::rte_ring_enqueue_burst_elem(
-                self.inner.raw.as_ptr(),
-                indices.as_ptr() as *const _,
-                4,
-                n as u32,
-                std::ptr::null_mut(),
-            )
-        } as usize;
+        // SAFETY: the first n of `indices` were written just above, one per live slot.
+        let done = unsafe { self.move_in(indices.as_ptr() as *const u32, n) };
         // The accepted prefix now belongs to the ring.
         burst.consumed(done);
         done
     }
-}
 
-impl RingProducer {
     /// Moves a burst whose every mbuf the rx lcore marked plain into the
     /// ring without reading any of them (a return ring: the consumer puts
     /// them back into its own pool cache); returns how many. A burst with
@@ -208,18 +189,34 @@ impl RingProducer {
         for (slot, m) in indices.iter_mut().zip(burst.as_slice()) {
             slot.write(buffers.index_of(m.as_ptr()) | PLAIN_BIT);
         }
-        // SAFETY: as in `enqueue`.
-        let done = unsafe {
+        // SAFETY: the first n of `indices` were written just above, one per live slot.
+        let done = unsafe { self.move_in(indices.as_ptr() as *const u32, n) };
+        // The accepted prefix now belongs to the ring.
+        burst.consumed(done);
+        done
+    }
+
+    /// Enqueues `n` ring elements (those of a burst's live mbufs, in
+    /// order); returns how many the ring took: the caller's burst must
+    /// then drop that prefix (`consumed`), which the ring now owns.
+    ///
+    /// # Safety
+    /// `elements` must point at `n` initialised elements of mbufs the
+    /// caller owns and hands over as the ring takes them.
+    #[inline(always)]
+    unsafe fn move_in(&mut self, elements: *const u32, n: usize) -> usize {
+        // SAFETY: the ring is valid; the caller vouches for `elements`; we
+        // are the only producer (this handle is unique and &mut).
+        let taken = unsafe {
             sys::rte_ring_enqueue_burst_elem(
                 self.inner.raw.as_ptr(),
-                indices.as_ptr() as *const _,
+                elements as *const _,
                 4,
                 n as u32,
                 std::ptr::null_mut(),
             )
-        } as usize;
-        burst.consumed(done);
-        done
+        };
+        taken as usize
     }
 }
 
