@@ -206,12 +206,12 @@ fn end_traces_at_congestion(refused: &Burst, traced: (&mut [PacketTrace], &Trace
     let has_handle = |t: &PacketTrace, handle: u32| t.input().is_some_and(|(_, s)| s.trace_handle == handle);
     for m in refused.as_slice().iter().filter(|m| m.is_traced()) {
         let handle = m.trace_handle();
-        let mut slot =
-            list.iter().map(|(_, slot)| slot).find(|&slot| traces.get(slot).is_some_and(|t| has_handle(t, handle)));
-        if list.is_empty() {
+        let slot = if list.is_empty() {
             // A held frame's list is gone: the newest traces are searched.
-            slot = traces.iter().rposition(|t| has_handle(t, handle));
-        }
+            traces.iter().rposition(|t| has_handle(t, handle))
+        } else {
+            list.iter().map(|(_, slot)| slot).find(|&slot| traces.get(slot).is_some_and(|t| has_handle(t, handle)))
+        };
         if let Some(t) = slot.and_then(|slot| traces.get_mut(slot)) {
             t.push(rdtsc(), Node::Drop, Record::Drop(error_drop::DropTrace { reason: Reason::Congestion }));
         }
